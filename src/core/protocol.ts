@@ -1,0 +1,317 @@
+/**
+ * Metrics stream v1 (../../docs/protocol.md, shared/design/protocol.md).
+ *
+ * Field names here are a public contract: add, never rename.
+ * Parsing never throws: every bad line is skipped and counted with a reason.
+ */
+
+/** Longest line accepted, in UTF-16 code units (≈ bytes for JSON, which is mostly ASCII). */
+export const MAX_LINE_LENGTH = 1024 * 1024;
+
+/** Numeric fields of a `step` record beyond `step` and `lr`, all optional. */
+export const STEP_NUMERIC_FIELDS = [
+  'momentum',
+  'dampening',
+  'weight_decay',
+  'loss',
+  'time',
+  'theta_dot_grad',
+  'buf_sq',
+  'param_sq',
+  'theta_dot_buf',
+  'update_sq',
+  'theta_dot_update',
+  'grad_sq',
+  'grad_dot_grad2',
+  'buf_h_buf',
+] as const;
+
+export type StepNumericField = (typeof STEP_NUMERIC_FIELDS)[number];
+
+export interface StepRecord {
+  type: 'step';
+  step: number;
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weight_decay?: number;
+  loss?: number;
+  time?: number;
+  theta_dot_grad?: number;
+  buf_sq?: number;
+  param_sq?: number;
+  theta_dot_buf?: number;
+  update_sq?: number;
+  theta_dot_update?: number;
+  /** Id of the centre c the centred observables are taken about; 0 = the origin. */
+  center?: number;
+  grad_sq?: number;
+  grad_dot_grad2?: number;
+  buf_h_buf?: number;
+  /**
+   * Centred observables (docs/protocol.md, "Centres"): the same quantities as
+   * the plain fields, taken about the announced centres c_id instead of the
+   * origin. The plain fields stay about the origin (or about `center`).
+   */
+  centers?: CenteredObservables[];
+}
+
+/** Observables taken about centre `id` (fields as in the step record, with θ_t − c_id for θ_t). */
+export interface CenteredObservables {
+  id: number;
+  param_sq?: number;
+  theta_dot_grad?: number;
+  theta_dot_buf?: number;
+  theta_dot_update?: number;
+}
+
+export const CENTERED_FIELDS = ['param_sq', 'theta_dot_grad', 'theta_dot_buf', 'theta_dot_update'] as const;
+
+export interface MetaRecord {
+  type: 'meta';
+  version?: number;
+  run?: string;
+  optimizer?: string;
+  params?: number;
+  batch_size?: number;
+  dataset?: string;
+  backend?: string;
+  control?: string[];
+  control_file?: string;
+  [key: string]: unknown;
+}
+
+export interface EventRecord {
+  type: 'event';
+  event: string;
+  step?: number;
+  lr?: number;
+  source?: string;
+  request?: string;
+  center?: number;
+  [key: string]: unknown;
+}
+
+export type StreamRecord = StepRecord | MetaRecord | EventRecord;
+
+export type ControlMessage =
+  | { type: 'control'; command: 'set_lr'; lr: number; request?: string; force?: boolean }
+  | { type: 'control'; command: 'stop'; request?: string };
+
+export type ParseResult = { ok: true; record: StreamRecord } | { ok: false; reason: string };
+
+/**
+ * Reads a protocol number: a finite JSON number, or the strings "nan", "inf",
+ * "-inf" (also "+inf", "infinity", case-insensitive) that a diverged value is
+ * sent as. Returns undefined for anything else.
+ */
+export function readNumber(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string') {
+    switch (v.trim().toLowerCase()) {
+      case 'nan':
+        return NaN;
+      case 'inf':
+      case '+inf':
+      case 'infinity':
+      case '+infinity':
+        return Infinity;
+      case '-inf':
+      case '-infinity':
+        return -Infinity;
+    }
+  }
+  return undefined;
+}
+
+/** Writes a number for the stream: non-finite values become "nan" / "inf" / "-inf". */
+export function writeNumber(x: number): number | string {
+  if (Number.isFinite(x)) return x;
+  if (Number.isNaN(x)) return 'nan';
+  return x > 0 ? 'inf' : '-inf';
+}
+
+function fail(reason: string): ParseResult {
+  return { ok: false, reason };
+}
+
+/** Parses one line (without its `\n`; a trailing `\r` is tolerated). Never throws. */
+export function parseLine(line: string): ParseResult {
+  if (line.length > MAX_LINE_LENGTH) return fail(`line longer than 1 MiB (${line.length} characters)`);
+  if (line.endsWith('\r')) line = line.slice(0, -1);
+  let obj: unknown;
+  try {
+    obj = JSON.parse(line);
+  } catch (e) {
+    return fail(`not JSON: ${(e as Error).message}`);
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return fail('not a JSON object');
+  return parseObject(obj as Record<string, unknown>);
+}
+
+/** Validates an already-parsed JSON object as a stream record. Never throws. */
+export function parseObject(o: Record<string, unknown>): ParseResult {
+  const type = o.type === undefined ? 'step' : o.type;
+  switch (type) {
+    case 'step':
+      return parseStep(o);
+    case 'meta':
+      return { ok: true, record: { ...o, type: 'meta' } as MetaRecord };
+    case 'event': {
+      if (typeof o.event !== 'string') return fail('event without a string "event" field');
+      const rec: EventRecord = { ...o, type: 'event', event: o.event };
+      for (const k of ['step', 'lr', 'center'] as const) {
+        if (o[k] === undefined) continue;
+        const x = readNumber(o[k]);
+        if (x === undefined || !Number.isFinite(x)) return fail(`event "${o.event}": non-numeric or non-finite "${k}"`);
+        rec[k] = x;
+      }
+      if (o.event === 'lr_set' && (rec.lr === undefined || !(rec.lr > 0))) return fail('lr_set event without a positive "lr"');
+      return { ok: true, record: rec };
+    }
+    default:
+      return fail(`unknown type ${JSON.stringify(type).slice(0, 40)}`);
+  }
+}
+
+function parseStep(o: Record<string, unknown>): ParseResult {
+  const step = readNumber(o.step);
+  if (step === undefined) return fail('missing or non-numeric "step"');
+  if (!Number.isFinite(step) || !Number.isInteger(step)) return fail('"step" is not a finite integer');
+  const lr = readNumber(o.lr);
+  if (lr === undefined) return fail('missing or non-numeric "lr"');
+  if (!Number.isFinite(lr)) return fail('"lr" is not finite');
+  const rec: StepRecord = { type: 'step', step, lr };
+  for (const k of STEP_NUMERIC_FIELDS) {
+    const raw = o[k];
+    if (raw === undefined || raw === null) continue;
+    const x = readNumber(raw);
+    if (x === undefined) return fail(`non-numeric "${k}"`);
+    // A diverged loss or observable is data (it triggers the divergence warning);
+    // hyper-parameters must be finite.
+    if (!Number.isFinite(x) && (k === 'momentum' || k === 'dampening' || k === 'weight_decay' || k === 'time')) {
+      return fail(`"${k}" is not finite`);
+    }
+    rec[k] = x;
+  }
+  if (o.center !== undefined && o.center !== null) {
+    const c = readNumber(o.center);
+    if (c === undefined || !Number.isInteger(c)) return fail('"center" is not an integer');
+    rec.center = c;
+  }
+  if (o.centers !== undefined && o.centers !== null) {
+    if (!Array.isArray(o.centers)) return fail('"centers" is not an array');
+    const list: CenteredObservables[] = [];
+    for (const item of o.centers) {
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) return fail('"centers" entry is not an object');
+      const it = item as Record<string, unknown>;
+      const id = readNumber(it.id);
+      if (id === undefined || !Number.isInteger(id)) return fail('"centers" entry without an integer "id"');
+      const c: CenteredObservables = { id };
+      for (const k of CENTERED_FIELDS) {
+        if (it[k] === undefined || it[k] === null) continue;
+        const x = readNumber(it[k]);
+        if (x === undefined) return fail(`"centers" entry ${id}: non-numeric "${k}"`);
+        c[k] = x;
+      }
+      list.push(c);
+    }
+    rec.centers = list;
+  }
+  return { ok: true, record: rec };
+}
+
+export interface SkipExample {
+  /** 1-based line number in the stream. */
+  line: number;
+  reason: string;
+}
+
+/** How many examples of skipped lines are kept for display. */
+export const MAX_SKIP_EXAMPLES = 5;
+
+/**
+ * Splits a byte/char stream into lines and parses them, counting what it skips.
+ * Feed chunks with `push`; call `end` when the stream ends (a last line without
+ * `\n` is parsed then). Partial lines are buffered; a line that grows past
+ * 1 MiB is discarded as it arrives (its buffer is not kept), then counted once.
+ */
+export class StreamParser {
+  lineNo = 0;
+  records = 0;
+  skipped = 0;
+  readonly examples: SkipExample[] = [];
+  private buf = '';
+  private overlong = false;
+
+  constructor(private readonly onRecord: (r: StreamRecord, lineNo: number) => void) {}
+
+  push(chunk: string): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf('\n', start);
+      if (nl < 0) break;
+      const piece = chunk.slice(start, nl);
+      start = nl + 1;
+      if (this.overlong) {
+        this.lineNo++;
+        this.skip(`line longer than 1 MiB`);
+        this.overlong = false;
+        this.buf = '';
+        continue;
+      }
+      const line = this.buf.length ? this.buf + piece : piece;
+      this.buf = '';
+      this.handle(line);
+    }
+    if (start < chunk.length) {
+      if (this.overlong) return;
+      this.buf += chunk.slice(start);
+      if (this.buf.length > MAX_LINE_LENGTH + 1) {
+        this.overlong = true;
+        this.buf = '';
+      }
+    }
+  }
+
+  /** Flushes a last unterminated line. */
+  end(): void {
+    if (this.overlong) {
+      this.lineNo++;
+      this.skip('line longer than 1 MiB');
+      this.overlong = false;
+    } else if (this.buf.length) {
+      const line = this.buf;
+      this.buf = '';
+      this.handle(line);
+    }
+  }
+
+  /** Parses one complete line (exposed for sources that frame lines themselves). */
+  handle(line: string): void {
+    this.lineNo++;
+    if (line.length === 0 || (line.length === 1 && line === '\r') || line.trim() === '') return; // blank lines are not records
+    const r = parseLine(line);
+    if (r.ok) {
+      this.records++;
+      this.onRecord(r.record, this.lineNo);
+    } else {
+      this.skip(r.reason);
+    }
+  }
+
+  private skip(reason: string): void {
+    this.skipped++;
+    if (this.examples.length < MAX_SKIP_EXAMPLES) this.examples.push({ line: this.lineNo, reason });
+  }
+
+  /** Whether a partial line is waiting for its newline. */
+  get pending(): boolean {
+    return this.buf.length > 0 || this.overlong;
+  }
+}
+
+/** Serialises a record or control message as one stream line (with `\n`). */
+export function formatLine(obj: object): string {
+  return JSON.stringify(obj, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? writeNumber(v) : v)) + '\n';
+}

@@ -1,0 +1,134 @@
+/**
+ * The analysis contract shared by the CLI (`analyze --json`, `--decisions`,
+ * `watch`), the sources and the extension/webview. Field names of the JSON
+ * shapes are public (they appear in `analyze --json`): add, never rename.
+ */
+
+export type EstimatorChoice = 'auto' | 'trend' | 'classic';
+
+export interface AnalyzerOptions {
+  /** X: |ε| ≤ X counts as stationary (fdr-math.md §5). Default 0.01. */
+  tolerance: number;
+  /** Confidence level of the intervals. Default 0.95. */
+  confidence: number;
+  /** Multiplier applied to η on a drop: η_new = η·dropFactor (= 1 − Y). Default 0.1. */
+  dropFactor: number;
+  /** No stationary call before a segment has this many steps. */
+  minSteps: number;
+  estimator: EstimatorChoice;
+}
+
+export const DEFAULT_OPTIONS: AnalyzerOptions = {
+  tolerance: 0.01,
+  confidence: 0.95,
+  dropFactor: 0.1,
+  minSteps: 1000,
+  estimator: 'auto',
+};
+
+/** What the advice is. */
+export type Action =
+  | 'no_data' // nothing usable yet (no step records, or no FDR1 fields)
+  | 'wait' // equilibrating: keep going at this η
+  | 'drop_lr' // equilibrated within ±X: drop η to suggested_lr
+  | 'diverging' // NaN/inf/exploding loss: drop η now
+  | 'finished'; // the run ended
+
+export interface Fdr1Estimate {
+  /** Which estimator produced the numbers: 'trend' (§4.2, Yaida form with momentum terms),
+   * 'trend-generic' (§4.5, param_sq + update_sq/theta_dot_update), 'classic' (§3 half-running). */
+  estimator: 'trend' | 'trend-generic' | 'classic';
+  /** <OL>/<OR> over the window. */
+  ratio: number | null;
+  /** ε = 1 − <OL>/<OR>. */
+  epsilon: number | null;
+  /** Confidence interval for ε at the configured confidence; null when it cannot be formed. */
+  ci: [number, number] | null;
+  /** Integrated autocorrelation time of the series the CI is built on, in steps. */
+  tau: number | null;
+  /** Effective sample size n/(2τ). */
+  ess: number | null;
+  /** [first, last] step of the analysed window. */
+  window: [number, number];
+  /** Centre id of the observables used (0 = origin). */
+  center?: number;
+}
+
+export interface Fdr2Estimate {
+  /** A = 1 − (η/2)(1+μ)/(1−δ)<buf·H·buf>/<|∇f|²> (§6). */
+  anharmonicity: number | null;
+  ci: [number, number] | null;
+  /** <g·H·g>/<|g|²> when buf_h_buf and grad_sq are present; else the FDR2 harmonic estimate. */
+  hessian_scale: number | null;
+  /** Number of FDR2 samples used. */
+  samples?: number;
+}
+
+export interface SegmentSummary {
+  index: number;
+  lr: number;
+  first_step: number;
+  last_step: number;
+  steps: number;
+  fdr1: Fdr1Estimate | null;
+  classic: { ratio: number | null; epsilon: number | null } | null;
+  stationary: boolean;
+  /** First step at which the live decision said stationary (drop_lr), or null. */
+  stationary_at_step: number | null;
+  /** Forecast of further steps needed for a decision (§5); null when stationary or unknown. */
+  eta_steps: number | null;
+  fdr2: Fdr2Estimate | null;
+  warnings: string[];
+  /** Why an estimator is not available (missing fields), human-readable. */
+  unavailable?: string[];
+}
+
+/** Stationary <|∇f|²> per plateau against η (Yaida's Figure 3 test, §6). */
+export interface PlateauRow {
+  segment: number;
+  lr: number;
+  grad_norm_sq: number | null;
+  ci: [number, number] | null;
+}
+
+export interface AnalysisSummary {
+  records: number;
+  skipped: { count: number; examples: { line: number; reason: string }[] };
+  segments: SegmentSummary[];
+  suggestion: { action: Action; lr: number | null; reason: string };
+  plateaus?: { rows: PlateauRow[]; harmonic: { slope: number | null; r2: number | null; verdict: string } | null };
+}
+
+/** One line of `analyze --decisions` / `watch --json`: emitted whenever the advice changes. */
+export interface Decision {
+  step: number;
+  segment: number;
+  lr: number;
+  action: Action;
+  suggested_lr: number | null;
+  epsilon: number | null;
+  ci: [number, number] | null;
+  eta_steps: number | null;
+  reason?: string;
+}
+
+/**
+ * One evaluation of the estimators, taken at a check step (deterministic on
+ * the step index, so a replay sees exactly what the live panel saw). The
+ * panel plots these as the ε curve with its band.
+ */
+export interface EvaluationPoint {
+  step: number;
+  segment: number;
+  lr: number;
+  epsilon: number | null;
+  ci: [number, number] | null;
+  classic_epsilon: number | null;
+  tau: number | null;
+  ess: number | null;
+  eta_steps: number | null;
+  anharmonicity: number | null;
+  anharmonicity_ci: [number, number] | null;
+  hessian_scale: number | null;
+  action: Action;
+}
