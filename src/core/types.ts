@@ -132,3 +132,25 @@ export interface EvaluationPoint {
   hessian_scale: number | null;
   action: Action;
 }
+
+/**
+ * The streaming analyzer (implemented in src/core/analyzer.ts as
+ * `class Analyzer implements StreamAnalyzer`, constructed as
+ * `new Analyzer(options?: Partial<AnalyzerOptions>, hooks?: AnalyzerHooks)`).
+ * Work per record is amortized O(1) and memory stays bounded.
+ */
+export interface StreamAnalyzer {
+  /** Feeds one parsed record (step, meta or event), in stream order. */
+  push(record: import('./protocol').StreamRecord): void;
+  /** The current advice and the newest evaluation (cheap; safe to call ≤ 10×/s). */
+  latest(): { decision: Decision | null; evaluation: EvaluationPoint | null };
+  /** The whole `analyze --json` object; `skipped` comes from the parser that fed this analyzer. */
+  summary(skipped?: { count: number; examples: { line: number; reason: string }[] }): AnalysisSummary;
+}
+
+export interface AnalyzerHooks {
+  /** Called whenever the advice changes (the `--decisions` lines). */
+  onDecision?(d: Decision): void;
+  /** Called at every check step with the new estimate (the panel's ε curve). */
+  onEvaluation?(e: EvaluationPoint): void;
+}
