@@ -1,0 +1,255 @@
+/**
+ * The Python emitter of docs/python (fdr_stream.py + example_quadratic.py), run
+ * with the real `python3` (PyTorch is not needed: the example is a noisy
+ * quadratic trained by hand-written SGD with torch.optim.SGD's rules).
+ *
+ * Checks: (1) the observables obey the exact pathwise identity of fdr-math.md
+ * §4 — this is what proves the README's PyTorch conventions (coupled weight
+ * decay, buffer after the update, dampening) are right; (2) `fdr-monitor
+ * analyze -` reads the stream whole and finds the run stationary with ε near 0;
+ * (3) the control path (set_lr, invalid requests, stop) over stdin and a
+ * control file; (4) nan/inf are written as protocol strings.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, appendFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { StreamParser, StreamRecord, StepRecord, EventRecord, MetaRecord } from '../../src/core/protocol';
+
+const root = join(__dirname, '..', '..', '..');
+const pyDir = join(root, 'docs', 'python');
+const example = join(pyDir, 'example_quadratic.py');
+const cli = join(root, 'out', 'src', 'cli', 'main.js');
+
+function python(args: string[], input?: string): { stdout: string; stderr: string; status: number | null } {
+  const r = spawnSync('python3', args, { input, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, cwd: root });
+  if (r.error) throw new Error(`python3 could not be run: ${r.error.message} (install python3)`);
+  return { stdout: r.stdout, stderr: r.stderr, status: r.status };
+}
+
+function parseAll(text: string): { records: StreamRecord[]; parser: StreamParser } {
+  const records: StreamRecord[] = [];
+  const parser = new StreamParser((r) => records.push(r));
+  parser.push(text);
+  parser.end();
+  return { records, parser };
+}
+
+const steps = (rs: StreamRecord[]) => rs.filter((r): r is StepRecord => r.type === 'step');
+
+/**
+ * fdr-math.md §4, summed over records [s, e) of one segment:
+ *   Σ (OL_t − OR_t) = [ −(1−μ)(a_e − a_s)/(2η) + μ (b_e − b_s) ] / (1 − δ)
+ *   Σ (θ_t·Δ_t + ½|Δ_t|²) = ½ (a_e − a_s)
+ * with a = param_sq, b = theta_dot_buf, OL = theta_dot_grad, OR = (η/2)(1+μ)/(1−δ) buf_sq.
+ * Returns the two residuals and the scale (sum of absolute terms) they are judged against.
+ */
+function identityResiduals(rs: StepRecord[], s: number, e: number) {
+  const eta = rs[s].lr;
+  const mu = rs[s].momentum ?? 0;
+  const delta = rs[s].dampening ?? 0;
+  let olMinusOr = 0;
+  let generic = 0;
+  let scale = 0;
+  for (let t = s; t < e; t++) {
+    const r = rs[t];
+    const ol = r.theta_dot_grad!;
+    const or = (eta / 2) * ((1 + mu) / (1 - delta)) * r.buf_sq!;
+    olMinusOr += ol - or;
+    generic += r.theta_dot_update! + 0.5 * r.update_sq!;
+    scale += Math.abs(ol) + Math.abs(or);
+  }
+  const a = (i: number) => rs[i].param_sq!;
+  const b = (i: number) => rs[i].theta_dot_buf!;
+  const boundary = (-(1 - mu) * (a(e) - a(s)) / (2 * eta) + mu * (b(e) - b(s))) / (1 - delta);
+  return { yaida: olMinusOr - boundary, generic: generic - 0.5 * (a(e) - a(s)), scale, boundary };
+}
+
+test('observables obey the pathwise identity (§4) with momentum, dampening and coupled weight decay', () => {
+  // Minimum far from the origin and weight decay on, so every convention matters:
+  // a wrong buffer (before/after), a missing (1−δ) or weight decay left out of g
+  // would break the identity by far more than rounding.
+  const r = python([example, '--steps', '3000', '--dim', '6', '--lr', '0.03', '--momentum', '0.9', '--dampening', '0.1',
+    '--weight-decay', '0.001', '--offset', '2', '--init-distance', '3', '--seed', '7']);
+  assert.equal(r.status, 0, r.stderr);
+  const { records, parser } = parseAll(r.stdout);
+  assert.equal(parser.skipped, 0);
+  const st = steps(records);
+  assert.equal(st.length, 3000);
+  // Step 0 is excluded: torch's first buffer is a copy of d_p without (1 − δ),
+  // so the recursion buf_{t+1} = μ buf_t + (1−δ) g_t starts at step 1.
+  for (const [s, e] of [[1, 2999], [1, 100], [1500, 2999], [700, 701]]) {
+    const res = identityResiduals(st, s, e);
+    // float64 sums of ≤ 3000 terms: rounding ≈ 1e-16 × terms × scale; 1e-10 × scale is ample yet
+    // orders of magnitude below any convention error (those are O(scale/steps) per step).
+    assert.ok(Math.abs(res.yaida) <= 1e-10 * res.scale, `Yaida-form identity [${s},${e}): residual ${res.yaida}, scale ${res.scale}`);
+    assert.ok(Math.abs(res.generic) <= 1e-10 * res.scale, `generic identity [${s},${e}): residual ${res.generic}`);
+  }
+  // The transient is real (|θ|² moved), so the identity is not trivially 0 = 0.
+  assert.ok(Math.abs(identityResiduals(st, 1, 2999).boundary) > 1);
+
+  // Centred observables: the same generic identity about each announced centre.
+  const centreSteps = new Map<number, number>();
+  for (const rec of records) if (rec.type === 'event' && rec.event === 'center') centreSteps.set(rec.center!, rec.step!);
+  assert.deepEqual([...centreSteps.values()], [256, 512, 1024, 2048]);
+  for (const [id, from] of centreSteps) {
+    const rows = st.filter((x) => x.step >= from && x.centers?.some((c) => c.id === id));
+    assert.ok(rows.length > 200, `centre ${id} reported on ${rows.length} steps`);
+    const c = (x: StepRecord) => x.centers!.find((k) => k.id === id)!;
+    assert.equal(c(rows[0]).param_sq, 0, 'at its own snapshot step θ − c = 0');
+    let sum = 0;
+    for (let i = 0; i < rows.length - 1; i++) sum += c(rows[i]).theta_dot_update! + 0.5 * rows[i].update_sq!;
+    const expect = 0.5 * (c(rows[rows.length - 1]).param_sq! - c(rows[0]).param_sq!);
+    assert.ok(Math.abs(sum - expect) <= 1e-10 * (Math.abs(expect) + 1), `centre ${id}: ${sum} vs ${expect}`);
+    // Never more than the two newest centres on a record.
+    assert.ok(rows.every((x) => x.centers!.length <= 2));
+  }
+});
+
+test('analyze reads the Python stream whole and finds the run stationary with ε near 0', () => {
+  assert.ok(existsSync(cli), `${cli} missing: run the build first`);
+  // Plain SGD at its stationary state (burn-in of 3000 steps ≫ 1/(η h_min) = 40 steps).
+  const py = python([example, '--steps', '20000', '--dim', '10', '--lr', '0.05', '--burn-in', '3000', '--seed', '3']);
+  assert.equal(py.status, 0, py.stderr);
+  const lines = py.stdout.split('\n').filter((l) => l.length > 0).length;
+  const an = spawnSync(process.execPath, [cli, 'analyze', '-', '--json'], { input: py.stdout, encoding: 'utf8', maxBuffer: 64 << 20 });
+  assert.equal(an.status, 0, `analyze exited ${an.status}: ${an.stderr}`);
+  const summary = JSON.parse(an.stdout);
+  assert.equal(summary.skipped.count, 0, JSON.stringify(summary.skipped));
+  assert.equal(summary.records, lines, 'every line is a record');
+  assert.equal(summary.segments.length, 1);
+  const seg = summary.segments[0];
+  assert.equal(seg.steps, 20000);
+  assert.ok(seg.fdr1, `no FDR1 estimate: ${JSON.stringify(seg.unavailable)}`);
+  // Tolerance: |ε̂| ≤ 0.01 = X, the analyzer's own stationarity tolerance. At stationarity
+  // E ε̂ = 0 exactly; with 10 000 steps in the window, η = 0.05 and h ∈ [0.5, 2] the
+  // trend estimator's sd is a few 1e-3 (fdr-math.md §4 table), so 0.01 is ≳ 3 sd.
+  assert.ok(Math.abs(seg.fdr1.epsilon) <= 0.01, `ε = ${seg.fdr1.epsilon}`);
+  assert.ok(seg.fdr1.ci[0] <= 0 && seg.fdr1.ci[1] >= 0, `CI ${seg.fdr1.ci} should cover 0`);
+  assert.equal(seg.stationary, true, JSON.stringify(seg));
+  assert.equal(summary.suggestion.action, 'drop_lr');
+  assert.ok(Math.abs(summary.suggestion.lr - 0.005) < 1e-12, `suggested ${summary.suggestion.lr}`);
+});
+
+/** Lines of a running child's stdout, parsed, delivered to waiters. */
+class LineReader {
+  readonly records: StreamRecord[] = [];
+  private waiters: { pred: (r: StreamRecord) => boolean; resolve: (r: StreamRecord) => void }[] = [];
+  constructor(stream: NodeJS.ReadableStream) {
+    const parser = new StreamParser((r) => {
+      this.records.push(r);
+      this.waiters = this.waiters.filter((w) => (w.pred(r) ? (w.resolve(r), false) : true));
+    });
+    createInterface({ input: stream }).on('line', (l) => parser.handle(l));
+  }
+  wait(pred: (r: StreamRecord) => boolean, what: string, ms = 15000): Promise<StreamRecord> {
+    const hit = this.records.find(pred);
+    if (hit) return Promise.resolve(hit);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+      this.waiters.push({ pred, resolve: (r) => (clearTimeout(t), resolve(r)) });
+    });
+  }
+}
+
+const isEvent = (name: string, request?: string) => (r: StreamRecord): r is EventRecord =>
+  r.type === 'event' && r.event === name && (request === undefined || r.request === request);
+
+function exitOf(child: ChildProcessWithoutNullStreams): Promise<number | null> {
+  return new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on('exit', (c) => resolve(c))));
+}
+
+test('control over stdin: set_lr is acknowledged with lr_set and takes effect; bad requests get error events; stop ends cleanly', async () => {
+  const child = spawn('python3', [example, '--steps', '0', '--control', 'stdin', '--center-block', '0', '--sleep', '0.001'], { cwd: root });
+  try {
+    const out = new LineReader(child.stdout);
+    const meta = (await out.wait((r) => r.type === 'meta', 'meta')) as MetaRecord;
+    assert.deepEqual(meta.control, ['stdin']);
+    await out.wait((r) => r.type === 'step' && r.step >= 20, 'step 20');
+    child.stdin.write(JSON.stringify({ type: 'control', command: 'set_lr', lr: 0.005, request: 'r1' }) + '\n');
+    const ack = (await out.wait(isEvent('lr_set', 'r1'), 'lr_set r1')) as EventRecord;
+    assert.equal(ack.lr, 0.005);
+    assert.equal(ack.source, 'monitor');
+    const after = (await out.wait((r) => r.type === 'step' && r.step === ack.step, 'the step the ack names')) as StepRecord;
+    assert.equal(after.lr, 0.005, 'the new rate is used from the acknowledged step on');
+    const before = out.records.find((r) => r.type === 'step' && r.step === ack.step! - 1) as StepRecord;
+    assert.equal(before.lr, 0.05);
+
+    child.stdin.write(JSON.stringify({ type: 'control', command: 'set_lr', lr: -1, request: 'r2' }) + '\n');
+    const bad = (await out.wait(isEvent('error', 'r2'), 'error r2')) as EventRecord;
+    assert.match(String(bad.reason), /finite lr > 0/);
+    child.stdin.write(JSON.stringify({ type: 'control', command: 'set_lr', lr: 50, request: 'r3' }) + '\n');
+    const far = (await out.wait(isEvent('error', 'r3'), 'error r3')) as EventRecord;
+    assert.match(String(far.reason), /force/);
+    child.stdin.write('this is not json\n');
+    const garbage = (await out.wait((r) => r.type === 'event' && r.event === 'error' && /not JSON/.test(String(r.reason)), 'error for garbage')) as EventRecord;
+    assert.ok(garbage);
+    child.stdin.write(JSON.stringify({ type: 'control', command: 'stop' }) + '\n');
+    const fin = (await out.wait(isEvent('finished'), 'finished')) as EventRecord;
+    assert.equal(await exitOf(child), 0);
+    const st = steps(out.records);
+    assert.equal(fin.step, st[st.length - 1].step + 1, 'finished names the step after the last one');
+    assert.ok(st.slice(st.findIndex((s) => s.step === ack.step)).every((s) => s.lr === 0.005), 'refused requests changed nothing');
+  } finally {
+    child.kill();
+  }
+});
+
+test('control over a control file announced in meta (for a tailed log)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fdr-py-'));
+  const log = join(dir, 'run.jsonl');
+  const child = spawn('python3', [example, '--steps', '0', '--out', log, '--control', 'file', '--center-block', '0', '--sleep', '0.001'], { cwd: root });
+  try {
+    const read = () => parseAll(existsSync(log) ? readFileSync(log, 'utf8') : '').records;
+    const until = async <T>(f: () => T | undefined, what: string): Promise<T> => {
+      for (const t0 = Date.now(); Date.now() - t0 < 15000; await new Promise((r) => setTimeout(r, 50))) {
+        const v = f();
+        if (v !== undefined) return v;
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    };
+    const meta = await until(() => read().find((r): r is MetaRecord => r.type === 'meta'), 'meta');
+    assert.equal(meta.control_file, log + '.control');
+    await until(() => read().find((r) => r.type === 'step' && r.step >= 10), 'step 10');
+    appendFileSync(meta.control_file!, JSON.stringify({ type: 'control', command: 'set_lr', lr: 0.02, request: 'f1' }) + '\n');
+    const ack = await until(() => read().find(isEvent('lr_set', 'f1')), 'lr_set f1');
+    assert.equal(ack.lr, 0.02);
+    // A line appended in two pieces is read once it is complete.
+    const stop = JSON.stringify({ type: 'control', command: 'stop' }) + '\n';
+    appendFileSync(meta.control_file!, stop.slice(0, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(child.exitCode, null, 'a partial control line is not acted on');
+    appendFileSync(meta.control_file!, stop.slice(10));
+    assert.equal(await exitOf(child), 0);
+    const recs = read();
+    assert.ok(recs.some(isEvent('finished')));
+    assert.ok(steps(recs).filter((s) => s.step >= ack.step!).every((s) => s.lr === 0.02));
+  } finally {
+    child.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('nan and infinities are written as protocol strings and read back', () => {
+  const code = [
+    'import sys; sys.path.insert(0, sys.argv[1])',
+    'from fdr_stream import FdrStream',
+    's = FdrStream()',
+    "s.step(1, 0.1, loss=float('nan'), buf_sq=float('inf'), theta_dot_grad=float('-inf'), grad_sq=2)",
+    "s.step(2, 0.1, loss=1.5, centers=[dict(id=1, param_sq=float('nan'))])",
+  ].join('\n');
+  const r = python(['-c', code, pyDir]);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines[0], '{"step":1,"lr":0.1,"loss":"nan","buf_sq":"inf","theta_dot_grad":"-inf","grad_sq":2}');
+  const { records, parser } = parseAll(r.stdout);
+  assert.equal(parser.skipped, 0);
+  const [a, b] = steps(records);
+  assert.ok(Number.isNaN(a.loss));
+  assert.equal(a.buf_sq, Infinity);
+  assert.equal(a.theta_dot_grad, -Infinity);
+  assert.ok(Number.isNaN(b.centers![0].param_sq));
+});
