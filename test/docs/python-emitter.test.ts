@@ -253,3 +253,20 @@ test('nan and infinities are written as protocol strings and read back', () => {
   assert.equal(a.theta_dot_grad, -Infinity);
   assert.ok(Number.isNaN(b.centers![0].param_sq));
 });
+
+test('the PyTorch block in docs/python/README.md compiles and uses only what fdr_stream.py provides', () => {
+  const md = readFileSync(join(pyDir, 'README.md'), 'utf8');
+  const blocks = [...md.matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.equal(blocks.length, 1);
+  // Compiles it (no torch needed) and checks every FdrStream/CenterSchedule method it calls exists.
+  const check = [
+    'import ast, sys; sys.path.insert(0, sys.argv[1]); import fdr_stream',
+    'src = sys.stdin.read(); tree = ast.parse(src)',
+    "calls = {n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) and n.func.value.id in ('stream', 'sched')}",
+    "missing = [c for c in calls if not (hasattr(fdr_stream.FdrStream, c) or hasattr(fdr_stream.CenterSchedule, c))]",
+    "print(sorted(calls)); sys.exit(1 if missing else 0)",
+  ].join('\n');
+  const r = python(['-c', check, pyDir], blocks[0]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /poll_control/);
+});
