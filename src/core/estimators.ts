@@ -1,0 +1,230 @@
+/**
+ * FDR1 / FDR2 estimates over a window of block sums (window.ts). Each
+ * function turns sums into the formula of fdr-math.md it names; confidence
+ * intervals are batch means over the window's blocks (§4.3).
+ */
+
+import { BlockSums, CentreSums } from './window';
+import { driftCoefficients, orFactor, trendEpsilon, genericTrendEpsilon, updateSqFromIdentity, epsilonOfRatio } from './fdr1';
+import { olsSlope, centredSxx, slopeBatchVariance, meanBatchVariance, ratioBatchVariance, tCritical, type Batch, type LineSums } from './stats';
+
+export interface SegmentParams {
+  lr: number;
+  momentum: number;
+  dampening: number;
+}
+
+/** A window estimate of ε with what the decision rule needs beyond the public Fdr1Estimate. */
+export interface EpsilonEstimate {
+  epsilon: number;
+  /** Standard error of ε̂ (batch means, §4.3). */
+  se: number;
+  /** Degrees of freedom of the t interval (batches − fitted parameters). */
+  dof: number;
+  ci: [number, number] | null;
+  /** Integrated autocorrelation time of the drift series' residuals, in steps; ESS = n/(2τ). */
+  tau: number | null;
+  ess: number | null;
+  /** Records in the window. */
+  n: number;
+}
+
+function sumCentre(blocks: readonly BlockSums[], id: number): { total: CentreSums; per: (CentreSums | undefined)[] } {
+  const total = new CentreSums();
+  const per: (CentreSums | undefined)[] = [];
+  for (const b of blocks) {
+    const c = b.centres.get(id);
+    per.push(c);
+    if (c) total.add(c);
+  }
+  return { total, per };
+}
+
+function sumBlocks(blocks: readonly BlockSums[]): BlockSums {
+  const t = new BlockSums();
+  for (const b of blocks) t.add(b);
+  return t;
+}
+
+/** Which estimator forms the fields in a window allow, and why not the others. */
+export interface Availability {
+  trend: boolean;
+  generic: boolean;
+  classic: boolean;
+  reasons: string[];
+}
+
+/**
+ * Checks the window's fields: every record must carry the centre's a (and b
+ * with momentum) for the trend forms — never mixing centres means the centre
+ * must cover the whole window.
+ */
+export function availability(blocks: readonly BlockSums[], id: number, p: SegmentParams): Availability {
+  const tot = sumBlocks(blocks);
+  const { total: c } = sumCentre(blocks, id);
+  const reasons: string[] = [];
+  const covers = tot.n > 0 && c.n === tot.n;
+  const needB = p.momentum !== 0;
+  let trend = covers && tot.nq === tot.n && (!needB || c.nb === c.n);
+  let generic = covers && (tot.nu === tot.n || c.nt === c.n);
+  const classic = tot.nc > 0;
+  if (!covers) reasons.push(id === 0 ? 'no `param_sq` on every record: the trend estimator needs |θ|² each step' : `centre ${id} does not cover the window`);
+  else {
+    if (tot.nq !== tot.n) reasons.push('no `buf_sq` on every record: the trend (Yaida form) needs |buf|² for OR');
+    if (needB && c.nb !== c.n) reasons.push('momentum ≠ 0 but no `theta_dot_buf`: the trend (Yaida form) needs θ·buf');
+    if (!(tot.nu === tot.n || c.nt === c.n)) reasons.push('no `update_sq` or `theta_dot_update`: the generic form is unavailable');
+  }
+  if (!classic) reasons.push('no `theta_dot_grad` with `buf_sq`: the classic (Yaida) estimator is unavailable');
+  if (!Number.isFinite(p.lr) || p.lr <= 0) {
+    trend = false;
+    reasons.push('learning rate ≤ 0');
+  }
+  return { trend, generic, classic, reasons };
+}
+
+/**
+ * Trend estimate (§4.2, Yaida form) on the blocks for centre `id`:
+ *   z_t = k_a a_t − k_b b_t,  β_z = OLS slope of z over the window,
+ *   ε̂ = β_z / <OR>,  <OR> = (η/2)(1+μ)/(1−δ)<|buf|²>,
+ *   Var ε̂ ≈ (Var β_z + ε̂² Var<OR>)/<OR>²   (delta method; batch means §4.3).
+ * `generic` switches to §4.5: z = a, ε̂ = β_a/<|Δ|²>.
+ */
+export function trendEstimate(
+  blocks: readonly BlockSums[],
+  id: number,
+  p: SegmentParams,
+  confidence: number,
+  generic = false,
+): EpsilonEstimate | null {
+  if (blocks.length < 3) return null;
+  const tot = sumBlocks(blocks);
+  const { total: c, per } = sumCentre(blocks, id);
+  if (c.n < 3) return null;
+  const { ka, kb } = generic ? { ka: 1, kb: 0 } : driftCoefficients(p.lr, p.momentum, p.dampening);
+  const useB = kb !== 0;
+  const line: LineSums = {
+    n: c.n,
+    sx: c.sx,
+    sxx: c.sxx,
+    sy: ka * c.sa - (useB ? kb * c.sb : 0),
+    sxy: ka * c.sxa - (useB ? kb * c.sxb : 0),
+  };
+  const beta = olsSlope(line);
+  const batches: Batch[] = per.map((s) => (s ? { n: s.n, sx: s.sx, sy: ka * s.sa - (useB ? kb * s.sb : 0) } : { n: 0, sx: 0, sy: 0 }));
+  const bv = slopeBatchVariance(line, batches.filter((b) => b.n > 0), beta);
+
+  // Denominator: <OR> (Yaida form) or <|Δ|²> (generic form), with its batch variance.
+  let den: number;
+  let varDen: number;
+  if (!generic) {
+    const f = orFactor(p.lr, p.momentum, p.dampening);
+    den = (f * tot.sq) / tot.nq;
+    varDen = f * f * meanBatchVariance(blocks.map((b) => ({ n: b.nq, sx: 0, sy: b.sq }))).varMean;
+  } else if (tot.nu === tot.n && tot.nu > 0) {
+    den = tot.su / tot.nu;
+    varDen = meanBatchVariance(blocks.map((b) => ({ n: b.nu, sx: 0, sy: b.su }))).varMean;
+  } else {
+    const mt = c.st / c.nt;
+    den = updateSqFromIdentity(beta, mt);
+    varDen = 4 * meanBatchVariance(per.map((s) => ({ n: s ? s.nt : 0, sx: 0, sy: s ? s.st : 0 }))).varMean;
+  }
+  const eps = generic ? genericTrendEpsilon(beta, den) : trendEpsilon(beta, den);
+  if (!Number.isFinite(eps)) return null;
+  const vEps = (bv.varBeta + eps * eps * (Number.isFinite(varDen) ? varDen : 0)) / (den * den);
+  const se = Math.sqrt(vEps);
+  let ci: [number, number] | null = null;
+  if (Number.isFinite(se) && bv.dof >= 1) {
+    const tc = tCritical(confidence, bv.dof);
+    ci = [eps - tc * se, eps + tc * se];
+  }
+  // τ from the residual variance: σ²_LR = 2τγ₀ (τ = ½ for white noise), ESS = n/(2τ).
+  const szz = ka * ka * c.saa + (useB ? -2 * ka * kb * c.sab + kb * kb * c.sbb : 0);
+  const sz = line.sy;
+  const ssTot = szz - (sz * sz) / c.n;
+  const sse = ssTot - beta * beta * centredSxx(line);
+  const gamma0 = sse / (c.n - 2);
+  let tau: number | null = null;
+  let ess: number | null = null;
+  if (gamma0 > 0 && Number.isFinite(bv.longRunVar)) {
+    tau = Math.max(0.5, bv.longRunVar / (2 * gamma0));
+    ess = c.n / (2 * tau);
+  }
+  return { epsilon: eps, se, dof: bv.dof, ci, tau, ess, n: c.n };
+}
+
+/**
+ * Classic (Yaida's half-running average, §3) over the blocks:
+ *   ε̂ = 1 − ΣOL/ΣOR,
+ * interval from the ratio's batch-means variance (for `--estimator classic`;
+ * §4.1 explains why it is not the project's main interval).
+ */
+export function classicEstimate(blocks: readonly BlockSums[], p: SegmentParams, confidence: number): EpsilonEstimate | null {
+  const f = orFactor(p.lr, p.momentum, p.dampening);
+  const items = blocks.filter((b) => b.nc > 0).map((b) => ({ x: f * b.sqc, y: b.sol }));
+  if (items.length === 0) return null;
+  const rv = ratioBatchVariance(items);
+  const eps = epsilonOfRatio(rv.ratio); // ratio = ΣOL/ΣOR
+  if (!Number.isFinite(eps)) return null;
+  const se = Math.sqrt(rv.varRatio);
+  let ci: [number, number] | null = null;
+  if (Number.isFinite(se) && rv.dof >= 1) {
+    const tc = tCritical(confidence, rv.dof);
+    ci = [eps - tc * se, eps + tc * se];
+  }
+  const n = items.length ? blocks.reduce((s, b) => s + b.nc, 0) : 0;
+  return { epsilon: eps, se, dof: rv.dof, ci, tau: null, ess: null, n };
+}
+
+export interface Fdr2Result {
+  anharmonicity: number | null;
+  ci: [number, number] | null;
+  hessian_scale: number | null;
+  samples: number;
+  /** Mean of grad_dot_grad2 (unbiased |∇f|²) over the window, with its CI (plateau table). */
+  gradNormSq: number | null;
+  gradNormSqCi: [number, number] | null;
+}
+
+/**
+ * FDR2 (§6) over the blocks:
+ *   A = 1 − (η/2)(1+μ)/(1−δ)·<buf·H·buf>/<|∇f|²>,  <|∇f|²> from g_{B1}·g_{B2};
+ * CI from the batch-means variance of the ratio (delta method).
+ * Hessian scale: <buf·H·buf>/<|buf|²> (= <g·H·g>/<|g|²> for plain SGD); without
+ * a Hessian-vector product, the harmonic FDR2 estimate <|∇f|²>/((η/2)(1+μ)/(1−δ)<|buf|²>).
+ */
+export function fdr2Estimate(blocks: readonly BlockSums[], p: SegmentParams, confidence: number): Fdr2Result | null {
+  const tot = sumBlocks(blocks);
+  if (tot.ng === 0 && tot.nq2 === 0) return null;
+  const f = orFactor(p.lr, p.momentum, p.dampening);
+  let anh: number | null = null;
+  let ci: [number, number] | null = null;
+  if (tot.n2 > 0) {
+    const rv = ratioBatchVariance(blocks.filter((b) => b.n2 > 0).map((b) => ({ x: b.sg2, y: f * b.shb })));
+    anh = 1 - rv.ratio;
+    if (Number.isFinite(rv.varRatio) && rv.dof >= 1) {
+      const h = tCritical(confidence, rv.dof) * Math.sqrt(rv.varRatio);
+      ci = [anh - h, anh + h];
+    }
+  }
+  let hs: number | null = null;
+  if (tot.nq2 > 0 && tot.sq2 > 0) hs = tot.sbhq / tot.sq2;
+  else if (tot.ng > 0 && tot.nq > 0 && tot.sq > 0) hs = tot.sg / tot.ng / (f * (tot.sq / tot.nq));
+  let g: number | null = null;
+  let gci: [number, number] | null = null;
+  if (tot.ng > 0) {
+    g = tot.sg / tot.ng;
+    const mv = meanBatchVariance(blocks.map((b) => ({ n: b.ng, sx: 0, sy: b.sg })));
+    if (Number.isFinite(mv.varMean) && mv.dof >= 1) {
+      const h = tCritical(confidence, mv.dof) * Math.sqrt(mv.varMean);
+      gci = [g - h, g + h];
+    }
+  }
+  return {
+    anharmonicity: anh !== null && Number.isFinite(anh) ? anh : null,
+    ci,
+    hessian_scale: hs !== null && Number.isFinite(hs) ? hs : null,
+    samples: tot.n2,
+    gradNormSq: g,
+    gradNormSqCi: gci,
+  };
+}
