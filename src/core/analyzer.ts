@@ -226,12 +226,15 @@ export class Analyzer implements StreamAnalyzer {
     }
     const loss = r.loss;
     if (loss === undefined) return;
-    seg.lossEma = seg.lossEma === null ? loss : seg.lossEma + LOSS_EMA * (loss - seg.lossEma);
+    // |loss|, smoothed: a minibatch loss may be negative or near 0 (e.g. the NQM's
+    // f + σξ·(θ − θ*)), so the floor of the smoothed |loss| is the reference scale.
+    const a = Math.abs(loss);
+    seg.lossEma = seg.lossEma === null ? a : seg.lossEma + LOSS_EMA * (a - seg.lossEma);
     seg.lossCount++;
     if (seg.lossCount < LOSS_WARMUP) return;
     if (seg.lossEma < seg.lossMin) seg.lossMin = seg.lossEma;
     if (seg.lossMin > 0 && seg.lossEma > this.tuning.explodeFactor * seg.lossMin) {
-      seg.diverging = `loss exploding at step ${r.step} (smoothed ${fmt(seg.lossEma)} vs minimum ${fmt(seg.lossMin)}): drop the learning rate now`;
+      seg.diverging = `loss exploding at step ${r.step} (smoothed |loss| ${fmt(seg.lossEma)}, ${Math.round(seg.lossEma / seg.lossMin)}× its minimum ${fmt(seg.lossMin)}): drop the learning rate now`;
       seg.warnings.add(seg.diverging);
     }
   }
