@@ -1,0 +1,374 @@
+/**
+ * PanelFeed: turns the stream (records), the analyzer's output (evaluations,
+ * decisions, plateaus) and the session's state into panel `update` messages.
+ * Pure: no vscode, no timers (the session decides when to flush, ≤ 10/s).
+ *
+ * Each series has two stores: the points added since the last flush (the
+ * append-only delta) and a bounded StreamingMinMax history (for snapshots
+ * when the panel is (re)opened). Nothing grows with the run's length except
+ * the few markers.
+ */
+import type { StepRecord, StreamRecord } from '../core/protocol';
+import type { Decision, EvaluationPoint, PlateauRow } from '../core/types';
+import { StreamingMinMax } from './shared/decimate';
+import {
+  SERIES_KEYS,
+  SNAPSHOT_BUCKETS,
+  suggestionText,
+  type ApplyView,
+  type Columns,
+  type ConnectionState,
+  type Marker,
+  type PanelStatus,
+  type PlateauPoint,
+  type RunInfo,
+  type RunState,
+  type SeriesChunk,
+  type SeriesKey,
+  type Suggestion,
+  type UpdateMessage,
+} from './shared/messages';
+
+/**
+ * OL_t = θ_t·g_t (fdr-math.md §3). Without `theta_dot_grad`, the generic form
+ * (§4.5) for any update Δ = θ_{t+1} − θ_t: OL_t = −θ_t·Δ_t/η, which equals
+ * θ_t·g_t for plain SGD.
+ */
+export function observedOL(r: StepRecord): number | undefined {
+  if (r.theta_dot_grad !== undefined) return r.theta_dot_grad;
+  if (r.theta_dot_update !== undefined && r.lr > 0) return -r.theta_dot_update / r.lr;
+  return undefined;
+}
+
+/**
+ * OR_t = (η/2)·(1+μ)/(1−δ)·|buf_{t+1}|² (fdr-math.md §3). Generic form
+ * (§4.5): OR_t = |Δ_t|²/(2η), which equals (η/2)|g_t|² for plain SGD.
+ */
+export function observedOR(r: StepRecord): number | undefined {
+  const mu = r.momentum ?? 0;
+  const delta = r.dampening ?? 0;
+  if (r.buf_sq !== undefined && delta < 1) return (r.lr / 2) * ((1 + mu) / (1 - delta)) * r.buf_sq;
+  if (r.update_sq !== undefined && r.lr > 0) return r.update_sq / (2 * r.lr);
+  return undefined;
+}
+
+/** Maps the analyzer's advice to the status card's state. */
+export function runStateOf(d: Decision | null): RunState {
+  if (!d) return 'no_data';
+  switch (d.action) {
+    case 'no_data':
+      return 'no_data';
+    case 'wait':
+      return 'equilibrating';
+    case 'drop_lr':
+      return 'stationary';
+    case 'diverging':
+      return 'diverging';
+    case 'finished':
+      return 'finished';
+  }
+}
+
+/**
+ * Steps per second from (step, seconds) samples over the last `windowSeconds`:
+ * (s_last − s_first)/(t_last − t_first). Uses the records' own `time` when
+ * they carry it, otherwise arrival time.
+ */
+export class StepRate {
+  private samples: [number, number][] = [];
+  constructor(private readonly windowSeconds = 10) {}
+  add(step: number, seconds: number): void {
+    const n = this.samples.length;
+    // Coalesce: one sample per 100 ms is plenty (the newest replaces the last).
+    if (n >= 2 && seconds - this.samples[n - 2][1] < 0.1) this.samples[n - 1] = [step, seconds];
+    else this.samples.push([step, seconds]);
+    while (this.samples.length > 2 && seconds - this.samples[1][1] > this.windowSeconds) this.samples.shift();
+  }
+  get perSecond(): number | null {
+    if (this.samples.length < 2) return null;
+    const [s0, t0] = this.samples[0];
+    const [s1, t1] = this.samples[this.samples.length - 1];
+    if (!(t1 > t0) || !(s1 > s0)) return null;
+    return (s1 - s0) / (t1 - t0);
+  }
+}
+
+export interface FeedOptions {
+  tolerance: number;
+  confidence: number;
+  buckets?: number;
+}
+
+export class PanelFeed {
+  private seq = 0;
+  private readonly delta = new Map<SeriesKey, Columns>();
+  private readonly history = new Map<SeriesKey, StreamingMinMax>();
+  private markers: Marker[] = [];
+  private newMarkers: Marker[] = [];
+  private readonly rate = new StepRate();
+  private lastLr: number | null = null;
+  private lastStep: number | null = null;
+  private decision: Decision | null = null;
+  private evaluation: EvaluationPoint | null = null;
+  private _suggestion: Suggestion | null = null;
+  private suggestionDirty = false;
+  private suggestionSegment = -1;
+  private readonly dismissed = new Set<string>();
+  private _apply: ApplyView | null = null;
+  private applyDirty = false;
+  private plateaus: PlateauPoint[] = [];
+  private plateausDirty = false;
+  private statusDirty = true;
+  private backend: string | null = null;
+  private runName: string | null = null;
+  private warnings: string[] = [];
+  private pendingOldest: number | null = null;
+  finished = false;
+  records = 0;
+  points = 0;
+  /** Status fields the session owns. */
+  readonly ext = {
+    source: '',
+    connection: 'idle' as ConnectionState,
+    connectionReason: undefined as string | undefined,
+    skipped: 0,
+    skipReasons: [] as string[],
+    controlBlocked: null as string | null,
+    autoApply: false,
+  };
+
+  constructor(
+    readonly run: RunInfo,
+    private readonly opts: FeedOptions,
+    private readonly now: () => number = () => Date.now() / 1000,
+  ) {
+    for (const k of SERIES_KEYS) this.history.set(k, new StreamingMinMax(opts.buckets ?? SNAPSHOT_BUCKETS));
+  }
+
+  private add(key: SeriesKey, x: number, y: number): void {
+    let d = this.delta.get(key);
+    if (!d) this.delta.set(key, (d = { xs: [], ys: [] }));
+    d.xs.push(x);
+    d.ys.push(Number.isFinite(y) ? y : null);
+    this.history.get(key)!.push(x, y);
+    this.points++;
+  }
+
+  /** Feeds one parsed record. */
+  pushRecord(r: StreamRecord): void {
+    this.records++;
+    if (r.type === 'meta') {
+      if (typeof r.backend === 'string') this.backend = r.backend;
+      if (typeof r.run === 'string') this.runName = r.run;
+      this.statusDirty = true;
+      return;
+    }
+    if (r.type === 'event') {
+      if (r.event === 'lr_set' && r.lr !== undefined) {
+        // Applied drops are marked where the trainer says it took effect.
+        if (r.source === 'monitor' || r.request !== undefined) this.mark({ kind: 'applied', step: r.step ?? this.lastStep ?? 0, lr: r.lr });
+      } else if (r.event === 'finished') {
+        this.finished = true;
+        this.statusDirty = true;
+      }
+      return;
+    }
+    this.lastStep = r.step;
+    if (this.pendingOldest === null) this.pendingOldest = r.time ?? this.now();
+    this.rate.add(r.step, r.time ?? this.now());
+    if (r.loss !== undefined) this.add('loss', r.step, r.loss);
+    const ol = observedOL(r);
+    const or = observedOR(r);
+    if (ol !== undefined) this.add('ol', r.step, ol);
+    if (or !== undefined) this.add('or', r.step, or);
+    // The lr step plot needs only the change points; the webview extends the
+    // last one to the newest step.
+    if (r.lr !== this.lastLr) {
+      this.add('lr', r.step, r.lr);
+      this.lastLr = r.lr;
+    }
+    this.statusDirty = true;
+  }
+
+  /** One analyzer evaluation (a check step): the ε curve and the FDR2 curve. */
+  pushEvaluation(e: EvaluationPoint): void {
+    this.evaluation = e;
+    if (e.epsilon !== null) this.add('eps', e.step, e.epsilon);
+    if (e.ci) {
+      this.add('epsLo', e.step, e.ci[0]);
+      this.add('epsHi', e.step, e.ci[1]);
+    }
+    if (e.classic_epsilon !== null) this.add('classic', e.step, e.classic_epsilon);
+    if (e.anharmonicity !== null) this.add('anh', e.step, e.anharmonicity);
+    if (e.anharmonicity_ci) {
+      this.add('anhLo', e.step, e.anharmonicity_ci[0]);
+      this.add('anhHi', e.step, e.anharmonicity_ci[1]);
+    }
+    if (e.hessian_scale !== null) this.add('hess', e.step, e.hessian_scale);
+    this.statusDirty = true;
+  }
+
+  /** The analyzer's advice changed. */
+  pushDecision(d: Decision): void {
+    this.decision = d;
+    this.statusDirty = true;
+    if ((d.action === 'drop_lr' || d.action === 'diverging') && d.suggested_lr !== null && d.suggested_lr > 0) {
+      const id = `s${d.segment}-${d.action}-${d.suggested_lr}`;
+      if (this._suggestion?.id === id || this.dismissed.has(id)) return;
+      const s = {
+        id,
+        action: d.action,
+        step: d.step,
+        lr: d.lr,
+        suggestedLr: d.suggested_lr,
+        epsilon: d.epsilon,
+        ci: d.ci,
+        tolerance: this.opts.tolerance,
+        confidence: this.opts.confidence,
+      };
+      this._suggestion = { ...s, text: suggestionText(s) };
+      this.suggestionDirty = true;
+      this.mark({ kind: 'suggested', step: d.step, lr: d.suggested_lr });
+      this.suggestionSegment = d.segment;
+    } else if (this._suggestion && d.segment !== this.suggestionSegment) {
+      // A new segment (the drop happened) retires the old suggestion.
+      this._suggestion = null;
+      this.suggestionDirty = true;
+    }
+  }
+
+  setWarnings(w: string[]): void {
+    if (w.join('\n') !== this.warnings.join('\n')) {
+      this.warnings = w;
+      this.statusDirty = true;
+    }
+  }
+
+  /** The per-plateau ⟨|∇f|²⟩ table (from the analyzer's summary). */
+  setPlateaus(rows: PlateauRow[]): void {
+    const pts = rows.filter((r) => r.grad_norm_sq !== null).map((r) => ({ lr: r.lr, gradNormSq: r.grad_norm_sq as number, ci: r.ci }));
+    if (JSON.stringify(pts) !== JSON.stringify(this.plateaus)) {
+      this.plateaus = pts;
+      this.plateausDirty = true;
+    }
+  }
+
+  get suggestion(): Suggestion | null {
+    return this._suggestion;
+  }
+
+  dismiss(id: string): boolean {
+    if (this._suggestion?.id !== id) return false;
+    this.dismissed.add(id);
+    this._suggestion = null;
+    this.suggestionDirty = true;
+    return true;
+  }
+
+  get apply(): ApplyView | null {
+    return this._apply;
+  }
+
+  setApply(a: ApplyView | null): void {
+    this._apply = a;
+    this.applyDirty = true;
+    if (a?.phase === 'acknowledged' && this._suggestion?.id === a.suggestionId) {
+      this._suggestion = null;
+      this.suggestionDirty = true;
+    }
+  }
+
+  touchStatus(): void {
+    this.statusDirty = true;
+  }
+
+  private mark(m: Marker): void {
+    this.markers.push(m);
+    this.newMarkers.push(m);
+  }
+
+  status(): PanelStatus {
+    const d = this.decision;
+    const e = this.evaluation;
+    const rate = this.rate.perSecond;
+    const etaSteps = d?.eta_steps ?? e?.eta_steps ?? null;
+    return {
+      state: this.finished ? 'finished' : runStateOf(d),
+      source: this.ext.source,
+      connection: this.ext.connection,
+      connectionReason: this.ext.connectionReason,
+      backend: this.backend,
+      run: this.runName,
+      step: this.lastStep,
+      lr: this.lastLr,
+      epsilon: e?.epsilon ?? d?.epsilon ?? null,
+      ci: e?.ci ?? d?.ci ?? null,
+      classicEpsilon: e?.classic_epsilon ?? null,
+      tau: e?.tau ?? null,
+      ess: e?.ess ?? null,
+      etaSteps,
+      etaSeconds: etaSteps !== null && rate ? etaSteps / rate : null,
+      stepsPerSecond: rate,
+      records: this.records,
+      skipped: this.ext.skipped,
+      skipReasons: this.ext.skipReasons,
+      warnings: this.warnings,
+      controlBlocked: this.ext.controlBlocked,
+      tolerance: this.opts.tolerance,
+      confidence: this.opts.confidence,
+      autoApply: this.ext.autoApply,
+    };
+  }
+
+  /** Whether anything is waiting to be flushed. */
+  get dirty(): boolean {
+    return this.delta.size > 0 || this.newMarkers.length > 0 || this.statusDirty || this.suggestionDirty || this.applyDirty || this.plateausDirty;
+  }
+
+  /** The append-only delta since the previous flush, or null when nothing changed. */
+  takeUpdate(): UpdateMessage | null {
+    if (!this.dirty) return null;
+    const msg: UpdateMessage = { type: 'update', seq: ++this.seq };
+    if (this.delta.size) {
+      const series: SeriesChunk = {};
+      for (const [k, v] of this.delta) series[k] = v;
+      msg.series = series;
+      this.delta.clear();
+    }
+    if (this.newMarkers.length) msg.markers = this.newMarkers.splice(0);
+    if (this.statusDirty) msg.status = this.status();
+    if (this.suggestionDirty) msg.suggestion = this._suggestion;
+    if (this.applyDirty) msg.apply = this._apply;
+    if (this.plateausDirty) msg.plateaus = this.plateaus;
+    if (this.pendingOldest !== null) msg.oldestTime = this.pendingOldest;
+    this.pendingOldest = null;
+    this.statusDirty = this.suggestionDirty = this.applyDirty = this.plateausDirty = false;
+    return msg;
+  }
+
+  /**
+   * A full, bounded picture (reset): the decimated history of every series,
+   * all markers and cards. Pending deltas are folded in (they are already in
+   * the history), so the next takeUpdate continues from here.
+   */
+  snapshot(): UpdateMessage {
+    this.delta.clear();
+    this.pendingOldest = null;
+    this.newMarkers = [];
+    this.statusDirty = this.suggestionDirty = this.applyDirty = this.plateausDirty = false;
+    const series: SeriesChunk = {};
+    for (const [k, h] of this.history) if (h.count) series[k] = h.points();
+    return {
+      type: 'update',
+      seq: ++this.seq,
+      reset: true,
+      run: this.run,
+      series,
+      markers: [...this.markers],
+      status: this.status(),
+      suggestion: this._suggestion,
+      apply: this._apply,
+      plateaus: this.plateaus,
+    };
+  }
+}

@@ -1,0 +1,440 @@
+/**
+ * One monitoring session: a source (process / tailed file / WebSocket client
+ * / WebSocket server, src/sources), the streaming Analyzer (src/core), the
+ * PanelFeed that turns both into panel updates, the control requests
+ * (Apply → pending → acknowledged | failed) and a spool file of the records
+ * for Export. Plain Node, no `vscode` import: the extension wraps it, and
+ * Node tests drive it directly against the real trainer.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Analyzer } from '../core/analyzer';
+import { formatLine, STEP_NUMERIC_FIELDS, type StreamRecord } from '../core/protocol';
+import type { AnalyzerOptions, Decision, EvaluationPoint } from '../core/types';
+import { createSource, type Run, type Source, type SourceSpec } from '../sources';
+import { PanelFeed } from './feed';
+import { MAX_UPDATES_PER_SECOND, type ApplyView, type ConnectionState, type UpdateMessage } from './shared/messages';
+
+/** What to monitor (the quick pick's choices). */
+export type StartSpec =
+  | { kind: 'example'; example: 'nqm' | 'mnist-mlp'; args?: string[] }
+  | { kind: 'script'; command: string; args: string[]; cwd?: string; title?: string }
+  | { kind: 'tail'; path: string; from?: 'start' | 'end' }
+  | { kind: 'connect'; url: string; token?: string }
+  | { kind: 'listen'; host: string; port: number; token?: string };
+
+/** Whether a spec starts a process (not allowed in Restricted Mode). */
+export function spawnsProcess(spec: StartSpec): boolean {
+  return spec.kind === 'example' || spec.kind === 'script';
+}
+
+export const RESTRICTED_SPAWN = 'Restricted Mode: starting a training process needs a trusted workspace. Tailing a log file and connecting to a WebSocket still work.';
+export const RESTRICTED_APPLY = 'Restricted Mode: sending a learning rate to the trainer needs a trusted workspace (Manage Workspace Trust).';
+
+export interface SessionOptions {
+  analyzer: Partial<AnalyzerOptions>;
+  /** Workspace trust: false blocks spawning and applying. */
+  trusted: boolean;
+  autoApply: boolean;
+  /** Folder holding out/src/cli/main.js (the extension's root). */
+  extensionRoot: string;
+  /** Node to run the built-in examples with (process.execPath; in Electron with ELECTRON_RUN_AS_NODE). */
+  nodePath: string;
+  /** Where the spool file of records goes. */
+  spoolDir: string;
+  log: (line: string) => void;
+  /** Trainer stderr and source notices. */
+  trainerLog?: (line: string) => void;
+  controlTimeoutMs?: number;
+}
+
+let sessionCounter = 0;
+
+/** The source spec and title for a start spec. */
+export function sourceSpecFor(spec: StartSpec, o: Pick<SessionOptions, 'extensionRoot' | 'nodePath' | 'controlTimeoutMs'>): { source: SourceSpec; title: string } {
+  const controlTimeoutMs = o.controlTimeoutMs;
+  switch (spec.kind) {
+    case 'example':
+      return {
+        title: spec.example === 'nqm' ? 'NQM example' : 'MNIST MLP example',
+        source: {
+          kind: 'process',
+          command: o.nodePath,
+          args: [path.join(o.extensionRoot, 'out', 'src', 'cli', 'main.js'), 'train', spec.example, ...(spec.args ?? [])],
+          cwd: o.extensionRoot,
+          // In desktop VS Code process.execPath is Electron: make it behave as Node.
+          env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+          controlTimeoutMs,
+        },
+      };
+    case 'script':
+      return {
+        title: spec.title ?? path.basename(spec.args[spec.args.length - 1] ?? spec.command),
+        source: { kind: 'process', command: spec.command, args: spec.args, cwd: spec.cwd, controlTimeoutMs },
+      };
+    case 'tail':
+      return { title: `tail ${path.basename(spec.path)}`, source: { kind: 'tail', path: spec.path, from: spec.from ?? 'start', controlTimeoutMs } };
+    case 'connect':
+      return { title: spec.url, source: { kind: 'websocket-client', url: spec.url, token: spec.token || undefined, controlTimeoutMs } };
+    case 'listen':
+      return { title: `listening on ${spec.host}:${spec.port}`, source: { kind: 'websocket-server', host: spec.host, port: spec.port, token: spec.token || undefined, controlTimeoutMs } };
+  }
+}
+
+export class Session {
+  readonly id: string;
+  readonly title: string;
+  readonly source: Source;
+  feed: PanelFeed;
+  private analyzer: Analyzer;
+  private runId: string | null = null;
+  private runSerial = 0;
+  private readonly listeners = new Set<(u: UpdateMessage) => void>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private lastFlush = 0;
+  private summaryAt = 0;
+  private spool: fs.WriteStream | null = null;
+  readonly spoolPath: string;
+  evaluations: EvaluationPoint[] = [];
+  decisions: Decision[] = [];
+  private disposed = false;
+  /** For tests and the latency bench: when the last update left, and its seq. */
+  lastSent: { seq: number; at: number } | null = null;
+  private applying = new Map<string, Promise<ApplyView>>();
+
+  constructor(
+    readonly spec: StartSpec,
+    private readonly opts: SessionOptions,
+  ) {
+    this.id = `session-${process.pid}-${++sessionCounter}-${Date.now().toString(36)}`;
+    const { source, title } = sourceSpecFor(spec, opts);
+    this.title = title;
+    this.source = createSource(source);
+    this.analyzer = this.newAnalyzer();
+    this.feed = this.newFeed();
+    fs.mkdirSync(opts.spoolDir, { recursive: true });
+    this.spoolPath = path.join(opts.spoolDir, `${this.id}.jsonl`);
+    this.wire();
+  }
+
+  private newAnalyzer(): Analyzer {
+    return new Analyzer(this.opts.analyzer, {
+      onEvaluation: (e) => {
+        this.feed.pushEvaluation(e);
+        if (this.evaluations.length < 200_000) this.evaluations.push(e);
+      },
+      onDecision: (d) => {
+        this.decisions.push(d);
+        if (this.decisions.length > 10_000) this.decisions.shift();
+        this.feed.pushDecision(d);
+        if (this.opts.autoApply && this.feed.suggestion && this.feed.suggestion.id !== this.feed.apply?.suggestionId) {
+          void this.apply(this.feed.suggestion.id, 'auto');
+        }
+      },
+    });
+  }
+
+  private newFeed(): PanelFeed {
+    const o = { ...this.opts.analyzer };
+    const feed = new PanelFeed(
+      { id: `${this.id}-${this.runSerial}`, title: this.title },
+      { tolerance: o.tolerance ?? 0.01, confidence: o.confidence ?? 0.95 },
+    );
+    feed.ext.source = this.source.description ? `${this.title} — ${this.source.description}` : this.title;
+    feed.ext.autoApply = this.opts.autoApply;
+    return feed;
+  }
+
+  private wire(): void {
+    const s = this.source;
+    s.on('record', (rec, ctx) => this.onRecord(rec, ctx.run));
+    s.on('state', (c) => {
+      if (c.run && this.runId !== null && c.run.id !== this.runId) return;
+      this.setConnection(c.state, c.reason);
+      this.opts.log(`source ${c.run ? c.run.id + ' ' : ''}${c.previous} → ${c.state}${c.reason ? `: ${c.reason}` : ''}`);
+    });
+    s.on('skipped', (info) => {
+      if (this.runId !== null && info.run.id !== this.runId) return;
+      this.feed.ext.skipped = info.count;
+      this.feed.ext.skipReasons = info.examples.map((e) => `line ${e.line}: ${e.reason}`);
+      this.feed.touchStatus();
+      this.scheduleFlush();
+    });
+    s.on('error', (err) => this.opts.log(`source error: ${err.message}`));
+    s.on('log', (line) => (this.opts.trainerLog ?? this.opts.log)(line));
+    s.on('control', () => {
+      this.refreshControl();
+      this.scheduleFlush();
+    });
+  }
+
+  private setConnection(state: ConnectionState, reason?: string): void {
+    this.feed.ext.connection = state;
+    this.feed.ext.connectionReason = reason;
+    this.refreshControl();
+    this.feed.touchStatus();
+    this.scheduleFlush();
+  }
+
+  /** Why Apply cannot work now, or null. */
+  controlBlocked(): string | null {
+    if (!this.opts.trusted) return RESTRICTED_APPLY;
+    if (!this.source.control) return this.source.controlUnavailable ?? 'the source has no control channel';
+    return null;
+  }
+
+  private refreshControl(): void {
+    const b = this.controlBlocked();
+    if (b !== this.feed.ext.controlBlocked) {
+      this.feed.ext.controlBlocked = b;
+      this.feed.touchStatus();
+    }
+  }
+
+  private onRecord(rec: StreamRecord, run: Run): void {
+    if (this.runId !== run.id) {
+      if (this.runId !== null) {
+        // A new run (process restarted, another trainer connected): start afresh.
+        this.opts.log(`new run ${run.id} (${run.label}); the panel follows it`);
+        this.runSerial++;
+        this.analyzer = this.newAnalyzer();
+        const ext = this.feed.ext;
+        this.feed = this.newFeed();
+        Object.assign(this.feed.ext, { connection: ext.connection, skipped: 0, skipReasons: [] });
+        for (const l of this.listeners) l(this.feed.snapshot());
+      }
+      this.runId = run.id;
+      this.refreshControl();
+    }
+    this.writeSpool(rec);
+    this.feed.pushRecord(rec);
+    this.analyzer.push(rec);
+    this.scheduleFlush();
+  }
+
+  private writeSpool(rec: StreamRecord): void {
+    if (!this.spool) {
+      this.spool = fs.createWriteStream(this.spoolPath, { flags: 'a' });
+      this.spool.on('error', (e) => this.opts.log(`spool file ${this.spoolPath}: ${e.message}`));
+    }
+    this.spool.write(formatLine(rec));
+  }
+
+  async start(): Promise<void> {
+    if (spawnsProcess(this.spec) && !this.opts.trusted) throw new Error(RESTRICTED_SPAWN);
+    this.setConnection('connecting');
+    await this.source.start();
+  }
+
+  /** Subscribes to updates; the first one is a snapshot (reset). */
+  subscribe(fn: (u: UpdateMessage) => void): { dispose(): void } {
+    this.listeners.add(fn);
+    return { dispose: () => void this.listeners.delete(fn) };
+  }
+
+  /** A bounded full picture for a (re)opened panel. */
+  snapshot(): UpdateMessage {
+    this.refreshSummary(true);
+    return this.feed.snapshot();
+  }
+
+  /**
+   * Sends pending changes at most MAX_UPDATES_PER_SECOND times a second:
+   * the first change after a quiet period goes out at once (low latency),
+   * later ones are coalesced until the interval has passed.
+   */
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.disposed) return;
+    const interval = 1000 / MAX_UPDATES_PER_SECOND;
+    const wait = Math.max(0, this.lastFlush + interval - Date.now());
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flush();
+    }, wait);
+  }
+
+  /** Sends the delta now (used by the throttle; public for Export and tests). */
+  flush(): void {
+    this.lastFlush = Date.now();
+    this.refreshSummary(false);
+    const u = this.feed.takeUpdate();
+    if (!u) return;
+    this.lastSent = { seq: u.seq, at: Date.now() };
+    for (const l of this.listeners) l(u);
+  }
+
+  /** Warnings and plateaus come from the full summary: refreshed at most once a second. */
+  private refreshSummary(force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.summaryAt < 1000) return;
+    this.summaryAt = now;
+    try {
+      const sum = this.analyzer.summary();
+      const seg = sum.segments[sum.segments.length - 1];
+      this.feed.setWarnings([...(seg?.warnings ?? []), ...(seg?.unavailable ?? [])]);
+      if (sum.plateaus) this.feed.setPlateaus(sum.plateaus.rows);
+    } catch (e) {
+      this.opts.log(`analysis summary failed: ${(e as Error).message}`);
+    }
+  }
+
+  setAutoApply(v: boolean): void {
+    this.opts.autoApply = v;
+    this.feed.ext.autoApply = v;
+    this.feed.touchStatus();
+    this.scheduleFlush();
+  }
+
+  setTrusted(v: boolean): void {
+    this.opts.trusted = v;
+    this.refreshControl();
+    this.scheduleFlush();
+  }
+
+  /**
+   * Applies the suggestion `suggestionId` (the current one): sends set_lr on
+   * the control channel and tracks it pending → acknowledged | failed. The
+   * learning rate comes from the host's own suggestion, never from the caller.
+   */
+  apply(suggestionId: string | undefined, how: 'user' | 'auto' = 'user'): Promise<ApplyView> {
+    const s = this.feed.suggestion;
+    const fail = (reason: string): Promise<ApplyView> => {
+      const v: ApplyView = { suggestionId: suggestionId ?? '', request: '', lr: s?.suggestedLr ?? NaN, phase: 'failed', reason };
+      if (s) this.feed.setApply(v);
+      this.scheduleFlush();
+      return Promise.resolve(v);
+    };
+    if (!s) return fail('there is no suggestion to apply');
+    if (suggestionId !== undefined && s.id !== suggestionId) return fail('that suggestion is no longer current');
+    const inFlight = this.applying.get(s.id);
+    if (inFlight) return inFlight;
+    const blocked = this.controlBlocked();
+    if (blocked) return fail(blocked);
+    const control = this.source.control!;
+    this.opts.log(`${how === 'auto' ? 'auto-applying' : 'applying'} η = ${s.suggestedLr} (suggestion ${s.id})`);
+    const p = (async (): Promise<ApplyView> => {
+      let view: ApplyView | null = null;
+      const sub = control.on('request', (req) => {
+        if (req.command !== 'set_lr' || req.lr !== s.suggestedLr || req.state !== 'pending' || view) return;
+        view = { suggestionId: s.id, request: req.id, lr: s.suggestedLr, phase: 'pending' };
+        this.feed.setApply(view);
+        this.flush(); // pending is shown at once
+      });
+      const out = await control.setLr(s.suggestedLr);
+      sub.dispose();
+      const done: ApplyView = {
+        suggestionId: s.id,
+        request: out.id,
+        lr: out.ackLr ?? s.suggestedLr,
+        phase: out.state,
+        reason: out.reason,
+        ackStep: out.ackStep,
+      };
+      this.feed.setApply(done);
+      this.opts.log(`request ${out.id}: ${out.state}${out.reason ? ` — ${out.reason}` : ''}`);
+      this.flush();
+      return done;
+    })();
+    this.applying.set(s.id, p);
+    void p.finally(() => this.applying.delete(s.id));
+    return p;
+  }
+
+  dismiss(id: string): boolean {
+    const ok = this.feed.dismiss(id);
+    this.scheduleFlush();
+    return ok;
+  }
+
+  get running(): boolean {
+    return !this.disposed && this.source.state !== 'ended' && this.source.state !== 'failed';
+  }
+
+  /** Small summary for tests (`fdrMonitor._testState`). */
+  state() {
+    const latest = this.analyzer.latest();
+    return {
+      id: this.id,
+      title: this.title,
+      sourceState: this.source.state,
+      sourceReason: this.source.stateReason,
+      records: this.feed.records,
+      lastStep: this.feed.status().step,
+      lr: this.feed.status().lr,
+      decision: latest.decision,
+      evaluation: latest.evaluation,
+      suggestion: this.feed.suggestion,
+      apply: this.feed.apply,
+      controlBlocked: this.controlBlocked(),
+      lastSent: this.lastSent,
+      spoolPath: this.spoolPath,
+      pid: (this.source as unknown as { child?: { pid?: number } }).child?.pid ?? null,
+    };
+  }
+
+  /** The `analyze --json` object of what was seen so far. */
+  summary() {
+    const run = this.source.runs.find((r) => r.id === this.runId);
+    return this.analyzer.summary(run ? run.skipped : undefined);
+  }
+
+  /**
+   * Writes records.csv, evaluations.csv and analysis.json into `dir` (the
+   * charts PNG is the extension's: it comes from the webview). Returns the
+   * paths written.
+   */
+  async exportTo(dir: string): Promise<string[]> {
+    await new Promise<void>((r) => (this.spool ? this.spool.write('', () => r()) : r()));
+    await fs.promises.mkdir(dir, { recursive: true });
+    const written: string[] = [];
+    const cols = ['step', 'lr', ...STEP_NUMERIC_FIELDS, 'center'] as const;
+    const recordsCsv = path.join(dir, 'records.csv');
+    const out = fs.createWriteStream(recordsCsv);
+    out.write(cols.join(',') + '\n');
+    if (fs.existsSync(this.spoolPath)) {
+      const rl = (await import('node:readline')).createInterface({ input: fs.createReadStream(this.spoolPath), crlfDelay: Infinity });
+      for await (const line of rl) {
+        if (!line) continue;
+        const r = JSON.parse(line) as Record<string, unknown>;
+        if (r.type !== 'step') continue;
+        const row = cols.map((c) => (r[c] === undefined ? '' : String(r[c]))).join(',');
+        if (!out.write(row + '\n')) await new Promise<void>((res) => out.once('drain', () => res()));
+      }
+    }
+    await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+    written.push(recordsCsv);
+    const evCsv = path.join(dir, 'evaluations.csv');
+    const evCols = ['step', 'segment', 'lr', 'epsilon', 'ci_lo', 'ci_hi', 'classic_epsilon', 'tau', 'ess', 'eta_steps', 'anharmonicity', 'hessian_scale', 'action'];
+    const fmt = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
+    const lines = [evCols.join(',')];
+    for (const e of this.evaluations) {
+      lines.push([e.step, e.segment, e.lr, e.epsilon, e.ci?.[0], e.ci?.[1], e.classic_epsilon, e.tau, e.ess, e.eta_steps, e.anharmonicity, e.hessian_scale, e.action].map(fmt).join(','));
+    }
+    await fs.promises.writeFile(evCsv, lines.join('\n') + '\n');
+    written.push(evCsv);
+    const json = path.join(dir, 'analysis.json');
+    await fs.promises.writeFile(json, JSON.stringify({ title: this.title, source: this.source.description, summary: this.summary(), decisions: this.decisions }, null, 2) + '\n');
+    written.push(json);
+    return written;
+  }
+
+  /** Stops the trainer (asks it to stop cleanly, then stops the source). */
+  async stop(): Promise<void> {
+    const c = this.source.control;
+    if (c && this.source.kind === 'process') await Promise.race([c.stop({ timeoutMs: 3000 }), new Promise((r) => setTimeout(r, 3000))]);
+    await this.dispose();
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    await this.source.dispose();
+    this.feed.ext.connection = 'ended';
+    this.feed.touchStatus();
+    const u = this.feed.takeUpdate();
+    if (u) for (const l of this.listeners) l(u);
+    await new Promise<void>((r) => (this.spool ? this.spool.end(() => r()) : r()));
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * The panel's data model, without DOM: series stores (growable typed arrays,
+ * so a million-step run is a few tens of MB, not millions of objects), the
+ * reducer that applies host `update` messages, and the persisted state
+ * (vscode.setState) with its validation on restore. Unit-tested in Node.
+ */
+import { lowerBound, minMaxDecimate, Ema, type Points } from '../../src/extension/shared/decimate';
+import {
+  SERIES_KEYS,
+  SNAPSHOT_BUCKETS,
+  type ApplyView,
+  type Columns,
+  type Marker,
+  type PanelStatus,
+  type PlateauPoint,
+  type RunInfo,
+  type SeriesChunk,
+  type SeriesKey,
+  type Suggestion,
+  type UpdateMessage,
+} from '../../src/extension/shared/messages';
+
+/** Points of one series in ascending step order; NaN y = gap. */
+export class SeriesStore {
+  xs = new Float64Array(1024);
+  ys = new Float64Array(1024);
+  length = 0;
+
+  private grow(n: number): void {
+    if (n <= this.xs.length) return;
+    let cap = this.xs.length;
+    while (cap < n) cap *= 2;
+    const xs = new Float64Array(cap);
+    const ys = new Float64Array(cap);
+    xs.set(this.xs.subarray(0, this.length));
+    ys.set(this.ys.subarray(0, this.length));
+    this.xs = xs;
+    this.ys = ys;
+  }
+
+  /**
+   * Appends points in order. A point whose step is not after the last one is
+   * dropped: updates are append-only, and a source replaying steps after a
+   * reconnect must not fold the line back on itself.
+   */
+  append(c: Columns): number {
+    this.grow(this.length + c.xs.length);
+    let added = 0;
+    for (let i = 0; i < c.xs.length; i++) {
+      const x = c.xs[i];
+      if (!Number.isFinite(x)) continue;
+      if (this.length && x <= this.xs[this.length - 1]) continue;
+      this.xs[this.length] = x;
+      const y = c.ys[i];
+      this.ys[this.length] = y === null ? NaN : y;
+      this.length++;
+      added++;
+    }
+    return added;
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  get firstX(): number | null {
+    return this.length ? this.xs[0] : null;
+  }
+  get lastX(): number | null {
+    return this.length ? this.xs[this.length - 1] : null;
+  }
+  get lastY(): number | null {
+    return this.length ? this.ys[this.length - 1] : null;
+  }
+
+  /**
+   * Points to draw for the visible x range [x0, x1] at `buckets` pixel
+   * columns: min/max per column, plus one point beyond each edge so lines
+   * run off the chart instead of stopping short of it.
+   */
+  visible(x0: number, x1: number, buckets: number): Points {
+    const start = Math.max(0, lowerBound(this.xs, x0, 0, this.length) - 1);
+    const end = Math.min(this.length, lowerBound(this.xs, x1, 0, this.length) + 1);
+    return minMaxDecimate(this.xs, this.ys, start, end, x0, x1, Math.max(1, buckets));
+  }
+
+  /** A bounded copy for persisted state: the whole range at SNAPSHOT_BUCKETS columns. */
+  decimated(buckets = SNAPSHOT_BUCKETS): Columns {
+    if (!this.length) return { xs: [], ys: [] };
+    return minMaxDecimate(this.xs, this.ys, 0, this.length, this.xs[0], this.xs[this.length - 1], buckets);
+  }
+}
+
+/** Smoothed copy of a store, kept up to date incrementally (EMA, fdr: display only). */
+export class SmoothedStore {
+  readonly out = new SeriesStore();
+  private ema: Ema;
+  private done = 0;
+  constructor(
+    private readonly src: SeriesStore,
+    private weight: number,
+  ) {
+    this.ema = new Ema(weight);
+  }
+  setWeight(w: number): void {
+    if (w === this.weight) return;
+    this.weight = w;
+    this.ema = new Ema(w);
+    this.out.clear();
+    this.done = 0;
+    this.sync();
+  }
+  /** Smooths the points appended to the source since the last call. */
+  sync(): void {
+    if (this.src.length < this.done) {
+      this.out.clear();
+      this.ema = new Ema(this.weight);
+      this.done = 0;
+    }
+    const n = this.src.length - this.done;
+    if (n <= 0) return;
+    const xs: number[] = new Array(n);
+    const ys: (number | null)[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const j = this.done + i;
+      xs[i] = this.src.xs[j];
+      const y = this.ema.next(this.src.ys[j]);
+      ys[i] = Number.isFinite(y) ? y : null;
+    }
+    this.out.append({ xs, ys });
+    this.done = this.src.length;
+  }
+}
+
+export interface Prefs {
+  logLoss: boolean;
+  /** EMA weight in [0, 0.999]. */
+  smoothing: number;
+  /** Visible step range, or null to follow the whole run. */
+  view: [number, number] | null;
+}
+
+export const DEFAULT_PREFS: Prefs = { logLoss: true, smoothing: 0.9, view: null };
+
+/** What the webview persists with setState. Bounded: series are decimated. */
+export interface PanelState {
+  version: 1;
+  run: RunInfo | null;
+  lastSeq: number | null;
+  series: SeriesChunk;
+  markers: Marker[];
+  status: PanelStatus | null;
+  suggestion: Suggestion | null;
+  apply: ApplyView | null;
+  plateaus: PlateauPoint[];
+  prefs: Prefs;
+}
+
+export type ApplyResult = 'applied' | 'gap' | 'stale';
+
+export class PanelModel {
+  readonly stores = {} as Record<SeriesKey, SeriesStore>;
+  markers: Marker[] = [];
+  status: PanelStatus | null = null;
+  suggestion: Suggestion | null = null;
+  apply: ApplyView | null = null;
+  plateaus: PlateauPoint[] = [];
+  run: RunInfo | null = null;
+  lastSeq: number | null = null;
+  prefs: Prefs = { ...DEFAULT_PREFS };
+
+  constructor() {
+    for (const k of SERIES_KEYS) this.stores[k] = new SeriesStore();
+  }
+
+  /** Total points held (all series). */
+  get points(): number {
+    let n = 0;
+    for (const k of SERIES_KEYS) n += this.stores[k].length;
+    return n;
+  }
+
+  /** Largest step seen on any step-axis series. */
+  get lastStep(): number | null {
+    let m: number | null = null;
+    for (const k of SERIES_KEYS) {
+      const x = this.stores[k].lastX;
+      if (x !== null && (m === null || x > m)) m = x;
+    }
+    return m;
+  }
+
+  get firstStep(): number | null {
+    let m: number | null = null;
+    for (const k of SERIES_KEYS) {
+      const x = this.stores[k].firstX;
+      if (x !== null && (m === null || x < m)) m = x;
+    }
+    return m;
+  }
+
+  /**
+   * Applies one update. A reset replaces everything; otherwise seq must follow
+   * the last one, or the update is refused ('gap': the caller asks for a
+   * resync) — a lost delta would otherwise leave a silent hole in the charts.
+   */
+  applyUpdate(m: UpdateMessage): ApplyResult {
+    if (m.reset) {
+      for (const k of SERIES_KEYS) this.stores[k].clear();
+      this.markers = [];
+      this.suggestion = null;
+      this.apply = null;
+      this.plateaus = [];
+      if (m.run) {
+        if (this.run?.id !== m.run.id) this.prefs.view = null;
+        this.run = m.run;
+      }
+    } else if (this.lastSeq === null || m.seq !== this.lastSeq + 1) {
+      return this.lastSeq !== null && m.seq <= this.lastSeq ? 'stale' : 'gap';
+    }
+    this.lastSeq = m.seq;
+    if (m.series) for (const [k, c] of Object.entries(m.series) as [SeriesKey, Columns][]) this.stores[k].append(c);
+    if (m.markers) this.markers.push(...m.markers);
+    if (m.status) this.status = m.status;
+    if (m.suggestion !== undefined) this.suggestion = m.suggestion;
+    if (m.apply !== undefined) this.apply = m.apply;
+    if (m.plateaus) this.plateaus = m.plateaus;
+    return 'applied';
+  }
+
+  toState(): PanelState {
+    const series: SeriesChunk = {};
+    for (const k of SERIES_KEYS) if (this.stores[k].length) series[k] = this.stores[k].decimated();
+    return {
+      version: 1,
+      run: this.run,
+      lastSeq: this.lastSeq,
+      series,
+      markers: this.markers.slice(-500),
+      status: this.status,
+      suggestion: this.suggestion,
+      apply: this.apply,
+      plateaus: this.plateaus,
+      prefs: this.prefs,
+    };
+  }
+
+  /**
+   * Restores persisted state. Anything malformed (an old version, a corrupt
+   * field) is ignored field by field rather than trusted: the host's snapshot
+   * follows anyway when the run is still live.
+   */
+  static fromState(s: unknown): PanelModel {
+    const m = new PanelModel();
+    if (s === null || typeof s !== 'object') return m;
+    const o = s as Partial<PanelState>;
+    if (o.version !== 1) return m;
+    if (o.prefs && typeof o.prefs === 'object') {
+      const p = o.prefs;
+      if (typeof p.logLoss === 'boolean') m.prefs.logLoss = p.logLoss;
+      if (typeof p.smoothing === 'number' && p.smoothing >= 0 && p.smoothing < 1) m.prefs.smoothing = p.smoothing;
+      if (Array.isArray(p.view) && p.view.length === 2 && p.view.every(Number.isFinite) && p.view[0] < p.view[1]) m.prefs.view = [p.view[0], p.view[1]];
+    }
+    if (o.run && typeof o.run.id === 'string' && typeof o.run.title === 'string') m.run = o.run;
+    if (typeof o.lastSeq === 'number' && Number.isInteger(o.lastSeq)) m.lastSeq = o.lastSeq;
+    if (o.series && typeof o.series === 'object') {
+      for (const k of SERIES_KEYS) {
+        const c = o.series[k];
+        if (c && Array.isArray(c.xs) && Array.isArray(c.ys) && c.xs.length === c.ys.length) m.stores[k].append(c);
+      }
+    }
+    if (Array.isArray(o.markers)) m.markers = o.markers.filter((x) => x && (x.kind === 'suggested' || x.kind === 'applied') && Number.isFinite(x.step) && Number.isFinite(x.lr));
+    if (o.status && typeof o.status === 'object') m.status = o.status;
+    if (o.suggestion && typeof o.suggestion === 'object' && typeof o.suggestion.id === 'string') m.suggestion = o.suggestion;
+    if (o.apply && typeof o.apply === 'object' && typeof o.apply.phase === 'string') m.apply = o.apply;
+    if (Array.isArray(o.plateaus)) m.plateaus = o.plateaus;
+    return m;
+  }
+}
