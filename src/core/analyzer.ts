@@ -33,7 +33,11 @@ import { harmonicCheck } from './plateaus';
 export interface AnalyzerTuning {
   /** Check steps are the segment-relative multiples of this (deterministic on the step index). */
   checkEvery: number;
-  /** Decision rule: 'equivalence' = CI inside ±X (default); 'point' = |ε̂| ≤ X. */
+  /**
+   * Decision rule (docs/math.md "Decision rule" has the measurements):
+   * 'point' (default) = |ε̂| ≤ X with the CI half-width ≤ maxHalfWidth·X;
+   * 'equivalence' = the whole CI inside ±X (strict; ≈ Yaida's delay on the NQM scenarios).
+   */
   rule: 'equivalence' | 'point';
   /** Use announced centres (docs/protocol.md) when they cover the window. */
   useCentres: boolean;
@@ -41,14 +45,20 @@ export interface AnalyzerTuning {
   guardConfidence: number;
   /** Smoothed loss above this multiple of its segment minimum counts as exploding. */
   explodeFactor: number;
+  /** 'point' rule only: the CI half-width must also be ≤ this multiple of X (default 2). */
+  maxHalfWidth: number;
+  /** Consecutive passing checks required before the drop. */
+  confirmations: number;
 }
 
 export const DEFAULT_TUNING: AnalyzerTuning = {
   checkEvery: DEFAULT_CHECK_EVERY,
-  rule: 'equivalence',
+  rule: 'point',
   useCentres: true,
   guardConfidence: 0.99,
   explodeFactor: 100,
+  maxHalfWidth: 2,
+  confirmations: 1,
 };
 
 /** Keep at most this many finished segment summaries (a pathological stream could change η every step). */
@@ -84,6 +94,8 @@ interface Segment {
   warnings: Set<string>;
   history: { n: number; eps: number }[];
   action: Action;
+  /** Consecutive checks that passed the rule. */
+  passes: number;
 }
 
 export class Analyzer implements StreamAnalyzer {
@@ -196,6 +208,7 @@ export class Analyzer implements StreamAnalyzer {
       warnings: new Set(),
       history: [],
       action: 'wait',
+      passes: 0,
     };
     for (const c of this.pendingCentres) if (c.step >= r.step) seg.centreAt.set(c.id, c.step - r.step);
     this.pendingCentres = [];
@@ -319,17 +332,24 @@ export class Analyzer implements StreamAnalyzer {
       reason = seg.unavailable.join('; ') || 'not enough data in the window yet';
     } else {
       const h = est.ci ? (est.ci[1] - est.ci[0]) / 2 : Infinity;
-      const inside = this.tuning.rule === 'point' ? Math.abs(est.epsilon) <= tolerance && est.ci !== null : insideTolerance(est.ci, tolerance);
+      const inside =
+        this.tuning.rule === 'point'
+          ? Math.abs(est.epsilon) <= tolerance && est.ci !== null && h <= this.tuning.maxHalfWidth * tolerance
+          : insideTolerance(est.ci, tolerance);
       const guardOk = this.tuning.guardConfidence > 0 && form !== 'classic' ? halvesAgree(halves[0], halves[1], this.tuning.guardConfidence) : true;
-      if (x >= minSteps && inside && guardOk) {
+      seg.passes = x >= minSteps && inside && guardOk ? seg.passes + 1 : 0;
+      if (seg.passes >= this.tuning.confirmations) {
         action = 'drop_lr';
         seg.stationaryAt = step;
         seg.etaSteps = null;
-        reason = `ε = ${fmt(est.epsilon)} with ${Math.round(confidence * 100)}% CI [${fmt(est.ci![0])}, ${fmt(est.ci![1])}] inside ±${tolerance}`;
+        reason =
+          this.tuning.rule === 'point'
+            ? `ε = ${fmt(est.epsilon)} inside ±${tolerance}, resolved to ±${fmt(h)} (${Math.round(confidence * 100)}% CI [${fmt(est.ci![0])}, ${fmt(est.ci![1])}])`
+            : `ε = ${fmt(est.epsilon)} with ${Math.round(confidence * 100)}% CI [${fmt(est.ci![0])}, ${fmt(est.ci![1])}] inside ±${tolerance}`;
       } else {
         action = 'wait';
         const prev = pickPrevious(seg.history, x);
-        const f = forecastSteps(x, est.epsilon, h, tolerance, form === 'classic' ? 1 : 1.5, prev);
+        const f = forecastSteps(x, est.epsilon, h, tolerance, form === 'classic' ? 1 : 1.5, { kind: this.tuning.rule, maxHalfWidth: this.tuning.maxHalfWidth }, prev);
         seg.etaSteps = f === null ? null : Math.max(f, minSteps - x, 0);
         if (inside && !guardOk) reason = 'ε inside ±X but the two halves of the window disagree (θ may be moving through the centre, fdr-math.md §4.4)';
         else if (inside) reason = `ε inside ±X; waiting for the minimum of ${minSteps} steps`;

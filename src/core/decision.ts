@@ -35,16 +35,19 @@ export function halvesAgree(first: EpsilonEstimate | null, second: EpsilonEstima
 }
 
 /**
- * Forecast of the further steps a decision needs (§5): the half-width h of the
- * interval shrinks as (n/n_now)^(−p) with the segment length n (p = 3/2 for the
- * trend estimate: a least-squares slope's error goes as n^(−3/2) once the
- * window is longer than τ; p = 1 for the classic estimate, whose error is
- * boundary terms over n). Solve h(n_total) = X − |ε̂| for n_total:
- *   n_total = n · (h / (X − |ε̂|))^(1/p),  forecast = n_total − n.
- * When |ε̂| ≥ X, ε̂ itself must still shrink: with the previous evaluation
- * (n₀, ε₀), |ε| is extrapolated as a power law |ε̂|(n/n_now)^(−r),
- * r = ln(|ε₀|/|ε̂|)/ln(n/n₀), and |ε(n)| + h(n) = X is solved by bisection.
- * Returns null ("not converging") when ε̂ is not shrinking.
+ * Forecast of the further steps a decision needs (§5). The half-width h of
+ * the interval shrinks as (n/n_now)^(−p) with the segment length n (p = 3/2
+ * for the trend estimate: a least-squares slope's error goes as n^(−3/2) once
+ * the window is longer than τ; p = 1 for the classic estimate, whose error is
+ * boundary terms over n). For the rule in force:
+ *  - equivalence (CI inside ±X): solve h(n_total) = X − |ε̂|,
+ *      n_total = n · (h / (X − |ε̂|))^(1/p);
+ *  - point rule (|ε̂| ≤ X with h ≤ w·X): n_total = n · (h / (w·X))^(1/p).
+ * When |ε̂| > X, ε̂ itself must come inside: if it is shrinking since an earlier
+ * evaluation (n₀, ε₀), it is extrapolated as a power law |ε̂|(n/n_now)^(−r),
+ * r = ln(|ε₀|/|ε̂|)/ln(n/n₀); else, if the interval still reaches inside ±X
+ * (the excess may be noise), the point rule needs h(n_total) = X. Returns
+ * null ("not converging") when ε̂ is outside, not shrinking, and resolved.
  */
 export function forecastSteps(
   n: number,
@@ -52,32 +55,53 @@ export function forecastSteps(
   h: number,
   tolerance: number,
   p: number,
+  rule: { kind: 'equivalence' | 'point'; maxHalfWidth: number },
   prev?: { n: number; eps: number } | null,
 ): number | null {
-  if (!(n > 0) || !Number.isFinite(eps) || !Number.isFinite(h)) return null;
+  if (!(n > 0) || !Number.isFinite(eps) || !Number.isFinite(h) || !(h > 0)) return null;
+  const X = tolerance;
   const ae = Math.abs(eps);
-  if (ae + h <= tolerance) return 0;
-  if (ae < tolerance) {
-    const total = n * Math.pow(h / (tolerance - ae), 1 / p);
-    return Math.max(0, Math.ceil(total - n));
+  const grow = (target: number) => (h <= target ? n : n * Math.pow(h / target, 1 / p));
+  let total: number;
+  if (rule.kind === 'equivalence') {
+    if (ae + h <= X) return 0;
+    if (ae < X) total = grow(X - ae);
+    else {
+      const r = shrinkRate(n, ae, prev);
+      if (r === null) return null;
+      // |ε(m)| + h(m) = X has no closed form: bisection on m ∈ (n, 1e6·n].
+      const excess = (m: number) => ae * Math.pow(m / n, -r) + h * Math.pow(m / n, -p) - X;
+      let hi = n * 2;
+      while (excess(hi) > 0) {
+        hi *= 2;
+        if (hi > n * 1e6) return null;
+      }
+      let lo = n;
+      for (let i = 0; i < 60; i++) {
+        const mid = (lo + hi) / 2;
+        if (excess(mid) > 0) lo = mid;
+        else hi = mid;
+      }
+      total = hi;
+    }
+  } else {
+    const w = Number.isFinite(rule.maxHalfWidth) ? rule.maxHalfWidth * X : Infinity;
+    if (ae <= X) total = Number.isFinite(w) ? grow(w) : n;
+    else {
+      const r = shrinkRate(n, ae, prev);
+      if (r !== null) total = Math.max(n * Math.pow(ae / X, 1 / r), Number.isFinite(w) ? grow(w) : n);
+      else if (ae - h < X) total = grow(Math.min(X, w));
+      else return null;
+    }
   }
-  if (!prev || !(prev.n < n) || !(Math.abs(prev.eps) > ae)) return null;
+  return Math.max(0, Math.ceil(total - n));
+}
+
+/** r in |ε(n)| ∝ n^(−r) from an earlier evaluation; null unless |ε| shrank. */
+function shrinkRate(n: number, ae: number, prev?: { n: number; eps: number } | null): number | null {
+  if (!prev || !(prev.n < n) || !(Math.abs(prev.eps) > ae) || !(ae > 0)) return null;
   const r = Math.log(Math.abs(prev.eps) / ae) / Math.log(n / prev.n);
-  if (!(r > 0)) return null;
-  const excess = (m: number) => ae * Math.pow(m / n, -r) + h * Math.pow(m / n, -p) - tolerance;
-  let hi = n * 2;
-  const cap = n * 1e6;
-  while (excess(hi) > 0) {
-    hi *= 2;
-    if (hi > cap) return null;
-  }
-  let lo = n;
-  for (let i = 0; i < 60; i++) {
-    const mid = (lo + hi) / 2;
-    if (excess(mid) > 0) lo = mid;
-    else hi = mid;
-  }
-  return Math.max(0, Math.ceil(hi - n));
+  return r > 0 && Number.isFinite(r) ? r : null;
 }
 
 /**
