@@ -1,0 +1,173 @@
+/**
+ * The extension's session machinery in plain Node, against real processes and
+ * files: a trainer (test/extension/fixtures/nqm-trainer.ts, A1's NQM
+ * simulator behind the real stdio protocol) is spawned, records flow through
+ * the real sources and analyzer into panel updates, Apply reaches the trainer
+ * and comes back acknowledged (or failed with the trainer's reason), Stop ends
+ * the process, Restricted Mode blocks spawning and applying but not tailing,
+ * and updates are throttled to ≤ 10 per second.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Session, RESTRICTED_APPLY, RESTRICTED_SPAWN, type SessionOptions, type StartSpec } from '../../src/extension/session';
+import type { UpdateMessage } from '../../src/extension/shared/messages';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const FIXTURE = path.join(ROOT, 'out', 'test', 'extension', 'fixtures', 'nqm-trainer.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-session-'));
+
+function options(extra: Partial<SessionOptions> = {}): SessionOptions {
+  return {
+    analyzer: {},
+    trusted: true,
+    autoApply: false,
+    extensionRoot: ROOT,
+    nodePath: process.execPath,
+    spoolDir: path.join(tmp, 'spool'),
+    log: () => {},
+    controlTimeoutMs: 5000,
+    ...extra,
+  };
+}
+
+const trainer = (...args: string[]): StartSpec => ({ kind: 'script', command: process.execPath, args: [FIXTURE, ...args], cwd: ROOT, title: 'nqm fixture' });
+
+async function until<T>(what: string, f: () => T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('records arrive, a drop is suggested, Apply is acknowledged by the trainer, Stop ends it', async () => {
+  const s = new Session(trainer('--rate', '3000'), options());
+  const updates: UpdateMessage[] = [];
+  s.subscribe((u) => updates.push(u));
+  try {
+    await s.start();
+    const pid = await until('pid', () => s.state().pid);
+    const sug = await until('a suggestion', () => s.feed.suggestion);
+    assert.equal(sug.action, 'drop_lr');
+    assert.equal(sug.lr, 0.1);
+    assert.ok(Math.abs(sug.suggestedLr - 0.01) < 1e-12);
+    assert.match(sug.text, /^equilibrated within ±1% at η = 0\.1 \(95%\): drop to 0\.01$/);
+    await until('the suggestion sent to the panel', () => updates.some((u) => u.suggestion?.id === sug.id));
+    const t0 = Date.now();
+    const v = await s.apply(sug.id);
+    const ms = Date.now() - t0;
+    assert.equal(v.phase, 'acknowledged', v.reason);
+    assert.ok(v.ackStep! > sug.step);
+    assert.ok(updates.some((u) => u.apply?.phase === 'pending'), 'pending was shown before the acknowledgement');
+    const ack = await until('the acknowledgement sent', () => updates.find((u) => u.apply?.phase === 'acknowledged'));
+    assert.equal(ack.suggestion, null, 'an applied suggestion is retired');
+    await until('records at the new rate', () => s.state().lr === sug.suggestedLr);
+    assert.ok(updates.some((u) => u.markers?.some((m) => m.kind === 'applied' && m.step === v.ackStep)), 'applied marker at the ack step');
+    console.log(`# apply round trip (session, no UI): ${ms} ms`);
+    // Updates are throttled: ≤ 10 per second (plus the immediate pending/ack flushes).
+    const deltas = updates.filter((u) => !u.reset);
+    const seqs = deltas.map((u) => u.seq);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1] + 1, 'append-only sequence without gaps');
+    assert.ok(alive(pid));
+    await s.stop();
+    await until('the trainer process to end', () => !alive(pid), 10_000);
+    assert.ok(['ended', 'failed'].includes(s.source.state));
+  } finally {
+    await s.dispose();
+  }
+});
+
+test('updates go out at most 10 times a second', async () => {
+  const s = new Session(trainer('--rate', '5000'), options());
+  const times: number[] = [];
+  s.subscribe(() => times.push(Date.now()));
+  try {
+    await s.start();
+    await until('records', () => s.state().records > 100);
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 2000));
+    const n = times.filter((t) => t >= t0).length;
+    assert.ok(n <= 21, `${n} updates in 2 s`);
+    assert.ok(n >= 3, `${n} updates in 2 s: the panel must stay live`);
+  } finally {
+    await s.dispose();
+  }
+});
+
+test('a trainer that rejects the request: Apply fails with the trainer\'s reason', async () => {
+  const s = new Session(trainer('--rate', '5000', '--reject', 'drop too large for this schedule'), options());
+  try {
+    await s.start();
+    const sug = await until('a suggestion', () => s.feed.suggestion);
+    const v = await s.apply(sug.id);
+    assert.equal(v.phase, 'failed');
+    assert.match(v.reason!, /drop too large for this schedule/);
+    assert.equal(s.feed.apply?.phase, 'failed');
+    assert.ok(s.feed.suggestion, 'a failed apply leaves the suggestion up');
+    const stale = await s.apply('not-the-current-one');
+    assert.equal(stale.phase, 'failed');
+    assert.match(stale.reason!, /no longer current/);
+  } finally {
+    await s.dispose();
+  }
+});
+
+test('Restricted Mode: no spawning, no applying; tailing a log still works and says why Apply is off', async () => {
+  await assert.rejects(new Session(trainer(), options({ trusted: false })).start(), (e: Error) => e.message === RESTRICTED_SPAWN);
+  const log = path.join(tmp, 'run.jsonl');
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [FIXTURE, '--rate', '0', '--steps', '4000', '--out', log], { stdio: 'ignore' });
+  await new Promise((r) => child.on('exit', r));
+  const s = new Session({ kind: 'tail', path: log }, options({ trusted: false }));
+  try {
+    await s.start();
+    await until('the backlog', () => s.state().records >= 4000);
+    const sug = await until('a suggestion from the tailed log', () => s.feed.suggestion);
+    assert.equal(s.controlBlocked(), RESTRICTED_APPLY);
+    assert.equal(s.feed.status().controlBlocked, RESTRICTED_APPLY);
+    const v = await s.apply(sug.id);
+    assert.equal(v.phase, 'failed');
+    assert.equal(v.reason, RESTRICTED_APPLY);
+    // Trusted, the same tailed log has no control channel, and says why.
+    s.setTrusted(true);
+    assert.ok(s.controlBlocked() && s.controlBlocked() !== RESTRICTED_APPLY, String(s.controlBlocked()));
+  } finally {
+    await s.dispose();
+  }
+});
+
+test('Export writes the records, the evaluations and the analysis', async () => {
+  const s = new Session(trainer('--rate', '0', '--steps', '3000'), options());
+  try {
+    await s.start();
+    await until('the end of the run', () => s.source.state === 'ended' || s.source.state === 'failed');
+    const dir = path.join(tmp, 'export');
+    const files = await s.exportTo(dir);
+    assert.deepEqual(files.map((f) => path.basename(f)), ['records.csv', 'evaluations.csv', 'analysis.json']);
+    const rows = fs.readFileSync(files[0], 'utf8').trim().split('\n');
+    assert.match(rows[0], /^step,lr,momentum,/);
+    assert.equal(rows.length, 3001, 'header + one row per step record');
+    assert.equal(rows[1].split(',')[0], '0');
+    const ev = fs.readFileSync(files[1], 'utf8').trim().split('\n');
+    assert.ok(ev.length > 2);
+    const analysis = JSON.parse(fs.readFileSync(files[2], 'utf8'));
+    assert.equal(analysis.summary.records, s.summary().records);
+    assert.ok(analysis.decisions.some((d: { action: string }) => d.action === 'drop_lr'));
+  } finally {
+    await s.dispose();
+  }
+});
