@@ -788,3 +788,29 @@ export function prematureDrop(cfg: NqmConfig, segmentStart: number, dropStep: nu
 export function settlingStep(cfg: NqmConfig, segmentStart: number, schedule: LrSchedule = []): number {
   return new SegmentJudge(cfg, segmentStart, schedule).settlingStep;
 }
+
+/**
+ * The exact expected classic estimate over a window (fdr-math.md §3, §7):
+ *   ε̄[s, e) = 1 − Σ_{t∈[s,e)} E OL_t / Σ_{t∈[s,e)} E OR_t
+ * about a fixed centre c (a number = c·(1,…,1), or a vector). This is what the
+ * half-running average of Yaida's rule converges to over many seeds (a ratio of
+ * means, not a mean of ratios); 0 at stationarity for every c, but during a
+ * transient it depends on c — with the minimum far from c it stays far from 0
+ * long after the objective has settled (why decisions are judged by E f).
+ */
+export function expectedWindowEpsilon(cfg: NqmConfig, schedule: LrSchedule, s: number, e: number, centre: number | ArrayLike<number> = 0): number {
+  if (!(Number.isInteger(s) && Number.isInteger(e) && 0 <= s && s < e)) throw new Error(`expectedWindowEpsilon: need integers 0 ≤ s < e (got ${s}, ${e})`);
+  const mom = new NqmMoments(cfg);
+  let ol = 0;
+  let or = 0;
+  while (mom.step < e) {
+    const eta = lrAt(cfg, schedule, mom.step);
+    if (mom.step >= s) {
+      const x = mom.observables(eta, centre);
+      ol += x.ol;
+      or += x.or;
+    }
+    mom.advance(eta);
+  }
+  return 1 - ol / or;
+}

@@ -19,6 +19,7 @@ import {
   stationaryObjective,
   stationaryVariance,
   Rng,
+  expectedWindowEpsilon,
 } from '../../src/core/nqm';
 import type { StepRecord, StreamRecord, EventRecord } from '../../src/core/protocol';
 import { parseLine, formatLine } from '../../src/core/protocol';
@@ -353,4 +354,33 @@ test('the judge: settling step and premature drops agree with the 1-D closed for
   assertClose(j2.objectiveAt(800), expectedObjective(cfg, sched, 800), 1e-12, 'objective in the new segment');
   assertClose(j2.floor, stationaryObjective(cfg, eta / 10), 1e-15, 'new floor');
   assert.ok(j2.isPremature(501), 'just after a ten-fold drop the objective still has far to fall');
+});
+
+test('expected window ε: the exact moments satisfy the pathwise identity in expectation; ε < 0 while |θ − c|² shrinks, → 0 at stationarity', () => {
+  const cfg = cfgOf({ dim: 10, hmin: 0.02, hmax: 1, offset: 3, initDistance: 2, sigma: 1, momentum: 0.9, dampening: 0.1, weightDecay: 1e-3, lr: 0.01 });
+  const { lr: eta, momentum: mu, dampening: delta } = cfg;
+  for (const [s, e, c] of [[0, 400, 0], [200, 800, 0], [200, 800, 3], [1000, 3000, 1.5]] as const) {
+    const mom = new NqmMoments(cfg);
+    let ol = 0;
+    let or = 0;
+    let atS = mom.observables(eta, c);
+    while (mom.step < e) {
+      if (mom.step === s) atS = mom.observables(eta, c);
+      if (mom.step >= s) {
+        const x = mom.observables(eta, c);
+        ol += x.ol;
+        or += x.or;
+      }
+      mom.advance(eta);
+    }
+    const atE = mom.observables(eta, c);
+    // Σ E(OL − OR) = [−(1−μ)(E|θ_e − c|² − E|θ_s − c|²)/(2η) + μ(E(θ_e−c)·b_e − E(θ_s−c)·b_s)]/(1−δ)  (fdr-math.md §4 in expectation)
+    const boundary = (-(1 - mu) * (atE.paramSq - atS.paramSq) / (2 * eta) + mu * (atE.thetaDotBuf - atS.thetaDotBuf)) / (1 - delta);
+    assertClose(ol - or, boundary, 1e-9 * (Math.abs(ol) + or + (atE.paramSq + atS.paramSq) / eta), `identity in expectation [${s},${e}) c=${c}`);
+    assertClose(expectedWindowEpsilon(cfg, [], s, e, c), 1 - ol / or, 1e-12, 'expectedWindowEpsilon');
+  }
+  // From θ₀ = θ* + 2 towards θ*: |θ|² shrinks (ε < 0) while the transient lasts; much later ε → 0.
+  assert.ok(expectedWindowEpsilon(cfg, [], 100, 200) < -0.1);
+  assert.ok(Math.abs(expectedWindowEpsilon(cfg, [], 40000, 42000)) < 1e-6);
+  assert.throws(() => expectedWindowEpsilon(cfg, [], 5, 5), /need integers/);
 });
