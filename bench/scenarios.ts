@@ -36,7 +36,8 @@ const base: NqmConfig = { ...NQM_DEFAULTS, dim: 20, sigma: 1, weightDecay: 0, mo
 
 /**
  * The scenarios of issue 2: well- and ill-conditioned, minimum at the origin
- * and far from it, momentum 0.9, already stationary (started at the minimum).
+ * and far from it, momentum 0.9, already stationary (started at the minimum,
+ * and drawn from the stationary distribution: settling step 0).
  * `seedsPerScenario` seeds each (1, 2, …).
  */
 export function scenarios(seedsPerScenario = 4): Scenario[] {
@@ -49,6 +50,7 @@ export function scenarios(seedsPerScenario = 4): Scenario[] {
     mk('ill-far', 'h∈[0.01,1], θ*=4, θ₀ at distance 3/coord, η=0.05', { hmin: 0.01, hmax: 1, offset: 4, initDistance: 3, lr: 0.05 }, 60_000),
     mk('momentum', 'h∈[0.05,1], θ*=3, μ=0.9, λ=1e-3, η=0.005', { hmin: 0.05, hmax: 1, offset: 3, initDistance: 3, lr: 0.005, momentum: 0.9, weightDecay: 1e-3 }, 40_000),
     mk('at-minimum', 'h∈[0.05,1], θ*=3, θ₀=θ* (start at the minimum), η=0.05', { hmin: 0.05, hmax: 1, offset: 3, initDistance: 0, lr: 0.05 }, 40_000),
+    mk('stationary', 'h∈[0.05,1], θ*=3, (θ₀, buf₀) drawn from the stationary law, η=0.05', { hmin: 0.05, hmax: 1, offset: 3, lr: 0.05, initStationary: true }, 40_000),
   ];
 }
 

@@ -46,6 +46,12 @@ export interface NqmConfig {
   centerBlock: number;
   /** k: FDR2 fields every k steps (at steps that are multiples of k); 0 = off. */
   fdr2Every: number;
+  /**
+   * Optional: start from the stationary distribution at `lr` instead of θ_0 = θ* + initDistance, buf_0 = 0
+   * ((θ_i, buf_i) drawn from the exact stationary Gaussian; initDistance is then ignored). For
+   * "already stationary" runs without a burn-in.
+   */
+  initStationary?: boolean;
 }
 
 export const NQM_DEFAULTS: NqmConfig = {
@@ -70,6 +76,7 @@ export function validateConfig(cfg: NqmConfig): void {
     if (typeof cfg[k] !== 'number' || !Number.isFinite(cfg[k])) throw new Error(`NQM: ${k} must be a finite number (got ${String(cfg[k])})`);
   };
   for (const k of Object.keys(NQM_DEFAULTS) as (keyof NqmConfig)[]) fin(k);
+  if (cfg.initStationary !== undefined && typeof cfg.initStationary !== 'boolean') throw new Error(`NQM: initStationary must be a boolean`);
   if (!Number.isInteger(cfg.dim) || cfg.dim < 1) throw new Error(`NQM: dim must be an integer ≥ 1 (got ${cfg.dim})`);
   if (!(cfg.hmin > 0) || !(cfg.hmax >= cfg.hmin)) throw new Error(`NQM: need 0 < hmin ≤ hmax (got ${cfg.hmin}, ${cfg.hmax})`);
   if (!(cfg.lr > 0)) throw new Error(`NQM: lr must be > 0 (got ${cfg.lr})`);
@@ -202,8 +209,26 @@ export class NqmSimulator {
     this.g = new Float64Array(cfg.dim);
     this.xi = new Float64Array(cfg.dim);
     this.rng = new Rng(cfg.seed);
+    if (cfg.initStationary) this.drawStationaryStart();
     this.eta = cfg.lr;
     this.nextCentreRel = cfg.centerBlock;
+  }
+
+  /**
+   * (θ_i, buf_i) ~ N(m_∞, P_∞) per coordinate (stationaryMoments at cfg.lr), by the
+   * 2×2 Cholesky factor: θ = m_θ + L11 z1, buf = m_b + L21 z1 + L22 z2.
+   */
+  private drawStationaryStart(): void {
+    const st = stationaryMoments(this.cfg, this.cfg.lr);
+    for (let i = 0; i < this.cfg.dim; i++) {
+      const l11 = Math.sqrt(st.varTheta[i]);
+      const l21 = l11 > 0 ? st.covThetaBuf[i] / l11 : 0;
+      const l22 = Math.sqrt(Math.max(st.varBuf[i] - l21 * l21, 0));
+      const z1 = this.rng.normal();
+      const z2 = this.rng.normal();
+      this.theta[i] = st.thetaMean[i] + l11 * z1;
+      this.buf[i] = st.bufMean[i] + l21 * z1 + l22 * z2;
+    }
   }
 
   /** Index of the next step to run (= steps run so far). */
@@ -625,7 +650,8 @@ function lrAt(cfg: NqmConfig, schedule: LrSchedule, t: number): number {
 /**
  * Advances the exact moments of (θ_t, buf_t) step by step, from the
  * simulator's start θ_0 = θ* + initDistance (deterministic), buf_0 = 0, with
- * any learning rate per step (so across learning-rate changes too).
+ * any learning rate per step (so across learning-rate changes too); with
+ * cfg.initStationary, from the stationary moments at cfg.lr.
  */
 export class NqmMoments {
   readonly cfg: NqmConfig;
@@ -638,7 +664,12 @@ export class NqmMoments {
     this.cfg = { ...cfg };
     this.h = curvatures(cfg);
     this.m = zeroMoments(cfg.dim);
-    this.m.thetaMean.fill(cfg.offset + cfg.initDistance);
+    if (cfg.initStationary) {
+      const st = stationaryMoments(cfg, cfg.lr);
+      for (const k of ['thetaMean', 'bufMean', 'varTheta', 'covThetaBuf', 'varBuf'] as const) this.m[k].set(st[k]);
+    } else {
+      this.m.thetaMean.fill(cfg.offset + cfg.initDistance);
+    }
   }
 
   /** The step whose moments are held (state before step t). */
