@@ -246,13 +246,15 @@ export class NqmSimulator {
   }
 
   /**
-   * Sets η for the next step. A different η starts a new segment at the next
-   * step: the centre schedule restarts (no centres until segment-relative step B).
-   * Setting the same η is a no-op. Throws for a non-positive or non-finite η.
+   * Sets η from the next step on and starts a new segment there, even when η
+   * is unchanged (the trainer's own reset: the caller acknowledges it with an
+   * `lr_set` event, which starts a segment for the analyzer too, as the
+   * tfjs trainer's SGD does): the centre schedule restarts, with no centres
+   * until segment-relative step B. θ and buf carry on. Throws for a
+   * non-positive or non-finite η, changing nothing.
    */
   setLr(lr: number): void {
     if (!(typeof lr === 'number' && Number.isFinite(lr) && lr > 0)) throw new Error(`NQM: lr must be a finite number > 0 (got ${String(lr)})`);
-    if (lr === this.eta) return;
     this.eta = lr;
     this.segStart = this.t;
     this.centres = [];

@@ -174,7 +174,7 @@ test('the moment recursion matches a Monte-Carlo average of the simulator over 4
   for (let seed = 1; seed <= seeds; seed++) {
     const sim = new NqmSimulator({ ...cfg, seed });
     for (let t = 0; t < T; t++) {
-      sim.setLr(lrAt(t));
+      if (t === 30) sim.setLr(lrAt(t));
       const r = steps(sim.next())[0];
       if (!checkSteps.includes(t)) continue;
       for (const f of fields) {
@@ -304,6 +304,12 @@ test('centres: snapshots at segment-relative B·2^k, event before the step, two 
     const c = byStep.get(e.step!)!.centers!.find((x) => x.id === e.center)!;
     assert.deepEqual([c.param_sq, c.theta_dot_grad, c.theta_dot_buf, c.theta_dot_update], [0, 0, 0, 0]);
   }
+  // Setting the same η is the trainer's own reset: a new segment all the same.
+  sim.setLr(0.005);
+  const more = run(sim, 20);
+  assert.equal(steps(more)[0].step, 180);
+  assert.equal(steps(more)[0].centers, undefined);
+  assert.deepEqual(more.filter((r): r is EventRecord => r.type === 'event').map((e) => [e.step, e.center]), [[196, 7]]);
   assert.equal(new NqmSimulator(cfgOf({ dim: 2, centerBlock: 0 })).next().length, 1, 'centerBlock 0: no centres');
 });
 
