@@ -45,7 +45,7 @@ export interface AnalyzerTuning {
   guardConfidence: number;
   /** Smoothed loss above this multiple of its segment minimum counts as exploding. */
   explodeFactor: number;
-  /** 'point' rule only: the CI half-width must also be ≤ this multiple of X (default 2). */
+  /** 'point' rule only: the CI half-width must also be ≤ this multiple of X (default 3). */
   maxHalfWidth: number;
   /** Consecutive passing checks required before the drop. */
   confirmations: number;
@@ -57,7 +57,7 @@ export const DEFAULT_TUNING: AnalyzerTuning = {
   useCentres: true,
   guardConfidence: 0.99,
   explodeFactor: 100,
-  maxHalfWidth: 2,
+  maxHalfWidth: 3,
   confirmations: 1,
 };
 

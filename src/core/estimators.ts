@@ -97,6 +97,47 @@ export function trendEstimate(
   generic = false,
 ): EpsilonEstimate | null {
   if (blocks.length < 3) return null;
+  // Batch length must be long against τ for batch means to be unbiased (§4.3):
+  // merge adjacent blocks pairwise until a batch spans ≥ MIN_BATCH_TAUS·τ̂,
+  // keeping at least MIN_BATCHES batches (the t quantile pays for fewer).
+  let est = trendEstimateOnBatches(blocks, id, p, confidence, generic);
+  let level = blocks;
+  while (est && est.tau !== null && level.length >= 2 * MIN_BATCHES) {
+    const batchLen = est.n / level.length;
+    if (batchLen >= MIN_BATCH_TAUS * est.tau) break;
+    level = mergeAdjacent(level);
+    const next = trendEstimateOnBatches(level, id, p, confidence, generic);
+    if (!next) break;
+    est = next;
+  }
+  return est;
+}
+
+/** Fewest batches the interval may rest on. */
+export const MIN_BATCHES = 8;
+/** Batches must span at least this many autocorrelation times τ̂ (bias of the batch-means variance ≈ τ/batch). */
+export const MIN_BATCH_TAUS = 10;
+
+/** Merges adjacent blocks pairwise (an odd last block stays alone). */
+export function mergeAdjacent(blocks: readonly BlockSums[]): BlockSums[] {
+  const out: BlockSums[] = [];
+  for (let i = 0; i < blocks.length; i += 2) {
+    const m = new BlockSums();
+    m.add(blocks[i]);
+    if (i + 1 < blocks.length) m.add(blocks[i + 1]);
+    out.push(m);
+  }
+  return out;
+}
+
+function trendEstimateOnBatches(
+  blocks: readonly BlockSums[],
+  id: number,
+  p: SegmentParams,
+  confidence: number,
+  generic: boolean,
+): EpsilonEstimate | null {
+  if (blocks.length < 3) return null;
   const tot = sumBlocks(blocks);
   const { total: c, per } = sumCentre(blocks, id);
   if (c.n < 3) return null;
