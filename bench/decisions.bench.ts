@@ -11,12 +11,16 @@
  *   console.log(formatTable(res), summarize(res));
  * `analyzerRule(options, tuning, name)` builds `new Analyzer(options, { onDecision }, tuning)` and
  * reports its first `drop_lr`. A run's drop step is the record step + 1 (first step at the new η).
+ * Ground truth for tests lives in src/core/nqm.ts: SegmentJudge / prematureDrop / settlingStep,
+ * stationaryExpectations (exact <OL> = <OR>, FDR2 with anharmonicity exactly 0),
+ * expectedWindowEpsilon (exact expected classic ε over a window, transients included), and
+ * `initStationary: true` in NqmConfig for stationary runs without a burn-in.
  *
- * Run: npx tsc -p . && node bench/run-bench.mjs decisions      (FDR_BENCH_SEEDS=n to change the 8 seeds per scenario)
+ * Run: npx tsc -p . && node bench/run-bench.mjs decisions      (FDR_BENCH_SEEDS=n to change the 16 seeds per scenario)
  */
 import { scenarios, runScenario, ruleFactories, summarize, formatTable, median, type ScenarioResult } from './scenarios';
 
-const seeds = Number(process.env.FDR_BENCH_SEEDS ?? 8);
+const seeds = Number(process.env.FDR_BENCH_SEEDS ?? 16);
 if (!(Number.isInteger(seeds) && seeds > 0)) {
   console.error(`FDR_BENCH_SEEDS must be a positive integer (got ${process.env.FDR_BENCH_SEEDS})`);
   process.exit(2);
