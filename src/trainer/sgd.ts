@@ -1,0 +1,382 @@
+/**
+ * Instrumented SGD over a TensorFlow.js model's variables.
+ *
+ * One call of `next()` runs one SGD step in the convention of fdr-math.md §2
+ * (PyTorch SGD: momentum μ, dampening δ, coupled L2 weight decay λ)
+ *
+ *     g_t       = ∇f_B(θ_t) + λ θ_t
+ *     buf_{t+1} = μ buf_t + (1 − δ) g_t          (buf_0 = 0)
+ *     θ_{t+1}   = θ_t − η buf_{t+1}
+ *
+ * and returns the stream-v1 records for it (protocol.md): a `center` event
+ * when a centre is snapshotted (docs/protocol.md, "Centres"), then the step
+ * record with every observable of FDR1 (§3), the pathwise identity (§4) and,
+ * every `fdr2Every` steps, FDR2 (§6). All reductions run on the backend and
+ * are read back with ONE `dataSync` per step.
+ *
+ * Note: PyTorch's first step sets buf_1 = g_0 without the (1 − δ) factor; we
+ * follow fdr-math.md §2 (buf_0 = 0) so the identities hold from step 0. The
+ * two agree whenever δ = 0.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { CenteredObservables, EventRecord, StepRecord, StreamRecord } from '../core/protocol';
+
+/** A model as SGD sees it: the variables θ and a minibatch loss built from them. */
+export interface TrainableModel<B> {
+  /** θ: the variables SGD updates (order fixes the stream's parameter layout). */
+  readonly variables: tf.Variable[];
+  /**
+   * Minibatch loss f_B(θ) as a scalar, built from `variables` with tfjs ops.
+   * For FDR2's Hessian-vector product it must be twice differentiable in tfjs:
+   * use `softmaxCrossEntropy` from ./losses, not tf.losses.softmaxCrossEntropy.
+   */
+  loss(batch: B): tf.Scalar;
+}
+
+/**
+ * Where minibatches come from. The trainer takes ownership of each batch and
+ * disposes its tensors (`tf.dispose(batch)`) after the step.
+ */
+export interface DataSource<B> {
+  /** The next training minibatch. */
+  next(): B;
+  /**
+   * A minibatch drawn independently of the step's own (FDR2's second batch,
+   * fdr-math.md §6). Defaults to `next()`.
+   */
+  sample?(): B;
+}
+
+export interface SgdOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  /** k: FDR2 fields every k steps (0 = off). Default 50. */
+  fdr2Every?: number;
+  /** B: centre snapshots at segment-relative steps B·2^j (0 = no centres). Default 256. */
+  centerBlock?: number;
+  /** First step index (default 0). */
+  firstStep?: number;
+  /** First centre id (default 1); ids increase over the whole run. */
+  firstCenterId?: number;
+}
+
+interface Center {
+  id: number;
+  /** c = θ_S, one tensor per variable (kept, owned by the trainer). */
+  values: tf.Tensor[];
+}
+
+/** Fields of the Gram-style read-back, in order (see `observablePairs`). */
+const ROW = { theta: 0, grad: 1, bufOld: 2, bufNew: 3, update: 4 } as const;
+
+/** Index of the first centre row: d_c = θ_t − c. */
+const FIRST_CENTER_ROW = 5;
+
+/**
+ * Which dot products the step record needs, as (row, row) pairs over the rows
+ * θ_t, g_t, buf_t, buf_{t+1}, Δ_t = θ_{t+1} − θ_t and d_c = θ_t − c per centre.
+ * (protocol.md "step" table; docs/protocol.md "Centres".)
+ */
+function observablePairs(nCenters: number): [number, number][] {
+  const { theta, grad, bufOld, bufNew, update } = ROW;
+  const pairs: [number, number][] = [
+    [theta, theta], // param_sq        = |θ_t|²
+    [theta, grad], // theta_dot_grad  = θ_t·g_t
+    [theta, bufOld], // theta_dot_buf  = θ_t·buf_t
+    [bufNew, bufNew], // buf_sq       = |buf_{t+1}|²
+    [update, update], // update_sq    = |Δ_t|²
+    [theta, update], // theta_dot_update = θ_t·Δ_t
+    [grad, grad], // grad_sq          = |g_t|²
+  ];
+  for (let c = 0; c < nCenters; c++) {
+    const d = FIRST_CENTER_ROW + c;
+    pairs.push([d, d], [d, grad], [d, bufOld], [d, update]);
+  }
+  return pairs;
+}
+
+/** Flattens per-variable tensors into one vector (the parameter vector layout). */
+function flat(parts: tf.Tensor[]): tf.Tensor1D {
+  return (parts.length === 1 ? parts[0].reshape([-1]) : tf.concat(parts.map((p) => p.reshape([-1])))) as tf.Tensor1D;
+}
+
+/** Σ_i a_i·b_i over per-variable tensor lists (a dot product on the flattened vectors). */
+function dotAll(a: tf.Tensor[], b: tf.Tensor[]): tf.Scalar {
+  return tf.addN(a.map((ai, i) => tf.sum(tf.mul(ai, b[i])))) as tf.Scalar;
+}
+
+/** State of the optimiser, copied out (for tests and checkpoints). */
+export interface SgdSnapshot {
+  step: number;
+  lr: number;
+  theta: Float32Array[];
+  buf: Float32Array[];
+  centers: { id: number; values: Float32Array[] }[];
+}
+
+export class InstrumentedSgd<B> {
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly fdr2Every: number;
+  readonly centerBlock: number;
+  private readonly vars: tf.Variable[];
+  private readonly bufs: tf.Variable[];
+  private readonly nParams: number;
+  private _lr: number;
+  private _step: number;
+  private segmentStart: number;
+  private nextCenterId: number;
+  /** The two newest centres of the current segment, oldest first. */
+  private centers: Center[] = [];
+  private disposed = false;
+
+  constructor(
+    private readonly model: TrainableModel<B>,
+    private readonly data: DataSource<B>,
+    opts: SgdOptions,
+  ) {
+    validateLr(opts.lr);
+    this._lr = opts.lr;
+    this.momentum = opts.momentum ?? 0;
+    this.dampening = opts.dampening ?? 0;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.fdr2Every = opts.fdr2Every ?? 50;
+    this.centerBlock = opts.centerBlock ?? 256;
+    for (const [k, v] of [
+      ['momentum', this.momentum],
+      ['dampening', this.dampening],
+      ['weightDecay', this.weightDecay],
+    ] as const) {
+      if (!Number.isFinite(v) || v < 0) throw new Error(`${k} must be a finite number ≥ 0, got ${v}`);
+    }
+    if (this.momentum >= 1) throw new Error(`momentum must be < 1, got ${this.momentum}`);
+    if (this.dampening >= 1) throw new Error(`dampening must be < 1 (FDR1 divides by 1 − δ), got ${this.dampening}`);
+    for (const [k, v] of [
+      ['fdr2Every', this.fdr2Every],
+      ['centerBlock', this.centerBlock],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 0) throw new Error(`${k} must be an integer ≥ 0, got ${v}`);
+    }
+    this._step = opts.firstStep ?? 0;
+    this.segmentStart = this._step;
+    this.nextCenterId = opts.firstCenterId ?? 1;
+    this.vars = model.variables;
+    if (this.vars.length === 0) throw new Error('model has no variables to train');
+    for (const v of this.vars) {
+      if (v.dtype !== 'float32') throw new Error(`variable ${v.name} is ${v.dtype}; SGD needs float32`);
+    }
+    this.bufs = this.vars.map((v) => tf.variable(tf.zerosLike(v), false));
+    this.nParams = this.vars.reduce((n, v) => n + v.size, 0);
+  }
+
+  /** Index of the next step to run. */
+  get step(): number {
+    return this._step;
+  }
+
+  get lr(): number {
+    return this._lr;
+  }
+
+  /** Number of scalar parameters |θ|. */
+  get params(): number {
+    return this.nParams;
+  }
+
+  /**
+   * Sets η from the next step on and starts a new segment: the centre
+   * schedule restarts (docs/protocol.md, "Centres").
+   */
+  setLr(lr: number): void {
+    validateLr(lr);
+    this._lr = lr;
+    this.segmentStart = this._step;
+    this.dropCenters();
+  }
+
+  /** Fields for the `meta` record. */
+  metaFields(): Record<string, unknown> {
+    return {
+      optimizer: 'sgd',
+      params: this.nParams,
+      momentum: this.momentum,
+      dampening: this.dampening,
+      weight_decay: this.weightDecay,
+      center_block: this.centerBlock,
+      fdr2_every: this.fdr2Every,
+    };
+  }
+
+  /** Runs one SGD step; returns its records (a `center` event first, if any, then the step). */
+  next(): StreamRecord[] {
+    if (this.disposed) throw new Error('trainer disposed');
+    const out: StreamRecord[] = [];
+    const t = this._step;
+    const rel = t - this.segmentStart;
+    if (this.centerBlock > 0 && rel >= this.centerBlock && isBlockPowerOfTwo(rel / this.centerBlock)) {
+      out.push(this.snapshotCenter(t));
+    }
+    const fdr2 = this.fdr2Every > 0 && t % this.fdr2Every === 0;
+    const batch = this.data.next();
+    const batch2 = fdr2 ? (this.data.sample ? this.data.sample() : this.data.next()) : undefined;
+    let values: Float32Array;
+    try {
+      values = this.stepOnDevice(batch, batch2);
+    } finally {
+      tf.dispose(batch as unknown as tf.TensorContainer);
+      if (batch2 !== undefined) tf.dispose(batch2 as unknown as tf.TensorContainer);
+    }
+    out.push(this.stepRecord(t, values, fdr2));
+    this._step = t + 1;
+    return out;
+  }
+
+  /**
+   * The update and every reduction, on the backend; returns the read-back
+   * vector [loss, pairs…, (grad_dot_grad2, buf_h_buf)].
+   */
+  private stepOnDevice(batch: B, batch2: B | undefined): Float32Array {
+    const { vars, bufs } = this;
+    const lr = this._lr;
+    const { momentum: mu, dampening: damp, weightDecay: wd } = this;
+    const kept: tf.Tensor[] = [];
+    const result = tf.tidy(() => {
+      const { value: loss, grads } = tf.variableGrads(() => this.model.loss(batch), vars);
+      // g_t = ∇f_B(θ_t) + λ θ_t (coupled weight decay, §2)
+      const g = vars.map((v) => {
+        const gv = grads[v.name];
+        if (!gv) throw new Error(`loss does not depend on variable ${v.name}`);
+        return wd !== 0 ? tf.add(gv, tf.mul(v, wd)) : gv;
+      });
+      // buf_{t+1} = μ buf_t + (1 − δ) g_t
+      const bufNew = vars.map((_, i) =>
+        mu !== 0 ? tf.add(tf.mul(bufs[i], mu), damp !== 0 ? tf.mul(g[i], 1 - damp) : g[i]) : damp !== 0 ? tf.mul(g[i], 1 - damp) : g[i],
+      );
+      // θ_{t+1} = θ_t − η buf_{t+1}; Δ_t is the float32 difference actually applied,
+      // so |θ_{t+1}|² − |θ_t|² = 2θ_t·Δ_t + |Δ_t|² holds to rounding of the sums (§4).
+      const thetaNew = vars.map((v, i) => tf.sub(v, tf.mul(bufNew[i], lr)));
+      const update = vars.map((v, i) => tf.sub(thetaNew[i], v));
+
+      const rows: tf.Tensor1D[] = [flat(vars), flat(g), flat(bufs), flat(bufNew), flat(update)];
+      // θ_t − c computed directly: |θ|² − 2c·θ + |c|² cancels catastrophically in float32.
+      for (const c of this.centers) rows.push(flat(vars.map((v, i) => tf.sub(v, c.values[i]))));
+      const pairs = observablePairs(this.centers.length);
+      const parts: tf.Tensor[] = [tf.reshape(loss, [1]), tf.stack(pairs.map(([a, b]) => tf.dot(rows[a], rows[b])))];
+
+      if (batch2 !== undefined) {
+        // FDR2 (§6) at θ_t, before the update:
+        //   grad_dot_grad2 = g_{B1}·g_{B2}  (both with λθ: the gradient SGD follows)
+        //   buf_h_buf      = v·(∇²f_{B2} + λI)·v,  v = buf_{t+1}
+        // H is taken on the second batch so it is independent of v (v contains g_{B1}).
+        // Pearlmutter: H v = ∇_θ (∇_θ f_{B2}(θ) · v), by nested autodiff.
+        let g1g2: tf.Scalar | undefined;
+        const { grads: hv } = tf.variableGrads(() => {
+          const { grads: gB2 } = tf.variableGrads(() => this.model.loss(batch2), vars);
+          const g2 = vars.map((v) => (wd !== 0 ? tf.add(gB2[v.name], tf.mul(v, wd)) : gB2[v.name]));
+          g1g2 = tf.keep(dotAll(g, g2));
+          return dotAll(
+            vars.map((v) => gB2[v.name]),
+            bufNew,
+          );
+        }, vars);
+        kept.push(g1g2!);
+        const vHv = dotAll(
+          bufNew,
+          vars.map((v) => hv[v.name]),
+        );
+        const bufHBuf = wd !== 0 ? tf.add(vHv, tf.mul(tf.dot(rows[ROW.bufNew], rows[ROW.bufNew]), wd)) : vHv;
+        parts.push(tf.reshape(g1g2!, [1]), tf.reshape(bufHBuf, [1]));
+      }
+      const all = tf.concat(parts);
+      // Assign last: every read of θ_t above is already computed (eager execution).
+      vars.forEach((v, i) => v.assign(thetaNew[i]));
+      bufs.forEach((b, i) => b.assign(bufNew[i]));
+      return all;
+    });
+    try {
+      return result.dataSync() as Float32Array; // the one read-back of this step
+    } finally {
+      result.dispose();
+      tf.dispose(kept);
+    }
+  }
+
+  private stepRecord(t: number, v: Float32Array, fdr2: boolean): StepRecord {
+    const rec: StepRecord = {
+      type: 'step',
+      step: t,
+      lr: this._lr,
+      momentum: this.momentum,
+      dampening: this.dampening,
+      weight_decay: this.weightDecay,
+      loss: v[0],
+      time: Date.now() / 1000,
+      param_sq: v[1],
+      theta_dot_grad: v[2],
+      theta_dot_buf: v[3],
+      buf_sq: v[4],
+      update_sq: v[5],
+      theta_dot_update: v[6],
+      grad_sq: v[7],
+    };
+    let k = 8;
+    if (this.centers.length > 0) {
+      const centers: CenteredObservables[] = [];
+      for (const c of this.centers) {
+        centers.push({ id: c.id, param_sq: v[k], theta_dot_grad: v[k + 1], theta_dot_buf: v[k + 2], theta_dot_update: v[k + 3] });
+        k += 4;
+      }
+      rec.centers = centers;
+    }
+    if (fdr2) {
+      rec.grad_dot_grad2 = v[k];
+      rec.buf_h_buf = v[k + 1];
+    }
+    return rec;
+  }
+
+  /** c = θ_S (before the update of step S); keeps the two newest of the segment. */
+  private snapshotCenter(step: number): EventRecord {
+    const id = this.nextCenterId++;
+    const values = this.vars.map((v) => tf.keep(v.clone()));
+    this.centers.push({ id, values });
+    while (this.centers.length > 2) tf.dispose(this.centers.shift()!.values);
+    return { type: 'event', event: 'center', step, center: id };
+  }
+
+  private dropCenters(): void {
+    for (const c of this.centers) tf.dispose(c.values);
+    this.centers = [];
+  }
+
+  /** Copies θ, buf and the centres off the device (tests, checkpoints). */
+  snapshot(): SgdSnapshot {
+    return {
+      step: this._step,
+      lr: this._lr,
+      theta: this.vars.map((v) => v.dataSync().slice() as Float32Array),
+      buf: this.bufs.map((b) => b.dataSync().slice() as Float32Array),
+      centers: this.centers.map((c) => ({ id: c.id, values: c.values.map((x) => x.dataSync().slice() as Float32Array) })),
+    };
+  }
+
+  /** Frees the momentum buffers and centres (not the model's variables). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.dropCenters();
+    tf.dispose(this.bufs);
+  }
+}
+
+/** True when x = 2^j for an integer j ≥ 0 (x a positive integer). */
+function isBlockPowerOfTwo(x: number): boolean {
+  return Number.isInteger(x) && x >= 1 && (x & (x - 1)) === 0;
+}
+
+function validateLr(lr: number): void {
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr <= 0) throw new Error(`learning rate must be a finite number > 0, got ${lr}`);
+}
