@@ -127,6 +127,17 @@ export class Rng {
     if ((this.a | this.b | this.c | this.d) === 0) this.a = 1; // the all-zero state is a fixed point
   }
 
+  /** A generator with the raw xoshiro128** state (a, b, c, d), not all zero — for checking against the reference outputs. */
+  static fromState(a: number, b: number, c: number, d: number): Rng {
+    const r = new Rng(0);
+    r.a = a | 0;
+    r.b = b | 0;
+    r.c = c | 0;
+    r.d = d | 0;
+    if ((r.a | r.b | r.c | r.d) === 0) throw new Error('xoshiro128**: the all-zero state is not allowed');
+    return r;
+  }
+
   /** Next 32-bit output of xoshiro128**. */
   nextU32(): number {
     const r = Math.imul(rotl(Math.imul(this.b, 5), 7), 9);

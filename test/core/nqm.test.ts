@@ -43,7 +43,11 @@ test('curvatures are linearly spaced hmin..hmax; dim 1 gives hmin', () => {
   assert.deepEqual(Array.from(curvatures(cfgOf({ dim: 1, hmin: 0.3, hmax: 2 }))), [0.3]);
 });
 
-test('the PRNG is deterministic per seed and its normals have mean 0, variance 1', () => {
+test('the PRNG is xoshiro128** (reference outputs from state 1, 2, 3, 4), deterministic per seed, normals with mean 0, variance 1', () => {
+  // Outputs of the reference C implementation (Blackman & Vigna, xoshiro128starstar.c) from s = {1, 2, 3, 4}.
+  const x = Rng.fromState(1, 2, 3, 4);
+  assert.deepEqual(Array.from({ length: 6 }, () => x.nextU32()), [11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+  assert.throws(() => Rng.fromState(0, 0, 0, 0), /all-zero/);
   const a = new Rng(42);
   const b = new Rng(42);
   const c = new Rng(43);
