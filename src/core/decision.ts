@@ -43,12 +43,17 @@ export function halvesAgree(first: EpsilonEstimate | null, second: EpsilonEstima
  *  - equivalence (CI inside ±X): solve h(n_total) = X − |ε̂|,
  *      n_total = n · (h / (X − |ε̂|))^(1/p);
  *  - point rule (|ε̂| ≤ X with h ≤ w·X): n_total = n · (h / (w·X))^(1/p).
- * When |ε̂| > X, ε̂ itself must come inside: if it is shrinking since an earlier
- * evaluation (n₀, ε₀), it is extrapolated as a power law |ε̂|(n/n_now)^(−r),
- * r = ln(|ε₀|/|ε̂|)/ln(n/n₀); else, if the interval still reaches inside ±X
- * (the excess may be noise), the point rule needs h(n_total) = X. Returns
- * null ("not converging") when ε̂ is outside, not shrinking, and resolved.
+ * When |ε̂| > X under the point rule and the interval still reaches inside
+ * ±X, the excess may be noise: ε̂ comes inside once its standard error is
+ * ≈ X, i.e. h(n_total) = 2X (NOISE_TARGET). When the interval lies wholly
+ * outside (a transient), ε̂ itself must shrink: from an earlier evaluation
+ * (n₀, ε₀) it is extrapolated as a power law |ε̂|(n/n_now)^(−r),
+ * r = ln(|ε₀|/|ε̂|)/ln(n/n₀). Returns null ("not converging") when ε̂ is
+ * resolved outside ±X and not shrinking.
  */
+/** Half-width (in units of X) at which a noise-dominated |ε̂| > X is expected inside ±X (standard error ≈ X). */
+export const NOISE_TARGET = 2;
+
 export function forecastSteps(
   n: number,
   eps: number,
@@ -87,11 +92,11 @@ export function forecastSteps(
   } else {
     const w = Number.isFinite(rule.maxHalfWidth) ? rule.maxHalfWidth * X : Infinity;
     if (ae <= X) total = Number.isFinite(w) ? grow(w) : n;
+    else if (ae - h < X) total = grow(Math.min(NOISE_TARGET * X, w));
     else {
       const r = shrinkRate(n, ae, prev);
-      if (r !== null) total = Math.max(n * Math.pow(ae / X, 1 / r), Number.isFinite(w) ? grow(w) : n);
-      else if (ae - h < X) total = grow(Math.min(X, w));
-      else return null;
+      if (r === null) return null;
+      total = Math.max(n * Math.pow(ae / X, 1 / r), Number.isFinite(w) ? grow(w) : n);
     }
   }
   return Math.max(0, Math.ceil(total - n));
