@@ -775,6 +775,7 @@ export class SegmentJudge {
     this.segmentStart = segmentStart;
     this.lr = eta;
     this.floor = stationaryObjective(cfg, eta);
+    if (!(this.floor > 0)) throw new Error(`NQM judge: the noise floor E f_∞ − f* is ${this.floor} (σ = 0?); premature and settled are measured relative to it`);
     const h = curvatures(cfg);
     let rho = 0;
     for (let i = 0; i < h.length; i++) rho = Math.max(rho, spectralRadius(coordinateDynamics(cfg, h[i], eta)));

@@ -364,6 +364,8 @@ test('the judge: settling step and premature drops agree with the 1-D closed for
   assertClose(j2.objectiveAt(800), expectedObjective(cfg, sched, 800), 1e-12, 'objective in the new segment');
   assertClose(j2.floor, stationaryObjective(cfg, eta / 10), 1e-15, 'new floor');
   assert.ok(j2.isPremature(501), 'just after a ten-fold drop the objective still has far to fall');
+  assert.throws(() => new SegmentJudge({ ...cfg, sigma: 0 }, 0), /noise floor/);
+  assert.throws(() => j2.remainingFall(499), /before the segment start/);
 });
 
 test('expected window ε: the exact moments satisfy the pathwise identity in expectation; ε < 0 while |θ − c|² shrinks, → 0 at stationarity', () => {
