@@ -124,3 +124,39 @@ test('SmoothedStore follows appends incrementally and recomputes on a new weight
   sm.setWeight(0);
   assert.equal(sm.out.length, 20);
 });
+
+test('long ranges decimate by blocks: ascending, bounded, every extreme and gap kept', () => {
+  const s = new SeriesStore();
+  const n = 1_000_003;
+  const ys: (number | null)[] = new Array(n);
+  let seed = 7;
+  for (let i = 0; i < n; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    ys[i] = Math.cos(i / 20_000) + (seed / 2147483648) * 0.2;
+  }
+  ys[5] = 30; // in the raw head
+  ys[654_321] = -30; // inside the blocks
+  ys[n - 3] = 31; // in the raw tail
+  ys[777_777] = null; // divergence
+  s.append({ xs: Array.from({ length: n }, (_, i) => i * 2), ys });
+  const buckets = 1000;
+  const p = s.visible(0, (n - 1) * 2, buckets);
+  assert.ok(p.xs.length <= 3 * buckets + 20, `${p.xs.length} points`);
+  for (let i = 1; i < p.xs.length; i++) assert.ok(p.xs[i] > p.xs[i - 1], `ascending at ${i}`);
+  assert.equal(p.xs[0], 0);
+  assert.equal(p.xs[p.xs.length - 1], (n - 1) * 2);
+  const at = new Map(p.xs.map((x, i) => [x, p.ys[i]]));
+  assert.equal(at.get(10), 30);
+  assert.equal(at.get(654_321 * 2), -30);
+  assert.equal(at.get((n - 3) * 2), 31);
+  assert.ok(at.has(777_777 * 2) && at.get(777_777 * 2) === null, 'gap kept');
+  // Every block's maximum survives in its neighbourhood: a column spans
+  // (n·2/buckets) steps, snapped to 64-point blocks.
+  const colWidth = ((n - 1) * 2) / buckets + 2 * 64 * 2;
+  for (let b = 1; b < Math.floor(n / 64) - 1; b += 97) {
+    let iMax = b * 64;
+    for (let i = b * 64; i < (b + 1) * 64; i++) if ((ys[i] ?? -Infinity) > (ys[iMax] ?? -Infinity)) iMax = i;
+    const near = p.xs.filter((x) => Math.abs(x - iMax * 2) <= colWidth);
+    assert.ok(near.some((x) => (at.get(x) ?? -Infinity) >= (ys[iMax] as number)), `block ${b}'s maximum is covered`);
+  }
+});

@@ -476,6 +476,12 @@ function renderSuggestion(): void {
 
 let renderQueued = false;
 let pendingSeq: number | null = null;
+/** Oldest record time (Unix s) among updates not drawn yet; gives record-written → drawn latency. */
+let pendingOldest: number | null = null;
+/** Latencies (ms) from a record's `time` to the frame that drew it; read by the bench and UI test. */
+const latencies: number[] = [];
+/** Time (ms) spent in each render. */
+const renderTimes: number[] = [];
 
 function scheduleRender(): void {
   if (renderQueued) return;
@@ -518,6 +524,13 @@ function renderNow(): number {
   lrChart.box.dataset.changes = String(lrStore.length);
   renderPlateaus();
   const ms = performance.now() - t0;
+  renderTimes.push(ms);
+  if (renderTimes.length > 5000) renderTimes.shift();
+  if (pendingOldest !== null) {
+    latencies.push(Date.now() - pendingOldest * 1000);
+    if (latencies.length > 5000) latencies.shift();
+    pendingOldest = null;
+  }
   document.body.dataset.points = String(model.points);
   if (pendingSeq !== null) {
     post({ type: 'rendered', seq: pendingSeq, points: drawn, ms });
@@ -596,6 +609,7 @@ export function handleMessage(data: unknown): void {
   if (r === 'stale') return;
   if (m.reset) rebindSmoothed();
   pendingSeq = m.seq;
+  if (m.oldestTime !== undefined && (pendingOldest === null || m.oldestTime < pendingOldest)) pendingOldest = m.oldestTime;
   saveStateSoon();
   scheduleRender();
 }
@@ -625,6 +639,8 @@ window.addEventListener('error', (e) => post({ type: 'log', level: 'error', mess
   },
   handleMessage,
   renderNow,
+  latencies,
+  renderTimes,
 };
 
 rebindSmoothed();

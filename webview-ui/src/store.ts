@@ -20,22 +20,61 @@ import {
   type UpdateMessage,
 } from '../../src/extension/shared/messages';
 
-/** Points of one series in ascending step order; NaN y = gap. */
+/** Points per summary block of a SeriesStore (see `visible`). */
+export const BLOCK = 64;
+
+/**
+ * Points of one series in ascending step order; NaN y = gap. Besides the raw
+ * points it keeps, per block of BLOCK points, the indices of the block's
+ * minimum, maximum and first gap, so that decimating a long range costs one
+ * step per block instead of one per point.
+ */
 export class SeriesStore {
   xs = new Float64Array(1024);
   ys = new Float64Array(1024);
   length = 0;
+  /** Per block: index of its min, its max, its first non-finite value (−1 if none). */
+  private bMin = new Int32Array(16);
+  private bMax = new Int32Array(16);
+  private bGap = new Int32Array(16);
 
   private grow(n: number): void {
-    if (n <= this.xs.length) return;
-    let cap = this.xs.length;
-    while (cap < n) cap *= 2;
-    const xs = new Float64Array(cap);
-    const ys = new Float64Array(cap);
-    xs.set(this.xs.subarray(0, this.length));
-    ys.set(this.ys.subarray(0, this.length));
-    this.xs = xs;
-    this.ys = ys;
+    if (n > this.xs.length) {
+      let cap = this.xs.length;
+      while (cap < n) cap *= 2;
+      const xs = new Float64Array(cap);
+      const ys = new Float64Array(cap);
+      xs.set(this.xs.subarray(0, this.length));
+      ys.set(this.ys.subarray(0, this.length));
+      this.xs = xs;
+      this.ys = ys;
+    }
+    const blocks = Math.ceil(n / BLOCK) + 1;
+    if (blocks > this.bMin.length) {
+      let cap = this.bMin.length;
+      while (cap < blocks) cap *= 2;
+      for (const k of ['bMin', 'bMax', 'bGap'] as const) {
+        const a = new Int32Array(cap);
+        a.set(this[k]);
+        this[k] = a;
+      }
+    }
+  }
+
+  /** Folds point i into its block's summary. */
+  private summarize(i: number): void {
+    const b = (i / BLOCK) | 0;
+    const y = this.ys[i];
+    if (i % BLOCK === 0) {
+      this.bMin[b] = this.bMax[b] = -1;
+      this.bGap[b] = -1;
+    }
+    if (y !== y || y === Infinity || y === -Infinity) {
+      if (this.bGap[b] < 0) this.bGap[b] = i;
+      return;
+    }
+    if (this.bMin[b] < 0 || y < this.ys[this.bMin[b]]) this.bMin[b] = i;
+    if (this.bMax[b] < 0 || y > this.ys[this.bMax[b]]) this.bMax[b] = i;
   }
 
   /**
@@ -53,6 +92,7 @@ export class SeriesStore {
       this.xs[this.length] = x;
       const y = c.ys[i];
       this.ys[this.length] = y === null ? NaN : y;
+      this.summarize(this.length);
       this.length++;
       added++;
     }
@@ -76,18 +116,77 @@ export class SeriesStore {
   /**
    * Points to draw for the visible x range [x0, x1] at `buckets` pixel
    * columns: min/max per column, plus one point beyond each edge so lines
-   * run off the chart instead of stopping short of it.
+   * run off the chart instead of stopping short of it. With many points per
+   * column, columns are made of whole blocks (their edges snap to block
+   * boundaries, so a column spans a few more or fewer steps) and every
+   * block's extremes still land in some column: no spike is lost.
    */
   visible(x0: number, x1: number, buckets: number): Points {
     const start = Math.max(0, lowerBound(this.xs, x0, 0, this.length) - 1);
     const end = Math.min(this.length, lowerBound(this.xs, x1, 0, this.length) + 1);
-    return minMaxDecimate(this.xs, this.ys, start, end, x0, x1, Math.max(1, buckets));
+    buckets = Math.max(1, buckets);
+    if ((end - start) / buckets < 4 * BLOCK || !(x1 > x0)) return minMaxDecimate(this.xs, this.ys, start, end, x0, x1, buckets);
+    return this.blockDecimate(start, end, x0, x1, buckets);
+  }
+
+  private blockDecimate(start: number, end: number, x0: number, x1: number, buckets: number): Points {
+    const out: Points = { xs: [], ys: [] };
+    const push = (i: number): void => {
+      out.xs.push(this.xs[i]);
+      const y = this.ys[i];
+      out.ys.push(y === y && y !== Infinity && y !== -Infinity ? y : null);
+    };
+    const width = (x1 - x0) / buckets;
+    push(start);
+    // Whole blocks strictly inside (start, end − 1); the partial ends are
+    // decimated raw into the first and last columns.
+    const firstBlock = Math.floor((start + 1) / BLOCK) + 1;
+    const lastBlock = Math.floor((end - 1) / BLOCK) - 1; // inclusive
+    const headEnd = firstBlock * BLOCK;
+    const tailStart = (lastBlock + 1) * BLOCK;
+    const emitRaw = (a: number, b: number): void => {
+      const p = minMaxDecimate(this.xs, this.ys, a, b, this.xs[a], this.xs[Math.max(a, b - 1)], 1);
+      for (let i = 0; i < p.xs.length; i++) {
+        out.xs.push(p.xs[i]);
+        out.ys.push(p.ys[i]);
+      }
+    };
+    if (headEnd > start + 1) emitRaw(start + 1, Math.min(headEnd, end - 1));
+    let bucket = -1;
+    let iMin = -1;
+    let iMax = -1;
+    let iGap = -1;
+    const flush = (): void => {
+      const keep = [iMin, iMax, iGap].filter((k) => k >= 0).sort((a, b) => a - b);
+      let prev = -1;
+      for (const k of keep) {
+        if (k !== prev) push(k);
+        prev = k;
+      }
+      iMin = iMax = iGap = -1;
+    };
+    for (let blk = firstBlock; blk <= lastBlock; blk++) {
+      const b = Math.floor((this.xs[blk * BLOCK] - x0) / width);
+      if (b !== bucket) {
+        flush();
+        bucket = b;
+      }
+      const mn = this.bMin[blk];
+      const mx = this.bMax[blk];
+      if (mn >= 0 && (iMin < 0 || this.ys[mn] < this.ys[iMin])) iMin = mn;
+      if (mx >= 0 && (iMax < 0 || this.ys[mx] > this.ys[iMax])) iMax = mx;
+      if (iGap < 0 && this.bGap[blk] >= 0) iGap = this.bGap[blk];
+    }
+    flush();
+    if (tailStart < end - 1 && tailStart >= headEnd) emitRaw(tailStart, end - 1);
+    if (end - 1 > start) push(end - 1);
+    return out;
   }
 
   /** A bounded copy for persisted state: the whole range at SNAPSHOT_BUCKETS columns. */
   decimated(buckets = SNAPSHOT_BUCKETS): Columns {
     if (!this.length) return { xs: [], ys: [] };
-    return minMaxDecimate(this.xs, this.ys, 0, this.length, this.xs[0], this.xs[this.length - 1], buckets);
+    return this.visible(this.xs[0], this.xs[this.length - 1], buckets);
   }
 }
 

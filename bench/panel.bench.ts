@@ -1,0 +1,135 @@
+/**
+ * Panel benchmark (issue 5), in Chromium:
+ *
+ * 1. Time to apply one live update (100 new steps) to charts already holding
+ *    1 million steps (loss, OL, OR: 3 M points, plus the ε curve): the real
+ *    webview bundle (out/webview/main.js) in a page, `handleMessage` +
+ *    `renderNow` timed together. Baseline in the same run: the same update on
+ *    charts holding 10 000 steps; the ratio says what the history costs.
+ *    Aim: median ≤ 50 ms.
+ * 2. Latency from a record written by the trainer (its `time` field) to the
+ *    frame that drew it, and 3. the Apply round trip (click → acknowledged
+ *    shown), both in the real workbench (code-server + the NQM example at
+ *    2000 steps/s). Aims: p95 ≤ 250 ms, ≤ 500 ms. Skip these two with
+ *    FDR_BENCH_NO_HOST=1 (they need the offline host, test/host).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { launchChromium } from '../src/cli/host/browser';
+import { findChromium } from '../src/cli/host/install';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))];
+}
+
+/** Runs in the page: fills the panel with `n` steps, then times `reps` live updates. */
+const PAGE_BENCH = `async ({ n, reps }) => {
+  const P = window.__fdrPanel;
+  const cols = (from, to, every, f) => { const xs = [], ys = []; for (let x = from; x < to; x += every) { xs.push(x); ys.push(f(x)); } return { xs, ys }; };
+  let seq = 1;
+  const noise = (x) => Math.sin(x * 12.9898) * 43758.5453 % 1;
+  const series = {
+    loss: cols(0, n, 1, (x) => 2 * Math.exp(-x / (n / 5)) + 0.1 + 0.05 * noise(x)),
+    ol: cols(0, n, 1, (x) => 1 + 0.5 * noise(x)),
+    or: cols(0, n, 1, (x) => 1 + 0.5 * noise(x + 1)),
+    lr: { xs: [0, n / 2], ys: [0.1, 0.01] },
+    eps: cols(500, n, 500, (x) => 0.5 / Math.sqrt(x)),
+    epsLo: cols(500, n, 500, (x) => 0.5 / Math.sqrt(x) - 0.01),
+    epsHi: cols(500, n, 500, (x) => 0.5 / Math.sqrt(x) + 0.01),
+    classic: cols(500, n, 500, (x) => 0.7 / Math.sqrt(x)),
+  };
+  const status = { state: 'equilibrating', source: 'bench', connection: 'live', backend: 'float64', run: 'bench', step: n, lr: 0.01, epsilon: 0.01, ci: [0, 0.02], classicEpsilon: 0.01, tau: 3, ess: 1000, etaSteps: 1000, etaSeconds: 1, stepsPerSecond: 1000, records: n, skipped: 0, skipReasons: [], warnings: [], controlBlocked: null, tolerance: 0.01, confidence: 0.95, autoApply: false };
+  P.handleMessage({ type: 'update', seq, reset: true, run: { id: 'bench-' + n, title: 'bench' }, series, status });
+  P.renderNow();
+  const times = [];
+  let x = n;
+  for (let i = 0; i < reps; i++) {
+    const k = 100;
+    const u = { type: 'update', seq: ++seq, series: {
+      loss: cols(x, x + k, 1, (s) => 0.1 + 0.05 * noise(s)),
+      ol: cols(x, x + k, 1, (s) => 1 + 0.5 * noise(s)),
+      or: cols(x, x + k, 1, (s) => 1 + 0.5 * noise(s + 1)),
+    }, status: { ...status, step: x + k } };
+    x += k;
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+    const t0 = performance.now();
+    P.handleMessage(u);
+    P.renderNow();
+    times.push(performance.now() - t0);
+  }
+  return { times, points: P.model.points };
+}`;
+
+async function chartsBench(): Promise<void> {
+  const chromium = findChromium();
+  if (!chromium) throw new Error('chromium not found: sudo apt-get install chromium');
+  const js = fs.readFileSync(path.join(ROOT, 'out', 'webview', 'main.js'), 'utf8');
+  const css = fs.readFileSync(path.join(ROOT, 'out', 'webview', 'panel.css'), 'utf8');
+  const browser = await launchChromium(chromium, true);
+  try {
+    const run = async (n: number, reps: number) => {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
+      const shim = `window.acquireVsCodeApi = () => ({ postMessage: () => {}, getState: () => undefined, setState: () => {} });`;
+      await page.setContent(`<!DOCTYPE html><html><head><style>${css}</style></head><body class="vscode-dark"><div id="app"></div><script>${shim}</script><script>${js.replace(/<\/script/g, '<\\/script')}</script></body></html>`);
+      await page.waitForFunction('!!window.__fdrPanel');
+      const r = (await page.evaluate(`(${PAGE_BENCH})({ n: ${n}, reps: ${reps} })`)) as { times: number[]; points: number };
+      await page.close();
+      return r;
+    };
+    const reps = 40;
+    const base = await run(10_000, reps);
+    const big = await run(1_000_000, reps);
+    const mBase = quantile(base.times, 0.5);
+    const mBig = quantile(big.times, 0.5);
+    console.log(`charts, one live update (100 steps × 3 series) + redraw of 5 charts, Chromium headless, ${reps} reps:`);
+    console.log(`  baseline: 10 000 steps held (${base.points.toLocaleString('en-US')} points): median ${mBase.toFixed(1)} ms, p95 ${quantile(base.times, 0.95).toFixed(1)} ms`);
+    console.log(`  1 000 000 steps held (${big.points.toLocaleString('en-US')} points): median ${mBig.toFixed(1)} ms, p95 ${quantile(big.times, 0.95).toFixed(1)} ms  (aim ≤ 50 ms median)`);
+    console.log(`  ratio 1M / 10k: ${(mBig / mBase).toFixed(2)}×`);
+  } finally {
+    await browser.close();
+  }
+}
+
+async function hostBench(): Promise<void> {
+  const { openWorkbenchSession, REPO_ROOT } = await import('../test/host/ui');
+  const wb = await openWorkbenchSession({ extensionDevelopmentPath: REPO_ROOT, settings: { 'fdrMonitor.nqmArgs': ['--rate', '2000'] } });
+  try {
+    const page = wb.page;
+    await wb.runCommand('FDR: Start FDR monitor', 120_000);
+    const option = page.locator('.quick-input-widget [role="option"]', { hasText: 'NQM example' });
+    await option.first().waitFor({ timeout: 30_000 });
+    await option.first().click();
+    const panel = await wb.webview('#charts', 90_000);
+    await panel.locator('#apply-button').waitFor({ timeout: 90_000 });
+    // Let records flow for a while before reading the latencies.
+    await page.waitForTimeout(8000);
+    const lat = (await panel.evaluate('window.__fdrPanel.latencies.slice(5)')) as number[];
+    console.log(`record written (trainer's time) → drawn in the panel, NQM at 2000 steps/s, ${lat.length} frames:`);
+    console.log(`  p50 ${quantile(lat, 0.5)} ms, p95 ${quantile(lat, 0.95)} ms, max ${Math.max(...lat)} ms  (aim p95 ≤ 250 ms)`);
+    const t0 = Date.now();
+    await panel.locator('#apply-button').click();
+    await panel.locator('#apply-state[data-phase="pending"], #apply-state[data-phase="acknowledged"]').first().waitFor({ timeout: 30_000 });
+    const tPending = Date.now() - t0;
+    await panel.locator('#apply-state[data-phase="acknowledged"]').waitFor({ timeout: 30_000 });
+    const tAck = Date.now() - t0;
+    console.log(`Apply round trip in the workbench: click → pending shown ${tPending} ms, click → acknowledged shown ${tAck} ms  (aim ≤ 500 ms)`);
+  } finally {
+    await wb.close();
+  }
+}
+
+async function main(): Promise<void> {
+  await chartsBench();
+  if (process.env.FDR_BENCH_NO_HOST !== '1') await hostBench();
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e instanceof Error ? e.stack : e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,74 @@
+/**
+ * End to end through the real UI: code-server's workbench in headless
+ * Chromium (test/host/ui.ts), F1 → "FDR: Start FDR monitor" → NQM example →
+ * the panel's charts fill → the suggestion card appears → click Apply → the
+ * acknowledgement shows and the learning-rate chart steps down. Saves
+ * test-results/panel.png and docs/images/panel.png (the README's picture).
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { openWorkbenchSession, REPO_ROOT, resultPath, type Workbench } from '../host/ui';
+
+/** Demo-speed NQM run (same as the extension-host suite). */
+const NQM_ARGS = (process.env.FDR_TEST_NQM_ARGS ?? '--rate 2000').split(' ').filter(Boolean);
+
+test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → acknowledged, lr steps down', { timeout: 300_000 }, async () => {
+  let wb: Workbench | undefined;
+  try {
+    wb = await openWorkbenchSession({
+      extensionDevelopmentPath: REPO_ROOT,
+      settings: { 'fdrMonitor.nqmArgs': NQM_ARGS, 'workbench.colorTheme': 'Default Dark Modern' },
+    });
+    const page = wb.page;
+    await wb.runCommand('FDR: Start FDR monitor', 120_000);
+    // The quick pick: choose the NQM example.
+    const option = page.locator('.quick-input-widget [role="option"]', { hasText: 'NQM example' });
+    await option.first().waitFor({ timeout: 30_000 });
+    await option.first().click();
+
+    const panel = await wb.webview('#charts', 90_000);
+    // Charts show data.
+    // (Page functions are strings: this file compiles without the DOM library.)
+    await panel.waitForFunction("Number(document.querySelector('#chart-loss')?.dataset.points) > 50", undefined, { timeout: 60_000 });
+    await panel.waitForFunction("Number(document.querySelector('#chart-eps')?.dataset.points) > 5", undefined, { timeout: 60_000 });
+    // The suggestion card.
+    const text = panel.locator('#suggestion-text');
+    await text.waitFor({ timeout: 60_000 });
+    const sentence = (await text.textContent()) ?? '';
+    assert.match(sentence, /^equilibrated within ±1% at η = 0\.1 \(95%\): drop to 0\.01$/);
+    assert.equal(await panel.locator('#status-state').textContent(), 'stationary');
+    const lrBefore = Number(await panel.locator('#chart-lr').getAttribute('data-last-lr'));
+    assert.equal(lrBefore, 0.1);
+
+    // Apply → pending → acknowledged.
+    const t0 = Date.now();
+    await panel.locator('#apply-button').click();
+    await panel.locator('#apply-state[data-phase="acknowledged"]').waitFor({ timeout: 30_000 });
+    const roundTrip = Date.now() - t0;
+    console.log(`# Apply round trip (click → acknowledged shown): ${roundTrip} ms`);
+    assert.match((await panel.locator('#apply-state').textContent()) ?? '', /^Acknowledged: η = 0\.01 from step \d/);
+    // The learning-rate chart steps down.
+    await panel.waitForFunction(
+      "(() => { const b = document.querySelector('#chart-lr'); return Number(b.dataset.changes) >= 2 && Math.abs(Number(b.dataset.lastLr) - 0.01) < 1e-12; })()",
+      undefined,
+      { timeout: 30_000 },
+    );
+    // Let a few more frames draw the new segment, then the pictures.
+    await page.waitForTimeout(1500);
+    const lat = (await panel.evaluate('window.__fdrPanel.latencies.slice()')) as number[];
+    if (lat.length) {
+      const s = [...lat].sort((a, b) => a - b);
+      console.log(`# record → panel latency: p50 ${s[Math.floor(s.length / 2)]} ms, p95 ${s[Math.floor(0.95 * (s.length - 1))]} ms (${s.length} frames)`);
+    }
+    const png = await wb.screenshot('panel.png');
+    assert.ok(fs.statSync(png).size > 20_000, 'screenshot written');
+    const doc = path.join(REPO_ROOT, 'docs', 'images', 'panel.png');
+    fs.mkdirSync(path.dirname(doc), { recursive: true });
+    fs.copyFileSync(png, doc);
+    assert.equal(png, resultPath('panel.png'));
+  } finally {
+    await wb?.close();
+  }
+});

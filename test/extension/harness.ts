@@ -1,0 +1,70 @@
+/**
+ * Minimal harness for suites that run INSIDE the extension host (via
+ * test/host/runner.ts): named async tests run in order, node:assert checks,
+ * `run()` rejects if any failed. Also polling of `fdrMonitor._testState`.
+ */
+import * as vscode from 'vscode';
+
+export type Test = [name: string, fn: () => Promise<void> | void];
+
+export async function runSuite(name: string, tests: Test[]): Promise<void> {
+  let passed = 0;
+  const failures: string[] = [];
+  for (const [title, fn] of tests) {
+    const t0 = Date.now();
+    try {
+      await fn();
+      passed++;
+      console.log(`  PASS ${title} (${Date.now() - t0} ms)`);
+    } catch (e) {
+      const msg = e instanceof Error ? e.stack ?? e.message : String(e);
+      failures.push(`${title}: ${msg}`);
+      console.log(`  FAIL ${title}: ${msg}`);
+    }
+  }
+  console.log(`${name}: ${passed}/${tests.length} passed`);
+  if (failures.length) throw new Error(`${failures.length} failed:\n${failures.join('\n')}`);
+}
+
+export interface TestState {
+  trusted: boolean;
+  session: null | {
+    id: string;
+    title: string;
+    sourceState: string;
+    sourceReason?: string;
+    records: number;
+    lastStep: number | null;
+    lr: number | null;
+    suggestion: null | { id: string; lr: number; suggestedLr: number; text: string; action: string; step: number };
+    apply: null | { phase: string; reason?: string; ackStep?: number; lr: number };
+    controlBlocked: string | null;
+    pid: number | null;
+  };
+  panel: { exists: boolean; visible: boolean; ready: number; rendered: number; lastRenderedSeq: number | null; latencies: number[]; renderMs: number[]; rejected: string[] };
+  updates: number;
+  statusBar: string;
+}
+
+export function testState(): Promise<TestState> {
+  return Promise.resolve(vscode.commands.executeCommand<TestState>('fdrMonitor._testState'));
+}
+
+export async function until<T>(what: string, f: (s: TestState) => T | undefined | null | false, timeoutMs = 60_000): Promise<T> {
+  const t0 = Date.now();
+  let last: TestState | undefined;
+  for (;;) {
+    last = await testState();
+    const v = f(last);
+    if (v) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; state: ${JSON.stringify(last).slice(0, 1500)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+export const EXTENSION_ID = 'fdr-monitor.fdr-monitor';

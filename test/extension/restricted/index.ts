@@ -1,0 +1,59 @@
+/**
+ * FDR Monitor in Restricted Mode (untrusted folder), inside the real
+ * extension host: starting a trainer is refused and says why; tailing a log
+ * file works (records, analysis, suggestion); Apply is refused with the
+ * reason, and the trainer's control file is never written.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { EXTENSION_ID, runSuite, testState, until, type Test } from '../harness';
+import { NqmSimulator, NQM_DEFAULTS } from '../../../src/core/nqm';
+import { formatLine } from '../../../src/core/protocol';
+import { RESTRICTED_APPLY } from '../../../src/extension/session';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-restricted-'));
+const log = path.join(dir, 'run.jsonl');
+const controlFile = path.join(dir, 'run.control');
+
+const tests: Test[] = [
+  ['the workspace is untrusted and the extension still activates', async () => {
+    assert.equal(vscode.workspace.isTrusted, false);
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext);
+    await ext.activate();
+    assert.equal(ext.isActive, true);
+  }],
+  ['starting the NQM example is refused', async () => {
+    const id = await vscode.commands.executeCommand('fdrMonitor.start', { kind: 'example', example: 'nqm', args: ['--rate', '2000'] });
+    assert.equal(id, undefined);
+    assert.equal((await testState()).session, null, 'no session, no process');
+  }],
+  ['tailing a log file works', async () => {
+    // A finished NQM run with a control file announced, written as a trainer would.
+    const sim = new NqmSimulator({ ...NQM_DEFAULTS });
+    const lines = [formatLine({ ...sim.meta(), control_file: controlFile })];
+    for (let i = 0; i < 4000; i++) for (const r of sim.next()) lines.push(formatLine(r));
+    fs.writeFileSync(log, lines.join(''));
+    const id = await vscode.commands.executeCommand('fdrMonitor.start', { kind: 'tail', path: log });
+    assert.equal(typeof id, 'string');
+    await until('the backlog', (s) => s.session && s.session.records >= 4000);
+  }],
+  ['the suggestion appears, with Apply blocked and the reason shown', async () => {
+    const s = await until('a suggestion', (st) => st.session?.suggestion && st.session);
+    assert.equal(s.controlBlocked, RESTRICTED_APPLY);
+  }],
+  ['Apply is refused and nothing reaches the trainer', async () => {
+    const v = await vscode.commands.executeCommand<{ phase: string; reason?: string }>('fdrMonitor.applySuggestion');
+    assert.equal(v?.phase, 'failed');
+    assert.equal(v?.reason, RESTRICTED_APPLY);
+    assert.equal(fs.existsSync(controlFile) ? fs.readFileSync(controlFile, 'utf8') : '', '', 'control file untouched');
+    await vscode.commands.executeCommand('fdrMonitor.stop');
+  }],
+];
+
+export function run(): Promise<void> {
+  return runSuite('fdr-monitor restricted suite', tests);
+}

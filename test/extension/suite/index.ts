@@ -1,0 +1,104 @@
+/**
+ * FDR Monitor inside the real extension host (trusted workspace): activation,
+ * commands, the NQM example end to end (records → suggestion → Apply reaches
+ * the trainer and is acknowledged → Export → Stop ends the process), with the
+ * panel open and drawing. Run by test/host/extension-host.test.ts.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { EXTENSION_ID, quantile, runSuite, testState, until, type Test } from '../harness';
+
+const COMMANDS = ['fdrMonitor.start', 'fdrMonitor.stop', 'fdrMonitor.applySuggestion', 'fdrMonitor.showPanel', 'fdrMonitor.exportRun', 'fdrMonitor._testState'];
+/** A demo-speed NQM run: slow enough that Apply lands while it runs. */
+export const NQM_ARGS = (process.env.FDR_TEST_NQM_ARGS ?? '--rate 2000').split(' ').filter(Boolean);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+let pid = 0;
+
+const tests: Test[] = [
+  ['the extension activates in a trusted workspace', async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext, `${EXTENSION_ID} not loaded`);
+    await ext.activate();
+    assert.equal(ext.isActive, true);
+    assert.equal(vscode.workspace.isTrusted, true);
+  }],
+  ['its commands are registered', async () => {
+    const all = new Set(await vscode.commands.getCommands(true));
+    for (const c of COMMANDS) assert.ok(all.has(c), `${c} missing`);
+    const s = await testState();
+    assert.equal(s.session, null);
+    assert.match(s.statusBar, /FDR/);
+  }],
+  ['Start on the NQM example: the trainer runs and records arrive', async () => {
+    const id = await vscode.commands.executeCommand<string>('fdrMonitor.start', { kind: 'example', example: 'nqm', args: NQM_ARGS });
+    assert.equal(typeof id, 'string', 'start returned no session id (see the FDR Monitor output)');
+    const s = await until('records', (st) => st.session && st.session.records > 200 && st.session);
+    assert.match(s.title, /NQM/);
+    assert.ok(s.pid && alive(s.pid), 'trainer process alive');
+    pid = s.pid!;
+    assert.equal(s.controlBlocked, null);
+  }],
+  ['the panel opens and draws the updates', async () => {
+    const s = await until('the panel to render', (st) => st.panel.exists && st.panel.rendered > 2 && st);
+    assert.ok(s.panel.ready >= 1);
+    assert.deepEqual(s.panel.rejected, []);
+  }],
+  ['a drop suggestion is produced', async () => {
+    const s = await until('a suggestion', (st) => st.session?.suggestion && st.session);
+    assert.equal(s.suggestion!.action, 'drop_lr');
+    assert.match(s.suggestion!.text, /^equilibrated within ±1% at η = [\d.e-]+ \(95%\): drop to [\d.e-]+$/);
+    assert.ok(Math.abs(s.suggestion!.suggestedLr / s.suggestion!.lr - 0.1) < 1e-9, 'drop factor 0.1');
+    const st = await testState();
+    assert.match(st.statusBar, /stationary/);
+  }],
+  ['Apply reaches the trainer: lr_set acknowledged and the records carry the new rate', async () => {
+    const before = (await testState()).session!.suggestion!;
+    const t0 = Date.now();
+    const v = await vscode.commands.executeCommand<{ phase: string; reason?: string; ackStep?: number }>('fdrMonitor.applySuggestion');
+    console.log(`  # apply round trip through the command: ${Date.now() - t0} ms`);
+    assert.equal(v?.phase, 'acknowledged', v?.reason);
+    assert.ok(v!.ackStep! >= before.step);
+    await until('records at the new rate', (st) => st.session && Math.abs((st.session.lr ?? 0) - before.suggestedLr) < 1e-15);
+  }],
+  ['Export writes CSV, JSON and the charts PNG', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-export-'));
+    const files = await vscode.commands.executeCommand<string[]>('fdrMonitor.exportRun', dir);
+    assert.deepEqual(files?.map((f) => path.basename(f)), ['records.csv', 'evaluations.csv', 'analysis.json', 'charts.png']);
+    const png = fs.readFileSync(path.join(dir, 'charts.png'));
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG');
+    assert.ok(png.length > 5000, `charts.png is ${png.length} bytes`);
+    const rows = fs.readFileSync(path.join(dir, 'records.csv'), 'utf8').split('\n').length;
+    assert.ok(rows > 1000, `${rows} rows`);
+  }],
+  ['record → panel latency is measured', async () => {
+    const s = await until('latency samples', (st) => st.panel.latencies.length >= 10 && st);
+    const p95 = quantile(s.panel.latencies, 0.95);
+    console.log(`  # record written → panel drawn: p50 ${quantile(s.panel.latencies, 0.5)} ms, p95 ${p95} ms over ${s.panel.latencies.length} updates`);
+    assert.ok(p95 < 5000, `p95 latency ${p95} ms`);
+  }],
+  ['Stop ends the trainer process', async () => {
+    assert.ok(pid > 0 && alive(pid));
+    await vscode.commands.executeCommand('fdrMonitor.stop');
+    const t0 = Date.now();
+    while (alive(pid) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(alive(pid), false, `pid ${pid} still alive`);
+    const s = await testState();
+    assert.ok(s.session && ['ended', 'failed'].includes(s.session.sourceState), s.session?.sourceState);
+  }],
+];
+
+export function run(): Promise<void> {
+  return runSuite('fdr-monitor suite', tests);
+}
