@@ -311,7 +311,9 @@ export class NqmSimulator {
       out.push(ev);
     }
 
-    // FDR2 extras: two independent minibatch gradients and buf·(H+λI)·buf.
+    // FDR2 extras: two independent minibatch gradients at θ_t (fresh draws, independent of the
+    // step's own noise, so E g_{B1}·g_{B2} = |∇F(θ_t)|²); buf·(H+λI)·buf comes after the update.
+    // They consume random numbers, so fdr2Every changes the path for a given seed.
     const fdr2 = fdr2Every > 0 && t % fdr2Every === 0;
     let gdg2 = 0;
     if (fdr2) {
