@@ -188,7 +188,8 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
       const panel = await wb.webview('#charts', 90_000);
       // The suggestion card's Apply button, or — fail fast — the source reported as failed.
       await panel.waitForFunction(
-        () => document.querySelector('#apply-button') !== null || /— failed/.test(document.querySelector('#status-card')?.textContent ?? ''),
+        // (a string: it runs in the webview, where `document` exists; this file compiles without the DOM lib)
+        "document.querySelector('#apply-button') !== null || /— failed/.test(document.querySelector('#status-card')?.textContent ?? '')",
         undefined,
         { timeout: 120_000 },
       );
