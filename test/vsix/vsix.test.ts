@@ -176,8 +176,9 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
     assert.deepEqual(out, { backend: 'wasm', y: [3, 7], train: 20, pixels: 784 });
   });
 
-  test('in the workbench, the installed extension runs the NQM example to a suggestion and Apply is acknowledged', async () => {
-    const wb = await openWorkbenchSession({ vsix });
+  test('in the workbench, the installed extension runs the NQM example to a suggestion and Apply is acknowledged', { timeout: 300_000 }, async () => {
+    // Demo speed (as the e2e test): the run must still be alive when Apply is clicked.
+    const wb = await openWorkbenchSession({ vsix, settings: { 'fdrMonitor.nqmArgs': ['--rate', '2000'] } });
     try {
       // Only the installed copy can be running: no development path was given.
       assert.ok(!wb.url.includes('extensionDevelopmentPath'));
@@ -200,6 +201,12 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
       assert.match(text ?? '', /drop/i);
       await panel.click('#apply-button');
       await panel.waitForSelector('#apply-state[data-phase="acknowledged"]', { timeout: 60_000 });
+      // The trainer took the new rate: the learning-rate chart steps down to η·0.1.
+      await panel.waitForFunction(
+        "(() => { const b = document.querySelector('#chart-lr'); return Number(b.dataset.changes) >= 2 && Math.abs(Number(b.dataset.lastLr) - 0.01) < 1e-12; })()",
+        undefined,
+        { timeout: 30_000 },
+      );
       const shot = await wb.screenshot('vsix-panel.png');
       assert.ok(fs.statSync(shot).size > 10_000, 'a real screenshot');
     } catch (e) {
