@@ -1,0 +1,90 @@
+/**
+ * The MNIST example as users and the extension run it: the real process,
+ * real digits, the best backend available here; and the backend chain's
+ * report of what it could not load (the native tfjs-node path when built).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { EventRecord, MetaRecord, StepRecord } from '../../src/core/protocol';
+import { isEvent, spawnTrainer, withTimeout } from './proc';
+
+function nativeInstalled(): boolean {
+  try {
+    require.resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('mnist-mlp default run: test accuracy > 0.85, full stream, FDR2 every 50 steps', async () => {
+  const tr = spawnTrainer(['mnist-mlp']);
+  try {
+    const code = await withTimeout(tr.exit, 120000, 'mnist-mlp default run');
+    assert.equal(code, 0, tr.stderr.join('\n'));
+    assert.deepEqual(tr.out.skipped, []);
+    const meta = tr.out.records[0] as MetaRecord;
+    assert.equal(meta.type, 'meta');
+    assert.equal(meta.run, 'mnist-mlp');
+    assert.equal(meta.params, 784 * 128 + 128 + 128 * 10 + 10);
+    assert.ok(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(String(meta.backend)));
+    // Every better backend that was not used is explained.
+    const order = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+    const better = order.slice(0, order.indexOf(String(meta.backend)));
+    const notes = (meta.backend_notes as string[] | undefined) ?? [];
+    assert.deepEqual(
+      notes.map((n) => n.split(' ')[0]),
+      better,
+      `backend_notes ${JSON.stringify(notes)}`,
+    );
+    const evals = tr.out.records.filter((r): r is EventRecord => isEvent('eval')(r));
+    assert.deepEqual(
+      evals.map((e) => e.epoch),
+      [1, 2],
+    );
+    const acc = evals.map((e) => e.test_accuracy as number);
+    assert.ok(acc[acc.length - 1] > 0.85, `final test accuracy ${acc[acc.length - 1]}`);
+    console.log(`# backend ${meta.backend}: test accuracy by epoch ${acc.map((a) => a.toFixed(3)).join(', ')}`);
+    const steps = tr.out.records.filter((r): r is StepRecord => r.type === 'step');
+    assert.equal(steps.length, 2 * Math.floor(7000 / 64));
+    for (const s of steps) {
+      for (const k of ['loss', 'theta_dot_grad', 'buf_sq', 'param_sq', 'theta_dot_buf', 'update_sq', 'theta_dot_update', 'grad_sq'] as const) {
+        assert.ok(Number.isFinite(s[k]), `step ${s.step}: ${k} = ${s[k]}`);
+      }
+      assert.equal(s.buf_h_buf !== undefined, s.step % 50 === 0, `step ${s.step}: buf_h_buf every 50 steps`);
+      assert.equal(s.grad_dot_grad2 !== undefined, s.step % 50 === 0);
+    }
+    // Loss falls: the mean of the last 50 minibatch losses is well below the first 10's.
+    const mean = (a: StepRecord[]) => a.reduce((x, r) => x + r.loss!, 0) / a.length;
+    assert.ok(mean(steps.slice(-50)) < 0.5 * mean(steps.slice(0, 10)));
+    const fin = tr.out.records[tr.out.records.length - 1] as EventRecord;
+    assert.equal(fin.event, 'finished');
+    assert.equal(fin.reason, 'completed');
+  } finally {
+    tr.proc.kill();
+  }
+});
+
+test('native tfjs-node backend: used when built, otherwise a forced request fails with the reason', async (t) => {
+  const tr = spawnTrainer(['mnist-mlp', '--backend', 'tensorflow', '--epochs', '1', '--train-per-class', '100', '--test-per-class', '50', '--steps', '20']);
+  try {
+    const code = await withTimeout(tr.exit, 120000, 'forced native backend');
+    if (nativeInstalled()) {
+      assert.equal(code, 0, tr.stderr.join('\n'));
+      const meta = tr.out.records[0] as MetaRecord;
+      assert.equal(meta.backend, 'tensorflow', 'native backend in meta');
+      assert.deepEqual(meta.backend_notes ?? [], []);
+      const steps = tr.out.records.filter((r): r is StepRecord => r.type === 'step');
+      assert.equal(steps.length, 15); // 1 epoch of ⌊1000/64⌋ = 15 steps
+      assert.ok(steps.every((s) => Number.isFinite(s.param_sq) && Number.isFinite(s.buf_h_buf ?? 0)));
+      t.diagnostic('native backend @tensorflow/tfjs-node present and exercised');
+    } else {
+      t.diagnostic('NATIVE BACKEND ABSENT: @tensorflow/tfjs-node is not installed here; checked the forced-backend error instead');
+      assert.notEqual(code, 0);
+      assert.match(tr.stderr.join('\n'), /backend 'tensorflow' \(@tensorflow\/tfjs-node\) is not available: not installed/);
+      assert.equal(tr.out.records.length, 0, 'no stream from a run that could not start');
+    }
+  } finally {
+    tr.proc.kill();
+  }
+});
