@@ -142,8 +142,8 @@ export class TailSource extends BaseSource {
 
   private async look(): Promise<void> {
     if (!this.fh && !(await this.openFile())) return;
-    await this.drain();
-    if (this.disposed) return;
+    // Classify first, read after: reading a rewritten file from our old position would deliver a
+    // stray half line and records that the re-read from 0 delivers again.
     let st;
     try {
       st = await stat(this.path, { bigint: false });
@@ -163,7 +163,11 @@ export class TailSource extends BaseSource {
       this.restartGeneration(`was truncated (${st.size} < ${this.position} bytes)`);
       return;
     }
-    if (await this.contentChanged()) this.restartGeneration('was rewritten in place');
+    if (await this.contentChanged()) {
+      this.restartGeneration('was rewritten in place');
+      return;
+    }
+    await this.drain();
   }
 
   private async openFile(): Promise<boolean> {

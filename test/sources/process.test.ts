@@ -4,15 +4,24 @@
  * process tree stopped, and the stdin control channel's round trip and
  * failure modes.
  */
-import { test } from 'node:test';
+import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProcessSource } from '../../src/sources/index';
 import { FAKE_TRAINER, collect, waitFor, checksum, expectedSteps, tempDir, isAlive } from './helpers';
 
+// Sources a test created are disposed after it even when an assertion failed (no stray processes).
+const live: ProcessSource[] = [];
+afterEach(async () => {
+  for (const s of live.splice(0)) await s.dispose();
+});
+function track(s: ProcessSource): ProcessSource {
+  live.push(s);
+  return s;
+}
 function fake(args: string[], extra: Partial<ConstructorParameters<typeof ProcessSource>[0]> = {}): ProcessSource {
-  return new ProcessSource({ command: process.execPath, args: [FAKE_TRAINER, ...args], killGraceMs: 1000, ...extra });
+  return track(new ProcessSource({ command: process.execPath, args: [FAKE_TRAINER, ...args], killGraceMs: 1000, ...extra }));
 }
 
 test('clean run: every record once, in order; ended with exit code 0', async () => {
@@ -89,10 +98,10 @@ test('slow consumer: back-pressure through the pipe, nothing lost', async () => 
 });
 
 test('failure report: non-zero exit code and the last stderr lines; spawn failure reported, not thrown', async () => {
-  const src = new ProcessSource({
+  const src = track(new ProcessSource({
     command: process.execPath,
     args: ['-e', 'for (let i = 0; i < 30; i++) console.error("line " + i); console.error("Traceback: boom"); process.exit(3)'],
-  });
+  }));
   const c = collect(src);
   await src.start();
   await waitFor('failure', () => src.state === 'failed');
@@ -104,7 +113,7 @@ test('failure report: non-zero exit code and the last stderr lines; spawn failur
   assert.ok(c.logs.includes('line 0'), 'every stderr line is passed on as a log line');
   await src.dispose();
 
-  const missing = new ProcessSource({ command: '/nonexistent/trainer-binary', args: [] });
+  const missing = track(new ProcessSource({ command: '/nonexistent/trainer-binary', args: [] }));
   await missing.start();
   await waitFor('spawn failure', () => missing.state === 'failed');
   assert.match(missing.stateReason!, /cannot start .*ENOENT/);
