@@ -148,6 +148,11 @@ export class SegmentWindow {
     return this.blockSteps;
   }
 
+  /** Blocks held (≤ MAX_BLOCKS whatever the segment length). */
+  get blockCount(): number {
+    return this.blocks.length;
+  }
+
   /** Adds one step record at segment-relative step x (x ≥ 0, non-decreasing). */
   push(rec: StepRecord, x: number): void {
     let j = Math.floor(x / this.blockSteps);
