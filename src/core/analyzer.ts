@@ -184,6 +184,8 @@ export class Analyzer implements StreamAnalyzer {
 
   private startSegment(r: StepRecord): Segment {
     const prev = this.current;
+    // Close the previous segment: its summary reports the estimates at its last record.
+    if (prev && prev.records > 0) this.refresh(prev);
     const seg: Segment = {
       index: prev ? prev.index + 1 : 0,
       lr: r.lr,
