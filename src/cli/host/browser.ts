@@ -1,0 +1,95 @@
+/**
+ * Driving code-server's workbench with Playwright (playwright-core, a dev
+ * dependency) on the system Chromium, headless. Shared by the test helpers
+ * (test/host/ui.ts) and `npm start --check` (src/cli/launch.ts).
+ * Selectors and waits follow /work/shared/design/vscode-host-offline.md.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Browser, Frame, Page } from 'playwright-core';
+
+/** Flags that keep headless Chromium offline and quiet. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+export async function launchChromium(executablePath: string, headless = true): Promise<Browser> {
+  // Loaded lazily: only the browser paths need playwright-core.
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({ executablePath, headless, args: CHROMIUM_ARGS });
+}
+
+/** Opens `url` and waits for the workbench and its status bar. */
+export async function openWorkbench(browser: Browser, url: string, timeoutMs = 90_000): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  await page.goto(url, { timeout: timeoutMs });
+  await waitForWorkbench(page, timeoutMs);
+  return page;
+}
+
+export async function waitForWorkbench(page: Page, timeoutMs = 90_000): Promise<void> {
+  await page.waitForSelector('.monaco-workbench', { timeout: timeoutMs });
+  await page.waitForSelector('.statusbar', { timeout: timeoutMs });
+}
+
+/**
+ * Runs a command by its palette title (F1, type, Enter). Extension commands
+ * show up only once the extension host has registered them, so on "No
+ * matching commands" it presses Escape and tries again until `timeoutMs`.
+ */
+export async function runCommand(page: Page, title: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 15_000 });
+    await input.fill(`>${title}`);
+    const option = page.locator('.quick-input-widget [role="option"]', { hasText: title }).first();
+    try {
+      await option.waitFor({ state: 'visible', timeout: 3000 });
+      await page.keyboard.press('Enter');
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`command '${title}' not found in the command palette after ${attempt} tries (is the extension activated?)`);
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(1000);
+    }
+  }
+}
+
+/**
+ * The content frame of a webview: `iframe.webview.ready` → `#active-frame`.
+ * With `selector`, the first webview whose content has a matching element
+ * (waits for it); without, the first ready webview.
+ */
+export async function webviewFrame(page: Page, opts: { selector?: string; timeoutMs?: number } = {}): Promise<Frame> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const handle of await page.$$('iframe.webview.ready')) {
+      const outer = await handle.contentFrame();
+      if (!outer) continue;
+      const innerHandle = await outer.$('#active-frame');
+      const inner = innerHandle && (await innerHandle.contentFrame());
+      if (!inner) continue;
+      if (!opts.selector || (await inner.$(opts.selector))) return inner;
+    }
+    if (Date.now() > deadline) throw new Error(`no webview${opts.selector ? ` containing '${opts.selector}'` : ''} appeared within ${timeoutMs / 1000} s`);
+    await page.waitForTimeout(250);
+  }
+}
+
+/** Saves a full-page PNG and returns its path (folders created). */
+export async function screenshotTo(page: Page, file: string): Promise<string> {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  await page.screenshot({ path: file });
+  return file;
+}
