@@ -1,0 +1,396 @@
+/**
+ * `fdr-monitor watch`: follows a live source (src/sources) through the
+ * streaming analyzer (src/core/analyzer.ts), for terminals and remote
+ * machines.
+ *
+ *   stdout  --json: one Decision line each time the advice changes (exactly as
+ *           `analyze --decisions`), and at the end, as the last line, the
+ *           summary object of `analyze --json` for the records seen.
+ *           Otherwise: one human line per advice change, then the human summary.
+ *   stderr  the live one-line status when stderr is a terminal (rewritten in
+ *           place), notices (source state, file rotation, control requests)
+ *           and the trainer's stderr lines (--run).
+ *
+ * It ends when the source ends — the process exits (--run), the trainer sends
+ * `finished` (--tail, --connect), --exit-after-runs N runs have ended
+ * (--listen) — or on SIGINT/SIGTERM, which also stops a --run trainer.
+ */
+import { constants as osConstants } from 'node:os';
+import { Analyzer } from '../core/analyzer';
+import type { StreamRecord } from '../core/protocol';
+import type { AnalyzerOptions, Decision, EstimatorChoice } from '../core/types';
+import { createSource, type Run, type Source, type SourceSpec } from '../sources/index';
+import { ProcessSource } from '../sources/process';
+import { formatHuman } from './analyze';
+
+export const WATCH_USAGE = `usage: fdr-monitor watch <source> [options]
+
+Follows a live training run and says when it has equilibrated (FDR1).
+
+source (exactly one):
+  --tail FILE            follow a JSON Lines log (backlog first; --from-end to skip it)
+  --connect URL          connect to a trainer's WebSocket server (reconnects with backoff)
+  --listen PORT          accept trainers' WebSocket connections (each is a run)
+     --host H            listen address                          (default 127.0.0.1)
+     --exit-after-runs N end once N runs have ended              (default: run until SIGINT)
+  --run -- CMD ARGS…     start the trainer and read its stdout (control via its stdin)
+     --cwd DIR           working directory of the trainer
+  --token T              --connect: sent as a bearer token; --listen: required from trainers
+
+output:
+  --json                 decision lines as 'analyze --decisions', the 'analyze --json'
+                         summary as the last line when the source ends
+  --auto-apply           send the suggested learning-rate drop to the trainer itself
+  --control-timeout S    seconds to wait for the trainer's acknowledgement (default 15)
+
+decision options (as 'analyze'):
+  --tolerance X  --confidence C  --drop-factor F  --min-steps N  --estimator auto|trend|classic
+  -h, --help             this help
+
+Exit status: 0 when the source ended normally or on SIGINT/SIGTERM; the trainer's
+exit status (--run) when it failed; 1 when the source could not start; 2 for
+unusable arguments.`;
+
+class UsageError extends Error {}
+
+export interface WatchArgs {
+  spec: SourceSpec;
+  json: boolean;
+  autoApply: boolean;
+  exitAfterRuns: number | undefined;
+  options: Partial<AnalyzerOptions>;
+}
+
+function num(name: string, v: string | undefined, check: (x: number) => boolean, what: string): number {
+  if (v === undefined || v.startsWith('--')) throw new UsageError(`${name} needs a value (${what})`);
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || !check(x)) throw new UsageError(`${name} must be ${what}, got '${v}'`);
+  return x;
+}
+
+export function parseWatchArgs(argv: string[]): WatchArgs | 'help' {
+  const dd = argv.indexOf('--');
+  const own = dd >= 0 ? argv.slice(0, dd) : argv;
+  const command = dd >= 0 ? argv.slice(dd + 1) : undefined;
+  let tail: string | undefined, connect: string | undefined, listen: number | undefined, runCmd = false;
+  let fromEnd = false, host: string | undefined, token: string | undefined, cwd: string | undefined;
+  let json = false, autoApply = false, exitAfterRuns: number | undefined, timeoutMs: number | undefined;
+  const options: Partial<AnalyzerOptions> = {};
+  for (let i = 0; i < own.length; i++) {
+    const a = own[i];
+    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
+    const value = (): string | undefined => (inline !== undefined ? inline : own[++i]);
+    const str = (what: string): string => {
+      const v = value();
+      if (v === undefined || v === '' || v.startsWith('--')) throw new UsageError(`${name} needs ${what}`);
+      return v;
+    };
+    switch (name) {
+      case '-h':
+      case '--help':
+        return 'help';
+      case '--tail':
+        tail = str('a file');
+        break;
+      case '--from-end':
+        fromEnd = true;
+        break;
+      case '--connect':
+        connect = str('a ws:// URL');
+        if (!/^wss?:\/\//.test(connect)) throw new UsageError(`--connect needs a ws:// or wss:// URL, got '${connect}'`);
+        break;
+      case '--listen':
+        listen = num(name, value(), (x) => Number.isInteger(x) && x >= 0 && x < 65536, 'a port number (0–65535)');
+        break;
+      case '--host':
+        host = str('an address');
+        break;
+      case '--token':
+        token = str('a token');
+        break;
+      case '--run':
+        runCmd = true;
+        break;
+      case '--cwd':
+        cwd = str('a directory');
+        break;
+      case '--exit-after-runs':
+        exitAfterRuns = num(name, value(), (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
+        break;
+      case '--json':
+        json = true;
+        break;
+      case '--auto-apply':
+        autoApply = true;
+        break;
+      case '--control-timeout':
+        timeoutMs = 1000 * num(name, value(), (x) => x > 0, 'a number of seconds > 0');
+        break;
+      case '--tolerance':
+      case '--confidence':
+      case '--drop-factor': {
+        const x = num(name, value(), (v) => v > 0 && v < 1, 'a number in (0, 1)');
+        if (name === '--tolerance') options.tolerance = x;
+        else if (name === '--confidence') options.confidence = x;
+        else options.dropFactor = x;
+        break;
+      }
+      case '--min-steps':
+        options.minSteps = num(name, value(), (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0');
+        break;
+      case '--estimator': {
+        const v = value();
+        if (v !== 'auto' && v !== 'trend' && v !== 'classic') throw new UsageError(`--estimator must be auto, trend or classic, got '${v ?? ''}'`);
+        options.estimator = v as EstimatorChoice;
+        break;
+      }
+      default:
+        throw new UsageError(a.startsWith('-') ? `unknown option '${a}'` : `unexpected argument '${a}' (a command for --run goes after --)`);
+    }
+  }
+  const chosen = [tail !== undefined, connect !== undefined, listen !== undefined, runCmd].filter(Boolean).length;
+  if (chosen !== 1) throw new UsageError('choose exactly one source: --tail FILE, --connect URL, --listen PORT or --run -- CMD…');
+  if (runCmd && (!command || command.length === 0)) throw new UsageError('--run needs a command after --, e.g. --run -- python train.py');
+  if (!runCmd && command) throw new UsageError("'--' (a command) only goes with --run");
+  if (exitAfterRuns !== undefined && listen === undefined) throw new UsageError('--exit-after-runs only goes with --listen');
+  if (fromEnd && tail === undefined) throw new UsageError('--from-end only goes with --tail');
+  if (host !== undefined && listen === undefined) throw new UsageError('--host only goes with --listen');
+  if (cwd !== undefined && !runCmd) throw new UsageError('--cwd only goes with --run');
+  if (token !== undefined && connect === undefined && listen === undefined) throw new UsageError('--token goes with --connect or --listen');
+  let spec: SourceSpec;
+  if (tail !== undefined) spec = { kind: 'tail', path: tail, from: fromEnd ? 'end' : 'start', controlTimeoutMs: timeoutMs };
+  else if (connect !== undefined) spec = { kind: 'websocket-client', url: connect, token, controlTimeoutMs: timeoutMs };
+  else if (listen !== undefined) spec = { kind: 'websocket-server', port: listen, host, token, controlTimeoutMs: timeoutMs };
+  else spec = { kind: 'process', command: command![0], args: command!.slice(1), cwd, controlTimeoutMs: timeoutMs };
+  return { spec, json, autoApply, exitAfterRuns, options };
+}
+
+/** Per-run analysis state. */
+interface Watched {
+  run: Run;
+  analyzer: Analyzer;
+  appliedSegments: Set<number>;
+  lastStep: number | null;
+  lr: number | null;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let args: WatchArgs | 'help';
+  try {
+    args = parseWatchArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`fdr-monitor watch: ${e.message}\n\n${WATCH_USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (args === 'help') {
+    console.log(WATCH_USAGE);
+    return 0;
+  }
+  try {
+    new Analyzer(args.options); // the constructor validates the options
+  } catch (e) {
+    console.error(`fdr-monitor watch: ${(e as Error).message}`);
+    return 2;
+  }
+  return new Watcher(args).run();
+}
+
+class Watcher {
+  private readonly source: Source;
+  private readonly watched = new Map<Run, Watched>();
+  private readonly multi: boolean;
+  private readonly tty = Boolean(process.stderr.isTTY);
+  private statusShown = false;
+  private done!: (code: number) => void;
+  private finished = false;
+
+  constructor(private readonly args: WatchArgs) {
+    this.source = createSource(args.spec);
+    this.multi = args.spec.kind === 'websocket-server';
+  }
+
+  async run(): Promise<number> {
+    const result = new Promise<number>((r) => (this.done = r));
+    const src = this.source;
+    src.on('run', (r) => this.watch(r));
+    src.on('record', (rec, { run }) => this.onRecord(rec, run));
+    src.on('state', (s) => {
+      const who = s.run && this.multi ? `${s.run.label}: ` : '';
+      this.notice(`${who}${s.state}${s.reason ? ` (${s.reason})` : ''}`);
+      this.checkEnd();
+    });
+    src.on('log', (line) => this.notice(src.kind === 'process' ? `trainer: ${line}` : line));
+    src.on('error', (err) => this.notice(`error: ${err.message}`));
+    src.on('request', (req, r) => {
+      const who = this.multi ? `${r.label}: ` : '';
+      const what = req.command === 'set_lr' ? `set lr ${req.lr}` : 'stop';
+      this.notice(`${who}${what} [${req.id}] ${req.state}${req.reason ? `: ${req.reason}` : ''}`);
+    });
+    const onSignal = (sig: NodeJS.Signals) => {
+      this.notice(`${sig}: ending`);
+      void this.finish(0);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const ticker = this.tty ? setInterval(() => this.drawStatus(), 250) : undefined;
+    try {
+      await src.start();
+      this.checkEnd();
+      return await result;
+    } finally {
+      if (ticker) clearInterval(ticker);
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    }
+  }
+
+  private watch(run: Run): void {
+    const w: Watched = { run, analyzer: undefined as unknown as Analyzer, appliedSegments: new Set(), lastStep: null, lr: null };
+    w.analyzer = new Analyzer(this.args.options, { onDecision: (d) => this.onDecision(w, d) });
+    this.watched.set(run, w);
+    if (this.multi) this.notice(`new run ${run.id}: ${run.label}`);
+  }
+
+  private onRecord(rec: StreamRecord, run: Run): void {
+    const w = this.watched.get(run);
+    if (!w) return;
+    w.analyzer.push(rec);
+    if (rec.type === 'step') {
+      w.lastStep = rec.step;
+      w.lr = rec.lr;
+    }
+  }
+
+  private onDecision(w: Watched, d: Decision): void {
+    if (this.args.json) {
+      this.out(JSON.stringify(this.multi ? { ...d, run: w.run.id } : d));
+    } else {
+      const eps = d.epsilon === null ? '' : `, ε = ${fmt(d.epsilon)}${d.ci ? ` [${fmt(d.ci[0])}, ${fmt(d.ci[1])}]` : ''}`;
+      const sugg = d.suggested_lr !== null ? ` → η ${fmt(d.suggested_lr)}` : '';
+      const who = this.multi ? `${w.run.id} ` : '';
+      this.out(`${who}step ${d.step} η ${fmt(d.lr)}: ${d.action}${sugg}${eps}${d.reason ? ` (${d.reason})` : ''}`);
+    }
+    if (this.args.autoApply && d.action === 'drop_lr' && d.suggested_lr !== null && !w.appliedSegments.has(d.segment)) {
+      w.appliedSegments.add(d.segment);
+      const ctl = w.run.control;
+      if (!ctl) {
+        this.notice(`cannot apply the drop to η ${fmt(d.suggested_lr)}: ${w.run.controlUnavailable ?? 'no control channel'}`);
+        return;
+      }
+      void ctl.setLr(d.suggested_lr);
+    }
+  }
+
+  /** Ends when the source cannot deliver any more (see the file comment). */
+  private checkEnd(): void {
+    const s = this.source;
+    if (this.finished) return;
+    if (s.kind === 'websocket-server') {
+      if (s.state === 'failed') return void this.finish(1);
+      const n = this.args.exitAfterRuns;
+      const over = s.runs.filter((r) => r.state === 'ended' || r.state === 'failed').length;
+      if (n !== undefined && over >= n) void this.finish(0);
+      return;
+    }
+    if (s.kind === 'process') {
+      const p = s as ProcessSource;
+      if (s.state === 'failed') {
+        const code = p.exitCode ?? (p.signal ? 128 + (signalNumber(p.signal) ?? 0) : 1);
+        return void this.finish(code === 0 ? 1 : code);
+      }
+      if (s.state === 'ended' && p.exitCode !== null) return void this.finish(0);
+      return;
+    }
+    if (s.state === 'failed') return void this.finish(1);
+    // Tail and WebSocket client: the trainer's `finished` event ends the watch.
+    if (s.state === 'ended') return void this.finish(0);
+  }
+
+  private async finish(code: number): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    await this.source.dispose();
+    this.clearStatus();
+    const runs = [...this.watched.values()];
+    for (const w of runs) {
+      const summary = w.analyzer.summary(w.run.skipped);
+      if (this.args.json) this.out(JSON.stringify(this.multi ? { ...summary, run: w.run.id } : summary));
+      else this.out((this.multi ? `== ${w.run.id}: ${w.run.label}\n` : '') + formatHuman(summary).trimEnd());
+    }
+    if (runs.length === 0 && !this.args.json) this.out('no run was seen');
+    if (runs.length === 0 && this.args.json) this.out(JSON.stringify(new Analyzer(this.args.options).summary({ count: 0, examples: [] })));
+    await new Promise<void>((r) => process.stdout.write('', () => r()));
+    this.done(code);
+  }
+
+  // ------------------------------------------------------------- output
+
+  private out(line: string): void {
+    this.clearStatus();
+    process.stdout.write(line + '\n');
+  }
+
+  private notice(line: string): void {
+    this.clearStatus();
+    process.stderr.write(`fdr-monitor watch: ${line}\n`);
+  }
+
+  private clearStatus(): void {
+    if (this.statusShown) {
+      process.stderr.write('\r\x1b[K');
+      this.statusShown = false;
+    }
+  }
+
+  private drawStatus(): void {
+    if (this.finished) return;
+    const parts: string[] = [];
+    const list = [...this.watched.values()];
+    const shown = list.slice(-3); // a listening server with many runs shows the newest few
+    for (const w of shown) parts.push(statusOf(w, this.multi));
+    if (list.length === 0) parts.push(`${this.source.state}${this.source.stateReason ? ` (${this.source.stateReason})` : ''}`);
+    const width = process.stderr.columns || 120;
+    let line = parts.join(' | ');
+    if (line.length > width - 1) line = line.slice(0, width - 2) + '…';
+    process.stderr.write('\r\x1b[K' + line);
+    this.statusShown = true;
+  }
+}
+
+/** One run's status: step, lr, ε ± CI, advice, forecast, skipped lines. */
+function statusOf(w: Watched, withId: boolean): string {
+  const { decision, evaluation } = w.analyzer.latest();
+  const s: string[] = [];
+  if (withId) s.push(w.run.id);
+  s.push(w.run.state);
+  s.push(`step ${w.lastStep ?? '—'}`);
+  s.push(`η ${w.lr === null ? '—' : fmt(w.lr)}`);
+  const e = evaluation;
+  if (e && e.epsilon !== null) {
+    const half = e.ci ? (e.ci[1] - e.ci[0]) / 2 : null;
+    s.push(`ε ${fmt(e.epsilon)}${half !== null ? ` ± ${fmt(half)}` : ''}`);
+  } else s.push('ε —');
+  if (decision) {
+    s.push(decision.action === 'drop_lr' && decision.suggested_lr !== null ? `DROP → η ${fmt(decision.suggested_lr)}` : decision.action);
+  }
+  const eta = e?.eta_steps ?? decision?.eta_steps ?? null;
+  if (eta !== null && decision?.action === 'wait') s.push(`~${eta} steps to go`);
+  const sk = w.run.skipped.count;
+  if (sk) s.push(`${sk} skipped`);
+  return s.join(' · ');
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(2) : String(Number(x.toPrecision(3)));
+}
+
+function signalNumber(sig: NodeJS.Signals): number | undefined {
+  return osConstants.signals[sig];
+}

@@ -1,0 +1,195 @@
+/**
+ * `fdr-monitor watch` end to end: the real CLI (node out/src/cli/main.js) as a
+ * child process, on real files, sockets and trainers (B's `train nqm` and the
+ * fixture). The summary it prints last must be the very object `analyze
+ * --json` prints for the same records, and its decision lines those of
+ * `analyze --decisions`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseWatchArgs } from '../../src/cli/watch';
+import { FAKE_TRAINER, ROOT, tempDir, waitFor, stepLine } from './helpers';
+
+const CLI = join(ROOT, 'out', 'src', 'cli', 'main.js');
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion (with a safety timeout). */
+function cli(args: string[], opts: { timeoutMs?: number; onSpawn?: (pid: number, out: () => string, err: () => string) => void } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`watch did not end within ${opts.timeoutMs ?? 30_000} ms\nstdout:\n${stdout.slice(-2000)}\nstderr:\n${stderr.slice(-2000)}`));
+    }, opts.timeoutMs ?? 30_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    opts.onSpawn?.(child.pid!, () => stdout, () => stderr);
+  });
+}
+
+function jsonLines(s: string): Record<string, unknown>[] {
+  return s
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
+}
+
+test('--tail of a finished run: decision lines = analyze --decisions, last line = analyze --json', async () => {
+  const { dir, cleanup } = tempDir('watch-tail');
+  try {
+    const log = join(dir, 'nqm.jsonl');
+    // stdin ignored: the trainer ends its run when a piped stdin closes.
+    const gen = spawnSync(process.execPath, [CLI, 'train', 'nqm', '--steps', '6000', '--dim', '10', '--out', log], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    assert.equal(gen.status, 0, gen.stderr);
+    const rows = readFileSync(log, 'utf8').split('\n');
+    rows.splice(100, 0, 'a garbage line'); // skipped lines count the same in both
+    writeFileSync(log, rows.join('\n'));
+    const w = await cli(['watch', '--tail', log, '--json']);
+    assert.equal(w.code, 0, w.stderr);
+    const lines = jsonLines(w.stdout);
+    const summary = lines.at(-1)!;
+    const decisions = lines.slice(0, -1);
+    const dec = spawnSync(process.execPath, [CLI, 'analyze', log, '--decisions'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
+    assert.deepEqual(decisions, jsonLines(dec.stdout));
+    assert.ok(decisions.some((d) => d.action === 'drop_lr'), 'the NQM run equilibrates within 6000 steps at η = 0.1');
+    const an = spawnSync(process.execPath, [CLI, 'analyze', log, '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
+    assert.deepEqual(summary, JSON.parse(an.stdout));
+    assert.equal((summary as { skipped: { count: number } }).skipped.count, 1);
+  } finally {
+    cleanup();
+  }
+});
+
+test('--run with --auto-apply against the real NQM trainer: drops applied over stdin, acknowledged, summary last', async () => {
+  const w = await cli(['watch', '--json', '--auto-apply', '--run', '--', process.execPath, CLI, 'train', 'nqm', '--steps', '16000', '--dim', '10'], { timeoutMs: 60_000 });
+  assert.equal(w.code, 0, w.stderr);
+  const lines = jsonLines(w.stdout);
+  const summary = lines.at(-1)! as { segments: { lr: number }[]; records: number };
+  const drops = lines.slice(0, -1).filter((d) => d.action === 'drop_lr');
+  assert.ok(drops.length >= 1);
+  assert.match(w.stderr, /set lr 0\.01\d* \[m[0-9a-f]+-1\] acknowledged: applied at step \d+/);
+  assert.ok(summary.segments.length >= 2, 'the applied drop started a new segment');
+  assert.ok(Math.abs(summary.segments[1].lr - 0.01) < 1e-12);
+  assert.ok(summary.records > 16000, 'every step plus meta and events');
+});
+
+test('--run: a failing trainer gives its exit status and its last stderr lines; the summary is still printed', async () => {
+  const w = await cli(['watch', '--json', '--run', '--', process.execPath, FAKE_TRAINER, '--steps', '500', '--die-mid-line', '300']);
+  assert.equal(w.code, 128 + 9, 'killed by SIGKILL');
+  const summary = jsonLines(w.stdout).at(-1)! as { records: number; skipped: { count: number } };
+  assert.equal(summary.records, 301); // meta + 300 steps
+  assert.equal(summary.skipped.count, 1);
+  assert.match(w.stderr, /failed \(killed by SIGKILL/);
+});
+
+test('--listen: a trainer connects, is analysed, and --exit-after-runs ends the watch', async () => {
+  const port = 20000 + (process.pid % 20000);
+  const w = cli(['watch', '--listen', String(port), '--exit-after-runs', '1', '--json'], {
+    onSpawn: (_pid, _out, err) => {
+      void waitFor('listening', () => /listening on ws:\/\/127\.0\.0\.1:/.test(err()), 10_000).then(() => {
+        spawn(process.execPath, [FAKE_TRAINER, '--connect', `ws://127.0.0.1:${port}/`, '--steps', '300'], { stdio: 'ignore' });
+      });
+    },
+  });
+  const r = await w;
+  assert.equal(r.code, 0, r.stderr);
+  const lines = jsonLines(r.stdout);
+  const summary = lines.at(-1)! as { records: number; run: string };
+  assert.equal(summary.records, 302);
+  assert.equal(summary.run, 'run-1');
+  assert.ok(lines.slice(0, -1).every((d) => d.run === 'run-1'), 'decision lines name their run');
+});
+
+test('--connect to a trainer serving WebSocket; SIGTERM on an unfinished --tail prints the summary last', async () => {
+  const server = spawn(process.execPath, [FAKE_TRAINER, '--serve-ws', '0', '--steps', '400'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  try {
+    let err = '';
+    server.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    await waitFor('fixture listening', () => /listening \d+/.test(err));
+    const port = /listening (\d+)/.exec(err)![1];
+    const r = await cli(['watch', '--connect', `ws://127.0.0.1:${port}/`, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((jsonLines(r.stdout).at(-1) as { records: number }).records, 402);
+  } finally {
+    server.kill();
+  }
+
+  const { dir, cleanup } = tempDir('watch-sig');
+  try {
+    const log = join(dir, 'open.jsonl');
+    let s = '';
+    for (let i = 0; i < 200; i++) s += stepLine(i);
+    writeFileSync(log, s);
+    const r = await cli(['watch', '--tail', log, '--json'], {
+      onSpawn: (pid, out, errText) => {
+        void waitFor('following', () => /live \(following/.test(errText()), 10_000).then(() => process.kill(pid, 'SIGTERM'));
+        void out;
+      },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const last = jsonLines(r.stdout).at(-1) as { records: number; segments: unknown[] };
+    assert.equal(last.records, 200);
+    assert.equal(last.segments.length, 1);
+  } finally {
+    cleanup();
+  }
+});
+
+test('live status line on a terminal: step, lr, ε, advice, skipped', { skip: !spawnSync('script', ['--version']).stdout }, async () => {
+  const { dir, cleanup } = tempDir('watch-tty');
+  try {
+    const log = join(dir, 'nqm.jsonl');
+    spawnSync(process.execPath, [CLI, 'train', 'nqm', '--steps', '4000', '--dim', '10', '--out', log], { cwd: ROOT, stdio: 'ignore' });
+    // Without its `finished` line the run looks live: the watch stays until SIGTERM.
+    const rows = readFileSync(log, 'utf8').split('\n').filter((l) => !l.includes('"finished"'));
+    rows.splice(1, 0, 'junk');
+    writeFileSync(log, rows.join('\n'));
+    // `script` gives the CLI a real pseudo-terminal; the status is drawn every 250 ms until SIGTERM.
+    const cmd = `${process.execPath} ${CLI} watch --tail ${log} & P=$!; sleep 3; kill -TERM $P; wait $P`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
+    assert.match(r.stdout, /\r\x1b\[Klive · step \d+ · η 0\.1 · ε -?[\d.e-]+ ± [\d.e-]+ · (DROP → η 0\.01|wait · ~\d+ steps to go) · 1 skipped/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('unusable arguments: exit 2 with a clear message', async () => {
+  for (const [args, msg] of [
+    [[], /choose exactly one source/],
+    [['--tail', 'a', '--connect', 'ws://x'], /choose exactly one source/],
+    [['--connect', 'http://x'], /ws:\/\/ or wss:\/\/ URL/],
+    [['--run'], /--run needs a command after --/],
+    [['--tail', 'f', '--', 'ls'], /only goes with --run/],
+    [['--listen', '70000'], /port number/],
+    [['--tail', 'f', '--tolerance', '2'], /--tolerance must be a number in \(0, 1\)/],
+    [['--tail', 'f', '--exit-after-runs', '1'], /only goes with --listen/],
+  ] as [string[], RegExp][]) {
+    assert.throws(() => parseWatchArgs(args), msg, args.join(' '));
+  }
+  // The CLI turns them into exit status 2 with the message and the usage.
+  const r = await cli(['watch', '--listen', 'x']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--listen must be a port number/);
+  assert.match(r.stderr, /usage: fdr-monitor watch/);
+  const h = await cli(['watch', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /--auto-apply/);
+});
