@@ -68,33 +68,25 @@ interface Center {
   values: tf.Tensor[];
 }
 
-/** Fields of the Gram-style read-back, in order (see `observablePairs`). */
-const ROW = { theta: 0, grad: 1, bufOld: 2, bufNew: 3, update: 4 } as const;
-
-/** Index of the first centre row: d_c = θ_t − c. */
-const FIRST_CENTER_ROW = 5;
-
 /**
- * Which dot products the step record needs, as (row, row) pairs over the rows
- * θ_t, g_t, buf_t, buf_{t+1}, Δ_t = θ_{t+1} − θ_t and d_c = θ_t − c per centre.
- * (protocol.md "step" table; docs/protocol.md "Centres".)
+ * Read-back layout (one Float32Array per step), for C centres:
+ *   [0]                 loss
+ *   [1 .. 1+3(1+C))     cross products: row r of X = [θ_t, θ_t − c_1, …] times
+ *                       Y = [g_t, buf_t, Δ_t], i.e. r·g, r·buf_t, r·Δ per row
+ *   next 1+C            |r|² per row of X (param_sq about the origin, then per centre)
+ *   next 3              |g_t|², |buf_t|² (unused), |Δ_t|²
+ *   next 1              |buf_{t+1}|²
+ *   (FDR2 steps) next 2 grad_dot_grad2, buf_h_buf
+ * One matMul X·Yᵀ and two squared-norm reductions replace 15 separate dot
+ * products: on wasm that is ~4× cheaper (bench/trainer.bench.ts).
  */
-function observablePairs(nCenters: number): [number, number][] {
-  const { theta, grad, bufOld, bufNew, update } = ROW;
-  const pairs: [number, number][] = [
-    [theta, theta], // param_sq        = |θ_t|²
-    [theta, grad], // theta_dot_grad  = θ_t·g_t
-    [theta, bufOld], // theta_dot_buf  = θ_t·buf_t
-    [bufNew, bufNew], // buf_sq       = |buf_{t+1}|²
-    [update, update], // update_sq    = |Δ_t|²
-    [theta, update], // theta_dot_update = θ_t·Δ_t
-    [grad, grad], // grad_sq          = |g_t|²
-  ];
-  for (let c = 0; c < nCenters; c++) {
-    const d = FIRST_CENTER_ROW + c;
-    pairs.push([d, d], [d, grad], [d, bufOld], [d, update]);
-  }
-  return pairs;
+function layout(nCenters: number) {
+  const rows = 1 + nCenters;
+  const cross = 1;
+  const sqX = cross + 3 * rows;
+  const sqY = sqX + rows;
+  const bufNewSq = sqY + 3;
+  return { rows, cross, sqX, sqY, bufNewSq, fdr2: bufNewSq + 1 };
 }
 
 /** Flattens per-variable tensors into one vector (the parameter vector layout). */
@@ -260,11 +252,16 @@ export class InstrumentedSgd<B> {
       const thetaNew = vars.map((v, i) => tf.sub(v, tf.mul(bufNew[i], lr)));
       const update = vars.map((v, i) => tf.sub(thetaNew[i], v));
 
-      const rows: tf.Tensor1D[] = [flat(vars), flat(g), flat(bufs), flat(bufNew), flat(update)];
       // θ_t − c computed directly: |θ|² − 2c·θ + |c|² cancels catastrophically in float32.
-      for (const c of this.centers) rows.push(flat(vars.map((v, i) => tf.sub(v, c.values[i]))));
-      const pairs = observablePairs(this.centers.length);
-      const parts: tf.Tensor[] = [tf.reshape(loss, [1]), tf.stack(pairs.map(([a, b]) => tf.dot(rows[a], rows[b])))];
+      const X = tf.stack([flat(vars), ...this.centers.map((c) => flat(vars.map((v, i) => tf.sub(v, c.values[i]))))]);
+      const Y = tf.stack([flat(g), flat(bufs), flat(update)]);
+      const parts: tf.Tensor[] = [
+        tf.reshape(loss, [1]),
+        tf.reshape(tf.matMul(X, Y, false, true), [-1]),
+        tf.sum(tf.square(X), 1),
+        tf.sum(tf.square(Y), 1),
+        tf.reshape(tf.sum(tf.square(flat(bufNew))), [1]),
+      ];
 
       if (batch2 !== undefined) {
         // FDR2 (§6) at θ_t, before the update:
@@ -287,7 +284,7 @@ export class InstrumentedSgd<B> {
           bufNew,
           vars.map((v) => hv[v.name]),
         );
-        const bufHBuf = wd !== 0 ? tf.add(vHv, tf.mul(tf.dot(rows[ROW.bufNew], rows[ROW.bufNew]), wd)) : vHv;
+        const bufHBuf = wd !== 0 ? tf.add(vHv, tf.mul(dotAll(bufNew, bufNew), wd)) : vHv;
         parts.push(tf.reshape(g1g2!, [1]), tf.reshape(bufHBuf, [1]));
       }
       const all = tf.concat(parts);
@@ -305,6 +302,15 @@ export class InstrumentedSgd<B> {
   }
 
   private stepRecord(t: number, v: Float32Array, fdr2: boolean): StepRecord {
+    const L = layout(this.centers.length);
+    // Row r of X: r·g at cross+3r, r·buf_t at cross+3r+1, r·Δ at cross+3r+2; |r|² at sqX+r.
+    const about = (r: number) => ({
+      param_sq: v[L.sqX + r],
+      theta_dot_grad: v[L.cross + 3 * r],
+      theta_dot_buf: v[L.cross + 3 * r + 1],
+      theta_dot_update: v[L.cross + 3 * r + 2],
+    });
+    const origin = about(0);
     const rec: StepRecord = {
       type: 'step',
       step: t,
@@ -314,26 +320,20 @@ export class InstrumentedSgd<B> {
       weight_decay: this.weightDecay,
       loss: v[0],
       time: Date.now() / 1000,
-      param_sq: v[1],
-      theta_dot_grad: v[2],
-      theta_dot_buf: v[3],
-      buf_sq: v[4],
-      update_sq: v[5],
-      theta_dot_update: v[6],
-      grad_sq: v[7],
+      param_sq: origin.param_sq,
+      theta_dot_grad: origin.theta_dot_grad,
+      theta_dot_buf: origin.theta_dot_buf,
+      buf_sq: v[L.bufNewSq],
+      update_sq: v[L.sqY + 2],
+      theta_dot_update: origin.theta_dot_update,
+      grad_sq: v[L.sqY],
     };
-    let k = 8;
     if (this.centers.length > 0) {
-      const centers: CenteredObservables[] = [];
-      for (const c of this.centers) {
-        centers.push({ id: c.id, param_sq: v[k], theta_dot_grad: v[k + 1], theta_dot_buf: v[k + 2], theta_dot_update: v[k + 3] });
-        k += 4;
-      }
-      rec.centers = centers;
+      rec.centers = this.centers.map((c, k): CenteredObservables => ({ id: c.id, ...about(k + 1) }));
     }
     if (fdr2) {
-      rec.grad_dot_grad2 = v[k];
-      rec.buf_h_buf = v[k + 1];
+      rec.grad_dot_grad2 = v[L.fdr2];
+      rec.buf_h_buf = v[L.fdr2 + 1];
     }
     return rec;
   }

@@ -152,6 +152,8 @@ export class ShuffledBatches implements DataSource<Batch> {
   }
 }
 
+let mlpCount = 0;
+
 /** MLP with one hidden ReLU layer as plain variables: logits = relu(x W1 + b1) W2 + b2. */
 export class Mlp implements TrainableModel<Batch> {
   readonly variables: tf.Variable[];
@@ -164,11 +166,12 @@ export class Mlp implements TrainableModel<Batch> {
     // He-uniform for the ReLU layer, Glorot-uniform for the output layer.
     const uniform = (n: number, limit: number) => Float32Array.from({ length: n }, () => (2 * rng.uniform() - 1) * limit);
     const [i, h, o] = sizes;
+    const p = `mlp${mlpCount++}`; // tfjs variable names are global and must be unique
     this.variables = [
-      tf.variable(tf.tensor2d(uniform(i * h, Math.sqrt(6 / i)), [i, h]), true, 'mlp/W1'),
-      tf.variable(tf.zeros([h]), true, 'mlp/b1'),
-      tf.variable(tf.tensor2d(uniform(h * o, Math.sqrt(6 / (h + o))), [h, o]), true, 'mlp/W2'),
-      tf.variable(tf.zeros([o]), true, 'mlp/b2'),
+      tf.variable(tf.tensor2d(uniform(i * h, Math.sqrt(6 / i)), [i, h]), true, `${p}/W1`),
+      tf.variable(tf.zeros([h]), true, `${p}/b1`),
+      tf.variable(tf.tensor2d(uniform(h * o, Math.sqrt(6 / (h + o))), [h, o]), true, `${p}/W2`),
+      tf.variable(tf.zeros([o]), true, `${p}/b2`),
     ];
   }
 
