@@ -68,6 +68,8 @@ const MAX_HISTORY = 64;
 /** Loss smoothing: EMA weight, and records before the explosion test starts. */
 const LOSS_EMA = 0.02;
 const LOSS_WARMUP = 50;
+/** Fields whose NaN/inf means the run diverged. */
+const DIVERGENCE_FIELDS = ['loss', 'param_sq', 'buf_sq', 'theta_dot_grad'] as const;
 
 interface Segment {
   index: number;
@@ -231,7 +233,7 @@ export class Analyzer implements StreamAnalyzer {
   /** NaN/inf in the loss or the FDR observables, or a smoothed loss ×explodeFactor above its segment minimum. */
   private watchDivergence(seg: Segment, r: StepRecord): void {
     if (seg.diverging) return;
-    for (const k of ['loss', 'param_sq', 'buf_sq', 'theta_dot_grad'] as const) {
+    for (const k of DIVERGENCE_FIELDS) {
       const v = r[k];
       if (v !== undefined && !Number.isFinite(v)) {
         seg.diverging = `${k} is ${v} at step ${r.step}: diverging, drop the learning rate now`;

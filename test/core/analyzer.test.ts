@@ -125,6 +125,16 @@ test('no weight decay and no sign of equilibrium is flagged', () => {
   assert.ok(s.warnings.some((w) => /weight_decay = 0/.test(w)), JSON.stringify(s.warnings));
 });
 
+test('ε drifting away from 0 is flagged', () => {
+  // |θ|² first flat (stationary-looking), then growing exponentially: ε̂ grows at every check.
+  const recs: StreamRecord[] = [];
+  for (let t = 0; t < 4000; t++) recs.push({ type: 'step', step: t, lr: 0.1, param_sq: 100 + (t < 1500 ? 0.001 * Math.sin(t) : Math.exp((t - 1500) / 400) - 1), buf_sq: 1 });
+  const s = run(recs, { minSteps: 100000 }).summary.segments[0];
+  assert.ok(s.warnings.some((w) => /drifting away from 0/.test(w)), JSON.stringify(s.warnings));
+  const flat = run(recs.slice(0, 1500), { minSteps: 100000 }).summary.segments[0];
+  assert.ok(!flat.warnings.some((w) => /drifting/.test(w)));
+});
+
 test('finished event ends the advice', () => {
   const recs = nqmRecords({ dim: 4, lr: 0.1 }, 300);
   recs.push({ type: 'event', event: 'finished', step: 300 });
