@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Analyzer } from '../core/analyzer';
-import { formatLine, STEP_NUMERIC_FIELDS, type StreamRecord } from '../core/protocol';
+import { STEP_NUMERIC_FIELDS, type StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision, EvaluationPoint } from '../core/types';
 import { createSource, type Run, type Source, type SourceSpec } from '../sources';
 import { PanelFeed } from './feed';
@@ -49,6 +49,9 @@ export interface SessionOptions {
 }
 
 let sessionCounter = 0;
+
+/** Columns of records.csv (Export): every numeric field of a step record. */
+export const SPOOL_COLUMNS = ['step', 'lr', ...STEP_NUMERIC_FIELDS, 'center'] as const;
 
 /** The source spec and title for a start spec. */
 export function sourceSpecFor(spec: StartSpec, o: Pick<SessionOptions, 'extensionRoot' | 'nodePath' | 'controlTimeoutMs'>): { source: SourceSpec; title: string } {
@@ -94,6 +97,7 @@ export class Session {
   private lastFlush = 0;
   private summaryAt = 0;
   private spool: fs.WriteStream | null = null;
+  private spoolRows: string[] = [];
   readonly spoolPath: string;
   evaluations: EvaluationPoint[] = [];
   decisions: Decision[] = [];
@@ -113,7 +117,7 @@ export class Session {
     this.analyzer = this.newAnalyzer();
     this.feed = this.newFeed();
     fs.mkdirSync(opts.spoolDir, { recursive: true });
-    this.spoolPath = path.join(opts.spoolDir, `${this.id}.jsonl`);
+    this.spoolPath = path.join(opts.spoolDir, `${this.id}.csv`);
     this.wire();
   }
 
@@ -140,9 +144,23 @@ export class Session {
       { id: `${this.id}-${this.runSerial}`, title: this.title },
       { tolerance: o.tolerance ?? 0.01, confidence: o.confidence ?? 0.95 },
     );
-    feed.ext.source = this.source.description ? `${this.title} — ${this.source.description}` : this.title;
+    feed.ext.source = this.sourceText();
     feed.ext.autoApply = this.opts.autoApply;
     return feed;
+  }
+
+  /** The trainer's process id (process sources, once spawned). */
+  get pid(): number | null {
+    return (this.source as unknown as { child?: { pid?: number } }).child?.pid ?? null;
+  }
+
+  /** The source in words for the status card: short for processes (the command line is in the output channel). */
+  private sourceText(): string {
+    if (this.source.kind === 'process') {
+      const pid = this.pid;
+      return pid ? `${this.title} (pid ${pid})` : this.title;
+    }
+    return this.source.description && this.source.description !== this.title ? `${this.title} — ${this.source.description}` : this.title;
   }
 
   private wire(): void {
@@ -169,6 +187,7 @@ export class Session {
   }
 
   private setConnection(state: ConnectionState, reason?: string): void {
+    this.feed.ext.source = this.sourceText();
     this.feed.ext.connection = state;
     this.feed.ext.connectionReason = reason;
     this.refreshControl();
@@ -212,12 +231,30 @@ export class Session {
     this.scheduleFlush();
   }
 
+  /**
+   * Step records go to the spool as CSV rows (the export's records.csv body),
+   * buffered and written once per flush: one string per record, no
+   * re-serialisation of the JSON.
+   */
   private writeSpool(rec: StreamRecord): void {
+    if (rec.type !== 'step') return;
+    let row = '';
+    for (let i = 0; i < SPOOL_COLUMNS.length; i++) {
+      const v = (rec as unknown as Record<string, unknown>)[SPOOL_COLUMNS[i]];
+      if (i) row += ',';
+      if (v !== undefined) row += String(v);
+    }
+    this.spoolRows.push(row);
+  }
+
+  private drainSpool(): void {
+    if (!this.spoolRows.length) return;
     if (!this.spool) {
       this.spool = fs.createWriteStream(this.spoolPath, { flags: 'a' });
       this.spool.on('error', (e) => this.opts.log(`spool file ${this.spoolPath}: ${e.message}`));
     }
-    this.spool.write(formatLine(rec));
+    this.spool.write(this.spoolRows.join('\n') + '\n');
+    this.spoolRows = [];
   }
 
   async start(): Promise<void> {
@@ -256,6 +293,7 @@ export class Session {
   /** Sends the delta now (used by the throttle; public for Export and tests). */
   flush(): void {
     this.lastFlush = Date.now();
+    this.drainSpool();
     this.refreshSummary(false);
     const u = this.feed.takeUpdate();
     if (!u) return;
@@ -368,7 +406,7 @@ export class Session {
       controlBlocked: this.controlBlocked(),
       lastSent: this.lastSent,
       spoolPath: this.spoolPath,
-      pid: (this.source as unknown as { child?: { pid?: number } }).child?.pid ?? null,
+      pid: this.pid,
     };
   }
 
@@ -384,24 +422,13 @@ export class Session {
    * paths written.
    */
   async exportTo(dir: string): Promise<string[]> {
+    this.drainSpool();
     await new Promise<void>((r) => (this.spool ? this.spool.write('', () => r()) : r()));
     await fs.promises.mkdir(dir, { recursive: true });
     const written: string[] = [];
-    const cols = ['step', 'lr', ...STEP_NUMERIC_FIELDS, 'center'] as const;
     const recordsCsv = path.join(dir, 'records.csv');
-    const out = fs.createWriteStream(recordsCsv);
-    out.write(cols.join(',') + '\n');
-    if (fs.existsSync(this.spoolPath)) {
-      const rl = (await import('node:readline')).createInterface({ input: fs.createReadStream(this.spoolPath), crlfDelay: Infinity });
-      for await (const line of rl) {
-        if (!line) continue;
-        const r = JSON.parse(line) as Record<string, unknown>;
-        if (r.type !== 'step') continue;
-        const row = cols.map((c) => (r[c] === undefined ? '' : String(r[c]))).join(',');
-        if (!out.write(row + '\n')) await new Promise<void>((res) => out.once('drain', () => res()));
-      }
-    }
-    await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+    await fs.promises.writeFile(recordsCsv, SPOOL_COLUMNS.join(',') + '\n');
+    if (fs.existsSync(this.spoolPath)) await fs.promises.appendFile(recordsCsv, await fs.promises.readFile(this.spoolPath));
     written.push(recordsCsv);
     const evCsv = path.join(dir, 'evaluations.csv');
     const evCols = ['step', 'segment', 'lr', 'epsilon', 'ci_lo', 'ci_hi', 'classic_epsilon', 'tau', 'ess', 'eta_steps', 'anharmonicity', 'hessian_scale', 'action'];
@@ -435,6 +462,7 @@ export class Session {
     this.feed.touchStatus();
     const u = this.feed.takeUpdate();
     if (u) for (const l of this.listeners) l(u);
+    this.drainSpool();
     await new Promise<void>((r) => (this.spool ? this.spool.end(() => r()) : r()));
   }
 }

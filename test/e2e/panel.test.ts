@@ -18,8 +18,9 @@ test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → a
   let wb: Workbench | undefined;
   try {
     wb = await openWorkbenchSession({
-      extensionDevelopmentPath: REPO_ROOT,
+      linkExtensions: [REPO_ROOT], // installed as a regular extension (symlinked)
       settings: { 'fdrMonitor.nqmArgs': NQM_ARGS, 'workbench.colorTheme': 'Default Dark Modern' },
+      verbose: process.env.FDR_E2E_VERBOSE === '1',
     });
     const page = wb.page;
     await wb.runCommand('FDR: Start FDR monitor', 120_000);
@@ -68,6 +69,9 @@ test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → a
     fs.mkdirSync(path.dirname(doc), { recursive: true });
     fs.copyFileSync(png, doc);
     assert.equal(png, resultPath('panel.png'));
+  } catch (e) {
+    await wb?.screenshot('panel-failure.png').catch(() => undefined);
+    throw e;
   } finally {
     await wb?.close();
   }

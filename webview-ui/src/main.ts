@@ -261,8 +261,8 @@ const lossChart = makeStepChart(
   'loss',
   'Minibatch loss',
   [
-    { store: S('loss'), ds: line('loss', alpha(theme.blue, 0.35)) },
-    { store: () => lossSmooth.out, ds: line('loss (smoothed)', theme.blue, { borderWidth: 1.75 }) },
+    { store: S('loss'), ds: line('loss', alpha(theme.blue, 0.22), { borderWidth: 1 }) },
+    { store: () => lossSmooth.out, ds: line('loss (smoothed)', theme.blue, { borderWidth: 2 }) },
   ],
   model.prefs.logLoss ? 'logarithmic' : 'linear',
 );
@@ -403,11 +403,18 @@ const STATE_TEXT: Record<string, string> = {
   finished: 'finished',
 };
 
+/** Cards are rebuilt only when what they show changed (a rebuilt button cannot be clicked mid-update). */
+let statusKey = '';
+let suggestionKey = '';
+
 function renderStatus(): void {
   const s = model.status;
   empty.classList.toggle('hidden', model.run !== null);
   statusCard.classList.toggle('hidden', !s);
   if (!s) return;
+  const key = JSON.stringify([s, model.run?.title]);
+  if (key === statusKey) return;
+  statusKey = key;
   const rows: [string, string, string?][] = [
     ['State', STATE_TEXT[s.state] ?? s.state, 'status-state'],
     ['Step', `${fmtInt(s.step)}${s.stepsPerSecond ? ` (${fmt(s.stepsPerSecond, 3)} steps/s)` : ''}`, 'status-step'],
@@ -435,6 +442,9 @@ function renderSuggestion(): void {
   const show = s !== null || a !== null;
   suggestionCard.classList.toggle('hidden', !show);
   if (!show) return;
+  const key = JSON.stringify([s, a, st?.controlBlocked, st?.autoApply]);
+  if (key === suggestionKey) return;
+  suggestionKey = key;
   const parts: Node[] = [];
   if (s) {
     parts.push(el('p', { id: 'suggestion-text', class: `suggestion ${s.action}` }, s.text));
@@ -451,6 +461,7 @@ function renderSuggestion(): void {
     dismissBtn.addEventListener('click', () => {
       post({ type: 'dismiss', suggestionId: s.id });
       model.suggestion = null;
+      suggestionKey = '';
       renderSuggestion();
     });
     parts.push(el('div', { class: 'buttons' }, applyBtn, dismissBtn));
