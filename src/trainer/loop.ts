@@ -42,6 +42,8 @@ export interface LoopOptions {
   log?: (msg: string) => void;
   /** Cancels the run from outside (e.g. SIGINT): the loop ends with a `finished` event. */
   signal?: AbortSignal;
+  /** Called with every record written (meta, steps, events), e.g. for progress logging. */
+  onRecord?: (r: StreamRecord) => void;
 }
 
 export interface LoopResult {
@@ -86,6 +88,7 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
 
   const write = async (records: StreamRecord[]) => {
     for (const r of records) {
+      opts.onRecord?.(r);
       const line = formatLine(r);
       for (const s of sinks) {
         if (s.failure) continue;
