@@ -28,10 +28,10 @@
  *     The variable reaches the extension host through code-server's (or
  *     `code`'s) environment. Started once per window, not again on reload
  *     when a session is already running.
- *  2. Liveness, for `--check` and UI tests: the panel's webview content has an
- *     element carrying `data-fdr-records="<N>"`, N = number of stream records
- *     the panel has received so far, updated with every update message. The
- *     check waits for N ≥ 1 and then for N to grow (= live).
+ *  2. Liveness, for `--check` and UI tests: the panel webview's `<body>`
+ *     carries `data-points="<N>"`, N = the points the panel's charts hold
+ *     (all series; webview-ui/src/main.ts sets it on every update). The check
+ *     waits for N ≥ 1 and then for N to grow (= live).
  *
  * --check (test mode, used by test/host/launch.test.ts): same start-up, then
  * headless Chromium opens the URL, waits for the live panel (rule 2), saves
@@ -49,8 +49,9 @@ import { assertPortFree, startCodeServer, type CodeServer } from './host/server'
 export const AUTOSTART_ENV = 'FDR_MONITOR_AUTOSTART';
 export const EXAMPLES = ['mnist-mlp', 'nqm'] as const;
 export type Example = (typeof EXAMPLES)[number];
-/** Attribute on the panel's live element: number of records received (agreement rule 2). */
-export const RECORDS_ATTR = 'data-fdr-records';
+/** The panel's liveness mark (agreement rule 2): `<body data-points="N">`. */
+export const LIVE_SELECTOR = 'body[data-points]';
+const LIVE_ATTR = 'data-points';
 
 /** The repository root (this file compiles to out/src/cli/launch.js). */
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -229,24 +230,24 @@ async function check(o: LaunchOptions): Promise<number> {
     progress(`check: opening ${server.url} in headless Chromium…`);
     page = await openWorkbench(browser, server.url, left());
     progress(`check: workbench loaded (${elapsed()}); waiting for the FDR panel…`);
-    const frame = await webviewFrame(page, { selector: `[${RECORDS_ATTR}]`, timeoutMs: left() });
-    const count = async () => Number(await frame.getAttribute(`[${RECORDS_ATTR}]`, RECORDS_ATTR));
+    const frame = await webviewFrame(page, { selector: LIVE_SELECTOR, timeoutMs: left() });
+    const count = async () => Number(await frame.getAttribute(LIVE_SELECTOR, LIVE_ATTR));
     let first = await count();
     while (!(first >= 1)) {
-      if (Date.now() > deadline) throw new Error(`the panel received no records within ${o.checkTimeoutMs / 1000} s`);
+      if (Date.now() > deadline) throw new Error(`the panel showed no data within ${o.checkTimeoutMs / 1000} s`);
       await page.waitForTimeout(250);
       first = await count();
     }
-    progress(`check: panel open with ${first} records (${elapsed()}); waiting for more (live)…`);
+    progress(`check: panel open with ${first} points (${elapsed()}); waiting for more (live)…`);
     let now = first;
     while (now <= first) {
-      if (Date.now() > deadline) throw new Error(`the panel stopped at ${first} records: not live`);
+      if (Date.now() > deadline) throw new Error(`the panel stopped at ${first} points: not live`);
       await page.waitForTimeout(250);
       now = await count();
     }
     await page.waitForTimeout(1500); // let the charts draw a little more history for the picture
     const png = await screenshotTo(page, o.screenshot);
-    progress(`check: live panel reached in ${elapsed()} (records ${first} → ${now}); screenshot ${path.relative(process.cwd(), png)}`);
+    progress(`check: live panel reached in ${elapsed()} (chart points ${first} → ${now}); screenshot ${path.relative(process.cwd(), png)}`);
     process.stdout.write(`LIVE_PANEL_SECONDS=${((Date.now() - t0) / 1000).toFixed(1)}\n`);
     return 0;
   } catch (e) {

@@ -89,6 +89,8 @@ export async function openWorkbenchSession(opts: WorkbenchOptions = {}): Promise
     env: opts.env,
     settings: opts.settings,
     linkExtensions: opts.linkExtensions,
+    // The workbench honours the URL payload's extensionDevelopmentPath only with the smoke-test driver on (measured).
+    smokeTestDriver: opts.extensionDevelopmentPath !== undefined,
     installVsix: opts.vsix === undefined ? undefined : ([] as string[]).concat(opts.vsix),
     onOutput: opts.verbose ? (l) => process.stderr.write(`[code-server] ${l}\n`) : undefined,
   });

@@ -18,6 +18,8 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
   '--disable-dev-shm-usage',
+  // Offline anyway: make every name lookup but the server's fail at once (open-vsx, telemetry) instead of waiting on DNS.
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
 ];
 
 export async function launchChromium(executablePath: string, headless = true): Promise<Browser> {
