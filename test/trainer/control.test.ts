@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { parseLine, type EventRecord, type MetaRecord, type StepRecord, type StreamRecord } from '../../src/core/protocol';
 import { parseControlLine, setLrRefusal } from '../../src/trainer/control';
 import { collector, isEvent, isStepAtLeast, spawnTrainer, withTimeout, type Collector } from './proc';
@@ -176,6 +176,44 @@ test('WebSocket: served on 127.0.0.1, late client gets the replay, set_lr round 
   } finally {
     ws?.terminate();
     tr.proc.kill();
+  }
+});
+
+test('--connect-ws: streams to a monitor that listens for trainers and takes control from it', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as { port: number }).port;
+  const out = collector();
+  let sock: WebSocket | undefined;
+  let requestUrl = '';
+  server.on('connection', (ws, req) => {
+    sock = ws;
+    requestUrl = req.url ?? '';
+    ws.on('message', (data) => {
+      for (const line of data.toString().split('\n')) {
+        const r = parseLine(line);
+        if (r.ok) out.push(r.record);
+        else out.skipped.push(r.reason);
+      }
+    });
+  });
+  const tr = spawnTrainer([...NQM_ARGS, '--connect-ws', `ws://127.0.0.1:${port}/?token=s3cret`, '--stdin-control', 'off']);
+  try {
+    await out.waitFor(isStepAtLeast(20), 'step 20 at the listening monitor');
+    assert.equal(out.records[0].type, 'meta');
+    assert.equal(requestUrl, '/?token=s3cret');
+    const seen = lastStep(out);
+    sock!.send(JSON.stringify({ type: 'control', command: 'set_lr', lr: 0.04, request: 'c1' }));
+    const ack = await out.waitFor<EventRecord>(isEvent('lr_set', 'c1'), 'lr_set from the listening monitor');
+    await out.waitFor(isStepAtLeast(ack.step! + 2), 'steps after the change');
+    checkApplied(out, ack, seen, 0.1, 0.04);
+    sock!.send(JSON.stringify({ type: 'control', command: 'stop' }));
+    await out.waitFor(isEvent('finished'), 'finished');
+    assert.equal(await withTimeout(tr.exit, 10000, 'exit'), 0);
+    assert.deepEqual(out.skipped, []);
+  } finally {
+    tr.proc.kill();
+    await new Promise((r) => server.close(r));
   }
 });
 
