@@ -86,6 +86,7 @@ export const DEFAULT_SETTINGS: Record<string, unknown> = {
   'security.workspace.trust.startupPrompt': 'never',
   'security.workspace.trust.untrustedFiles': 'open',
   'chat.disableAIFeatures': true,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
 };
 
 /** A free TCP port on 127.0.0.1 (the OS picks it). */

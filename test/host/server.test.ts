@@ -1,0 +1,92 @@
+/**
+ * The host installer and code-server lifecycle (src/cli/host), without a
+ * browser: the cached install is complete and verified, missing system
+ * packages are explained, and a started server answers on 127.0.0.1 only and
+ * leaves nothing behind when stopped.
+ */
+import { before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CODE_SERVER_VERSION, ensureSystemPackages, HostSetupError, locateHost, missingNativeModules, NODE_VERSION, type HostPaths } from '../../src/cli/host/install';
+import { assertPortFree, startCodeServer } from '../../src/cli/host/server';
+import { host } from './runner';
+
+let paths: HostPaths;
+before(async () => {
+  paths = await host();
+});
+
+test('the cached host is Node 24 with headers and code-server with its natively built modules', () => {
+  const v = spawnSync(paths.nodeBin, ['--version'], { encoding: 'utf8' });
+  assert.equal(v.stdout.trim(), `v${NODE_VERSION}`);
+  assert.ok(fs.existsSync(path.join(paths.nodeDir, 'include', 'node', 'node_api.h')), 'Node 24 headers missing');
+  assert.deepEqual(missingNativeModules(paths.codeServerDir), []);
+  const cs = spawnSync(paths.nodeBin, [paths.codeServerEntry, '--version'], { encoding: 'utf8' });
+  assert.match(cs.stdout, new RegExp(`^${CODE_SERVER_VERSION.replace(/\./g, '\\.')} \\w+ with Code 1\\.\\d+\\.\\d+`));
+  assert.deepEqual(locateHost(paths.cacheDir), paths);
+});
+
+test('an empty cache is reported as not installed', () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-empty-cache-'));
+  try {
+    assert.equal(locateHost(empty), undefined);
+  } finally {
+    fs.rmSync(empty, { recursive: true });
+  }
+});
+
+test('a missing chromium is explained with the exact command when apt may not be used', () => {
+  const saved = process.env.FDR_CHROMIUM;
+  process.env.FDR_CHROMIUM = '/nonexistent/chromium';
+  try {
+    assert.throws(
+      () => ensureSystemPackages({ needBuildTools: false, allowApt: false, log: () => undefined }),
+      (e: unknown) => e instanceof HostSetupError && /chromium not found: .*apt-get install -y chromium.*FDR_CHROMIUM/.test(e.message),
+    );
+  } finally {
+    if (saved === undefined) delete process.env.FDR_CHROMIUM;
+    else process.env.FDR_CHROMIUM = saved;
+  }
+});
+
+test('a port in use is refused with a clear message', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+  const port = (blocker.address() as net.AddressInfo).port;
+  try {
+    await assert.rejects(assertPortFree(port), new RegExp(`port ${port} is already in use on 127\\.0\\.0\\.1`));
+  } finally {
+    blocker.close();
+  }
+});
+
+function get(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', reject);
+  });
+}
+
+test('code-server answers /healthz on 127.0.0.1 only, and stop() ends its whole process group', async () => {
+  const server = await startCodeServer({ host: paths, folder: os.tmpdir() });
+  const { pid, port, workDir } = server;
+  try {
+    assert.equal(await get(`http://127.0.0.1:${port}/healthz`), 200);
+    assert.ok(fs.existsSync(path.join(server.userDataDir, 'User', 'settings.json')));
+    // Bound to loopback: another local address of this machine must not answer.
+    const other = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+    if (other) await assert.rejects(get(`http://${other.address}:${port}/healthz`), /ECONNREFUSED/);
+  } finally {
+    await server.stop();
+  }
+  assert.throws(() => process.kill(-pid, 0), /ESRCH/, 'processes of the group are still running');
+  await assert.rejects(get(`http://127.0.0.1:${port}/healthz`), /ECONNREFUSED/);
+  assert.equal(fs.existsSync(workDir), false, 'temp work folder left behind');
+});
