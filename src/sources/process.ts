@@ -133,6 +133,14 @@ export class ProcessSource extends BaseSource {
     child.stdout!.on('data', (chunk: string) => run.push(chunk));
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => this.onStderr(chunk, run));
+    child.on('exit', () => {
+      // 'close' waits for stdout/stderr to close; a grandchild that inherited them may hold them
+      // open forever. Give it a moment to flush, then stop listening so the exit is reported.
+      setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }, 2000).unref();
+    });
     child.on('close', (code, signal) => {
       run.end();
       if (this.stderrPartial) {

@@ -218,3 +218,14 @@ test('control failure modes: invalid value, timeout, channel gone (pending and a
   assert.equal(after.failure, 'channel_gone');
   await src.dispose();
 });
+
+test('a grandchild holding stdout open does not hide the exit', async () => {
+  // The shell backgrounds a sleeper that inherits stdout, then exits 0.
+  const src = track(new ProcessSource({ command: '/bin/sh', args: ['-c', 'echo \'{"step":1,"lr":0.1}\'; sleep 30 & exit 0'], killGraceMs: 500 }));
+  const c = collect(src);
+  await src.start();
+  await waitFor('exit reported', () => src.exitCode !== null, 8000);
+  assert.equal(src.exitCode, 0);
+  assert.equal(src.state, 'ended');
+  assert.equal(c.steps().length, 1);
+});

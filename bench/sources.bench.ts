@@ -1,0 +1,138 @@
+/**
+ * Source throughput (issue 4): records/s delivered by
+ *
+ *   baseline   the whole file read in one go (readFileSync) and fed to the
+ *              same StreamParser — the floor for any source;
+ *   tail       TailSource replaying the same file's backlog from the start
+ *              (1 MiB reads, a yield to the event loop between chunks,
+ *              identity/content checks) until the last record is delivered;
+ *   ws x1      WebSocketClientSource receiving the same lines from a ws server
+ *              in this process, one record per message (the common case);
+ *   ws x1000   the same with 1000 newline-separated records per message.
+ *
+ * Ratios are source rate / baseline rate, measured in the same process. The
+ * WebSocket server shares this process (and the 2 shared cores), so its
+ * figures include the sending side. Each timing is the best of 2 rounds.
+ * Run: npx tsc -p . && node bench/run-bench.mjs sources.bench
+ */
+import { readFileSync, writeFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
+import { StreamParser } from '../src/core/protocol';
+import { TailSource, WebSocketClientSource } from '../src/sources/index';
+
+const TAIL_RECORDS = 1_000_000;
+const WS_RECORDS = 200_000;
+
+function makeLines(n: number): string[] {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    lines.push(
+      JSON.stringify({
+        step: i,
+        lr: 0.1,
+        loss: 1 / (1 + i),
+        param_sq: 4 + Math.sin(i),
+        theta_dot_grad: 0.5 + 0.1 * Math.cos(i),
+        buf_sq: 0.25 + 0.01 * Math.sin(3 * i),
+        time: 1.7e9 + i * 0.001,
+      }),
+    );
+  }
+  return lines;
+}
+
+async function best(rounds: number, fn: () => Promise<number>): Promise<number> {
+  let b = Infinity;
+  for (let i = 0; i < rounds; i++) {
+    global.gc?.();
+    b = Math.min(b, await fn());
+  }
+  return b;
+}
+
+function baseline(file: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  let got = 0;
+  const p = new StreamParser(() => got++);
+  p.push(readFileSync(file, 'utf8'));
+  p.end();
+  const ms = performance.now() - t0;
+  if (got !== n) throw new Error(`baseline parsed ${got} of ${n}`);
+  return Promise.resolve(ms);
+}
+
+async function tail(file: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  const src = new TailSource({ path: file, pollMs: 1000, useWatcher: false });
+  let got = 0;
+  let done!: () => void;
+  const all = new Promise<void>((r) => (done = r));
+  src.on('record', () => {
+    if (++got === n) done();
+  });
+  await src.start();
+  await all;
+  const ms = performance.now() - t0;
+  await src.dispose();
+  return ms;
+}
+
+async function ws(lines: string[], perMessage: number): Promise<number> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  const port = (wss.address() as { port: number }).port;
+  wss.on('connection', (sock) => {
+    for (let i = 0; i < lines.length; i += perMessage) sock.send(lines.slice(i, i + perMessage).join('\n'));
+  });
+  const t0 = performance.now();
+  const src = new WebSocketClientSource({ url: `ws://127.0.0.1:${port}/` });
+  let got = 0;
+  let done!: () => void;
+  const all = new Promise<void>((r) => (done = r));
+  src.on('record', () => {
+    if (++got === lines.length) done();
+  });
+  await src.start();
+  await all;
+  const ms = performance.now() - t0;
+  await src.dispose();
+  await new Promise<void>((r) => wss.close(() => r()));
+  return ms;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fdr-bench-sources-'));
+  try {
+    const file = join(dir, 'big.jsonl');
+    const lines = makeLines(TAIL_RECORDS);
+    writeFileSync(file, lines.join('\n') + '\n');
+    const mb = statSync(file).size / 1e6;
+    console.log(`file: ${TAIL_RECORDS} records, ${mb.toFixed(0)} MB`);
+
+    const base = await best(2, () => baseline(file, TAIL_RECORDS));
+    const t = await best(2, () => tail(file, TAIL_RECORDS));
+    const rate = (n: number, ms: number) => (n / ms) * 1000;
+    const baseRate = rate(TAIL_RECORDS, base);
+    const row = (name: string, n: number, ms: number) =>
+      console.log(
+        `${name.padEnd(34)} ${String(n).padStart(9)} rec  ${(ms / 1000).toFixed(2).padStart(6)} s  ${Math.round(rate(n, ms)).toLocaleString('en-US').padStart(11)} rec/s  ratio ${(rate(n, ms) / baseRate).toFixed(2)}`,
+      );
+    row('baseline: readFileSync + parser', TAIL_RECORDS, base);
+    row('tail: backlog from the start', TAIL_RECORDS, t);
+
+    const wsLines = lines.slice(0, WS_RECORDS);
+    const w1 = await best(2, () => ws(wsLines, 1));
+    const w1000 = await best(2, () => ws(wsLines, 1000));
+    row('ws client: 1 record/message', WS_RECORDS, w1);
+    row('ws client: 1000 records/message', WS_RECORDS, w1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
