@@ -57,7 +57,9 @@ test('fromLayersModel: θ = the Dense kernels and biases; HVP through the layers
   const data = randomData(3, log);
   const sgd = new InstrumentedSgd(model, data, { lr: 0.1, momentum: 0.5, weightDecay: 0, fdr2Every: 1, centerBlock: 0 });
   try {
-    for (let t = 0; t < 3; t++) {
+    let tensors = 0;
+    for (let t = 0; t < 4; t++) {
+      if (t === 1) tensors = tf.memory().numTensors;
       const before = sgd.snapshot();
       const rec = sgd.next().find((r): r is StepRecord => r.type === 'step')!;
       const after = sgd.snapshot();
@@ -70,6 +72,7 @@ test('fromLayersModel: θ = the Dense kernels and biases; HVP through the layers
       assert.ok(Math.abs(rec.buf_h_buf! - want) <= 1e-4 * scale, `step ${t}: buf_h_buf ${rec.buf_h_buf} vs float64 ${want}`);
       assert.ok(scale > 0);
     }
+    assert.equal(tf.memory().numTensors, tensors, 'FDR2 steps leak no tensors');
   } finally {
     sgd.dispose();
     m.dispose();

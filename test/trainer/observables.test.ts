@@ -183,11 +183,14 @@ test('pathwise identity (§4) holds on the trainer stream to float32 rounding, a
   const steps: StepRecord[] = [];
   const all: StreamRecord[] = [];
   try {
+    let tensorsAt60 = 0;
     for (let t = 0; t < 600; t++) {
+      if (t === 60) tensorsAt60 = tf.memory().numTensors; // two centres held from step 50 on
       const r = sgd.next();
       all.push(...r);
       steps.push(r.find((x): x is StepRecord => x.type === 'step')!);
     }
+    assert.equal(tf.memory().numTensors, tensorsAt60, 'no tensors leak per step');
   } finally {
     sgd.dispose();
     model.dispose();
