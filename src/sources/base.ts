@@ -65,11 +65,11 @@ export class RunImpl implements Run {
 
   private deliver(rec: StreamRecord, line: number): void {
     if (this.filter && !this.filter(rec)) return;
+    const wasOpen = this.link?.open;
     if (rec.type === 'meta') {
       this.meta = rec;
       this.source.onMeta(this, rec);
     }
-    const wasOpen = this.link?.open;
     this.link?.handleRecord(rec);
     if (wasOpen && !this.link!.open) this.source.events.emit('control', this);
     this.source.events.emit('record', rec, { run: this, line });
@@ -128,6 +128,16 @@ export abstract class BaseSource implements Source {
 
   /** Called for each delivered meta record (e.g. the tail source opens the announced control file). */
   onMeta(_run: RunImpl, _meta: MetaRecord): void {}
+
+  /**
+   * A trainer that lists its control channels in `meta.control` and leaves
+   * ours out does not read it: say so instead of sending into the void.
+   */
+  protected checkAnnounced(run: RunImpl, meta: MetaRecord, channel: string, ours: string): void {
+    if (!Array.isArray(meta.control) || meta.control.includes(channel)) return;
+    const listed = meta.control.length ? meta.control.join(', ') : 'none';
+    run.link?.close(`the trainer does not read control from ${ours} (its meta lists: ${listed})`, false);
+  }
 
   protected newRun(label: string): RunImpl {
     const run = new RunImpl(this, `run-${++this.runCounter}`, label);

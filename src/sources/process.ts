@@ -8,6 +8,7 @@
  * too, instead of being orphaned with the GPU.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { MetaRecord } from '../core/protocol';
 import { ControlLink } from './control';
 import { BaseSource, type RunImpl } from './base';
 
@@ -165,6 +166,10 @@ export class ProcessSource extends BaseSource {
       }
       resolveClosed();
     });
+  }
+
+  override onMeta(run: RunImpl, meta: MetaRecord): void {
+    this.checkAnnounced(run, meta, 'stdin', 'stdin');
   }
 
   private onStderr(chunk: string, run: RunImpl): void {

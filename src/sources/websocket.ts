@@ -102,6 +102,10 @@ export class WebSocketClientSource extends BaseSource {
     if (this.state !== 'failed') this.setState('ended', 'disposed');
   }
 
+  override onMeta(run: RunImpl, meta: MetaRecord): void {
+    this.checkAnnounced(run, meta, 'ws', 'this WebSocket');
+  }
+
   private connect(): void {
     if (this.disposed) return;
     this.setState(this.connectedOnce ? 'reconnecting' : 'connecting', `connecting to ${this.opts.url}`);
@@ -312,7 +316,9 @@ export class WebSocketServerSource extends BaseSource {
     });
   }
 
-  override onMeta(_run: RunImpl, _meta: MetaRecord): void {}
+  override onMeta(run: RunImpl, meta: MetaRecord): void {
+    this.checkAnnounced(run, meta, 'ws', 'this WebSocket');
+  }
 }
 
 function presentedToken(req: IncomingMessage): string {

@@ -103,3 +103,15 @@ test('real trainer connecting to a monitor: server source', async () => {
   await roundTrip(run.control!, c, run);
   await waitFor('run ended', () => run.state === 'ended', 10_000);
 });
+
+test('a trainer whose meta leaves stdin out of its control channels: no control, and the reason', async () => {
+  const src = trainer(['--stdin-control', 'off', '--steps', '200']);
+  const changes: (string | undefined)[] = [];
+  src.on('control', (run) => changes.push(run.controlUnavailable));
+  const c = collect(src);
+  await src.start();
+  await waitFor('meta', () => c.records.length > 0, 20_000);
+  assert.equal(src.control, undefined);
+  assert.match(src.controlUnavailable!, /does not read control from stdin \(its meta lists: none\)/);
+  assert.ok(changes.some((r) => r && /does not read control/.test(r)), "a 'control' event announced the change");
+});
