@@ -86,6 +86,7 @@ interface Segment {
   firstStep: number;
   lastStep: number;
   records: number;
+  /** Block sums of the live segment (replaced by an empty one when the segment closes). */
   win: SegmentWindow;
   /** Centre id → segment-relative step at which it was taken (announced or first seen). */
   centreAt: Map<number, number>;
@@ -120,7 +121,6 @@ export class Analyzer implements StreamAnalyzer {
   /** Centre events that arrived before their segment's first step: absolute step. */
   private pendingCentres: { id: number; step: number }[] = [];
   private records = 0;
-  private finished = false;
   private lastDecision: Decision | null = null;
   private lastEvaluation: EvaluationPoint | null = null;
   meta: Record<string, unknown> | null = null;
@@ -155,7 +155,6 @@ export class Analyzer implements StreamAnalyzer {
       if (seg && !this.pendingSegment && e.step >= seg.firstStep) seg.centreAt.set(e.center, e.step - seg.firstStep);
       else this.pendingCentres.push({ id: e.center, step: e.step });
     } else if (e.event === 'finished') {
-      this.finished = true;
       const seg = this.current;
       if (seg) {
         seg.action = 'finished';
@@ -166,6 +165,7 @@ export class Analyzer implements StreamAnalyzer {
 
   private pushStep(r: StepRecord): void {
     let seg = this.current;
+    // A new η, an lr_set event, or a step going backwards (a restarted run) starts a segment.
     if (!seg || this.pendingSegment || r.lr !== seg.lr || r.step < seg.lastStep) {
       seg = this.startSegment(r);
     }
@@ -193,8 +193,14 @@ export class Analyzer implements StreamAnalyzer {
 
   private startSegment(r: StepRecord): Segment {
     const prev = this.current;
-    // Close the previous segment: its summary reports the estimates at its last record.
+    // Close the previous segment: its summary reports the estimates at its last record;
+    // then only the summary fields are kept (its block sums are released).
     if (prev && prev.records > 0) this.refresh(prev);
+    if (prev) {
+      prev.win = new SegmentWindow();
+      prev.centreAt.clear();
+      prev.history = [];
+    }
     const seg: Segment = {
       index: prev ? prev.index + 1 : 0,
       lr: r.lr,
@@ -230,7 +236,6 @@ export class Analyzer implements StreamAnalyzer {
       this.segments.splice(0, 1);
       this.droppedSegments++;
     }
-    this.finished = false;
     const hasFdr1 = r.param_sq !== undefined || r.theta_dot_grad !== undefined || (r.centers?.length ?? 0) > 0;
     seg.action = hasFdr1 ? 'wait' : 'no_data';
     this.emit(seg, r.step, hasFdr1 ? 'new segment: equilibrating' : 'no FDR1 fields (param_sq / theta_dot_grad + buf_sq)');
