@@ -43,7 +43,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cacheDir, ensureHost, HostSetupError } from './host/install';
+import { cacheDir, ensureHost, HostSetupError, type HostPaths } from './host/install';
 import { assertPortFree, startCodeServer, type CodeServer } from './host/server';
 
 export const AUTOSTART_ENV = 'FDR_MONITOR_AUTOSTART';
@@ -179,10 +179,10 @@ async function runDesktop(code: string, o: LaunchOptions): Promise<number> {
   return status;
 }
 
-async function startOffline(o: LaunchOptions): Promise<CodeServer> {
+async function startOffline(o: LaunchOptions): Promise<{ server: CodeServer; host: HostPaths }> {
   progress(`no desktop 'code' on PATH${o.forceCodeServer || o.check ? ' (or --code-server/--check)' : ''}: using the offline VS Code (code-server on 127.0.0.1)`);
   if (o.port) await assertPortFree(o.port); // say so before a long install, not after
-  const host = await ensureHost({ log: (l) => progress(l) });
+  const host = await ensureHost({ log: (l) => progress(l), needBrowser: o.check });
   // A persistent work folder keeps the user's layout/settings between runs; the extension link is renewed each time.
   const workDir = path.join(cacheDir(), o.check ? `launch-check-${process.pid}` : 'launch');
   fs.mkdirSync(workDir, { recursive: true });
@@ -196,11 +196,11 @@ async function startOffline(o: LaunchOptions): Promise<CodeServer> {
     env: { [AUTOSTART_ENV]: o.example },
   });
   progress(`code-server is up on 127.0.0.1:${server.port} (${elapsed()})`);
-  return server;
+  return { server, host };
 }
 
 async function serve(o: LaunchOptions): Promise<number> {
-  const server = await startOffline(o);
+  const { server } = await startOffline(o);
   const stop = () => {
     progress('stopping code-server and the training run…');
     void server.stop().then(() => process.exit(0));
@@ -219,14 +219,14 @@ async function serve(o: LaunchOptions): Promise<number> {
 
 /** --check: a headless browser proves the panel is live, then everything stops. */
 async function check(o: LaunchOptions): Promise<number> {
-  const server = await startOffline(o);
+  const { server, host } = await startOffline(o);
   const { launchChromium, openWorkbench, webviewFrame, screenshotTo } = await import('./host/browser');
-  const host = await ensureHost({ log: () => undefined });
-  const browser = await launchChromium(host.chromium);
   const deadline = Date.now() + o.checkTimeoutMs;
   const left = () => Math.max(1000, deadline - Date.now());
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   let page: Awaited<ReturnType<typeof openWorkbench>> | undefined;
   try {
+    browser = await launchChromium(host.chromium);
     progress(`check: opening ${server.url} in headless Chromium…`);
     page = await openWorkbench(browser, server.url, left());
     progress(`check: workbench loaded (${elapsed()}); waiting for the FDR panel…`);
@@ -256,7 +256,7 @@ async function check(o: LaunchOptions): Promise<number> {
     process.stderr.write(`--- code-server output (last lines):\n${server.output().trim().split('\n').slice(-25).join('\n')}\n`);
     return 1;
   } finally {
-    await browser.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
     await server.stop();
     fs.rmSync(server.workDir, { recursive: true, force: true });
   }

@@ -41,7 +41,7 @@ export interface HostPaths {
   codeServerDir: string;
   /** The script to run with {@link nodeBin}: out/node/entry.js. */
   codeServerEntry: string;
-  /** A Chromium/Chrome executable for Playwright. */
+  /** A Chromium/Chrome executable for Playwright ('' when not found and not asked for). */
   chromium: string;
 }
 
@@ -52,6 +52,8 @@ export interface EnsureOptions {
   log?: Log;
   /** Install missing Debian packages with apt-get when running as root (default true). */
   allowApt?: boolean;
+  /** Chromium is needed (tests, --check); false for a user who opens the URL in their own browser. Default true. */
+  needBrowser?: boolean;
 }
 
 /** A setup problem a user can fix; `message` says exactly how. */
@@ -152,8 +154,9 @@ export async function ensureHost(options: EnsureOptions = {}): Promise<HostPaths
   try {
     const { nodeDir, nodeBin } = nodePaths(cache);
     const csNeeded = !codeServerUsableQuick(cache);
-    ensureSystemPackages({ needBuildTools: csNeeded, allowApt: options.allowApt ?? true, log });
-    const chromium = findChromium()!;
+    const needBrowser = options.needBrowser ?? true;
+    ensureSystemPackages({ needBuildTools: csNeeded, needBrowser, allowApt: options.allowApt ?? true, log });
+    const chromium = findChromium() ?? '';
 
     if (nodeUsable(nodeBin, nodeDir)) log(`Node ${NODE_VERSION}: cached (${nodeDir})`);
     else {
@@ -182,7 +185,7 @@ export async function ensureHost(options: EnsureOptions = {}): Promise<HostPaths
       if (!codeServerUsable(nodeBin, cache)) throw new HostSetupError(`code-server installed but '${nodeBin} ${codeServerPaths(cache).codeServerEntry} --version' failed`);
       log(`code-server ${CODE_SERVER_VERSION}: installed in ${secs(t0)}`);
     }
-    log(`chromium: ${chromium}`);
+    log(chromium ? `chromium: ${chromium}` : 'chromium: not installed (not needed: open the URL in your own browser)');
     return { cacheDir: cache, nodeDir, nodeBin, chromium, ...codeServerPaths(cache) };
   } finally {
     unlock();
@@ -207,8 +210,9 @@ interface SystemNeed {
  * code-server must be built. Root with apt-get → installs them; otherwise a
  * {@link HostSetupError} with the exact command.
  */
-export function ensureSystemPackages(opts: { needBuildTools: boolean; allowApt: boolean; log: Log }): void {
-  const needs: SystemNeed[] = [{ pkg: 'chromium', present: () => findChromium() !== undefined, what: 'chromium not found' }];
+export function ensureSystemPackages(opts: { needBuildTools: boolean; needBrowser?: boolean; allowApt: boolean; log: Log }): void {
+  const needs: SystemNeed[] = [];
+  if (opts.needBrowser ?? true) needs.push({ pkg: 'chromium', present: () => findChromium() !== undefined, what: 'chromium not found' });
   if (opts.needBuildTools) {
     needs.push(
       { pkg: 'libkrb5-dev', present: () => fs.existsSync('/usr/include/gssapi/gssapi.h'), what: 'Kerberos headers (gssapi/gssapi.h) not found' },
