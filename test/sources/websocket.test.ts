@@ -234,3 +234,22 @@ test('server: listen error reported as failed state with the reason', async () =
   assert.equal(b.state, 'failed');
   assert.match(b.stateReason!, /EADDRINUSE/);
 });
+
+test('replay filter: drops only inside a replay; a trainer with another meta counts its steps afresh', async () => {
+  const { ReplayFilter } = await import('../../src/sources/websocket');
+  const f = new ReplayFilter();
+  const meta = { type: 'meta' as const, run: 'x' };
+  const step = (s: number) => ({ type: 'step' as const, step: s, lr: 0.1 });
+  const ev = (s: number) => ({ type: 'event' as const, event: 'center', step: s, center: 1 });
+  assert.ok(f.keep(meta) && f.keep(ev(0)) && f.keep(step(0)) && f.keep(step(1)) && f.keep(ev(1)));
+  // Outside a replay nothing is dropped, not even a repeated step (the analyzer sees what came).
+  assert.ok(f.keep(step(1)));
+  f.replayStarts();
+  assert.deepEqual(
+    [f.keep(meta), f.keep(ev(0)), f.keep(step(0)), f.keep(step(1)), f.keep(ev(1)), f.keep(ev(2)), f.keep(step(2)), f.keep(step(2))],
+    [false, false, false, false, false, true, true, true],
+  );
+  f.replayStarts();
+  assert.ok(f.keep({ type: 'meta', run: 'y' }), 'another trainer');
+  assert.ok(f.keep(step(0)), 'its steps start afresh');
+});
