@@ -116,8 +116,10 @@ async function hostBench(): Promise<void> {
     await panel.locator('#apply-button').waitFor({ timeout: 90_000 });
     // Let records flow for a while before reading the latencies.
     await page.waitForTimeout(8000);
-    const lat = (await panel.evaluate('window.__fdrPanel.latencies.slice(5)')) as number[];
-    const render = (await panel.evaluate('window.__fdrPanel.renderTimes.slice(5)')) as number[];
+    // The panel's CSP forbids evaluating script; it publishes these as data-* attributes.
+    const nums = async (attr: string) => ((await panel.locator('body').getAttribute(attr)) ?? '').split(',').filter(Boolean).map(Number).slice(5);
+    const lat = await nums('data-latencies');
+    const render = await nums('data-render-ms');
     console.log(`record written (trainer's time) → drawn in the panel, 2000 steps/s, ${lat.length} frames:`);
     console.log(`  p50 ${quantile(lat, 0.5)} ms, p95 ${quantile(lat, 0.95)} ms, max ${Math.max(...lat)} ms  (aim p95 ≤ 250 ms); render p50 ${quantile(render, 0.5).toFixed(1)} ms`);
     const t0 = Date.now();

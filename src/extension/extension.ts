@@ -6,6 +6,7 @@
  * Activation is cheap: the session machinery (analyzer, sources) is loaded
  * on first use.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { PanelManager, PANEL_VIEW_TYPE } from './panel';
@@ -39,7 +40,11 @@ class Extension {
   }
 
   log(line: string): void {
-    this.output.appendLine(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
+    const text = `[${new Date().toISOString().slice(11, 23)}] ${line}`;
+    this.output.appendLine(text);
+    // Tests and bug reports: a copy of the monitor's log in a file.
+    const file = process.env.FDR_MONITOR_LOG_FILE;
+    if (file) fs.appendFile(file, text + '\n', () => undefined);
   }
 
   config() {
@@ -82,7 +87,7 @@ class Extension {
       nodePath: process.execPath,
       spoolDir: path.join(this.context.globalStorageUri.fsPath, 'spool'),
       log: (l) => this.log(l),
-      trainerLog: (l) => this.output.appendLine(`[trainer] ${l}`),
+      trainerLog: (l) => this.log(`[trainer] ${l}`),
     });
     this.session = session;
     this.log(`starting: ${session.title} (${session.source.description})`);
@@ -154,6 +159,7 @@ class Extension {
   }
 
   private async onWebviewMessage(m: WebviewToHost): Promise<void> {
+    if (m.type !== 'log') this.log(`panel → ${m.type}${'suggestionId' in m ? ` ${m.suggestionId}` : ''}`);
     switch (m.type) {
       case 'ready':
       case 'resync':

@@ -76,6 +76,7 @@ export class PanelManager {
     panel.webview.html = this.html(panel.webview);
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw: unknown) => {
+        if (process.env.FDR_MONITOR_LOG_FILE && (raw as { type?: unknown })?.type !== 'rendered') this.handlers.log(`panel message: ${JSON.stringify(raw).slice(0, 200)}`);
         const p = parseWebviewMessage(raw);
         if (!p.ok) {
           this.stats.rejected.push(p.reason);
@@ -125,7 +126,15 @@ export class PanelManager {
         if (this.sentTimes.size > 1000) this.sentTimes.delete(this.sentTimes.keys().next().value as number);
       }
     }
-    void this.panel.webview.postMessage(m);
+    if (process.env.FDR_MONITOR_LOG_FILE && m.type === 'update' && (m.reset || m.apply !== undefined || m.seq % 20 === 0)) {
+      this.handlers.log(`post update ${m.seq}${m.reset ? ' (reset)' : ''}${m.apply ? ` apply=${m.apply.phase}` : ''}`);
+    }
+    this.panel.webview.postMessage(m).then(
+      (ok) => {
+        if (!ok) this.handlers.log(`panel: update ${m.type === 'update' ? m.seq : m.type} not delivered`);
+      },
+      (e: unknown) => this.handlers.log(`panel: postMessage failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   /** Asks the webview for the charts as a PNG data URL (null if the panel closed or did not answer). */

@@ -9,18 +9,39 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Frame } from 'playwright-core';
 import { openWorkbenchSession, REPO_ROOT, resultPath, type Workbench } from '../host/ui';
+
+/**
+ * Waits until an attribute of an element in the webview satisfies `ok`. (The
+ * panel's CSP has no 'unsafe-eval', so page functions cannot run there; the
+ * panel publishes what tests need as data-* attributes.)
+ */
+export async function waitForAttr(frame: Frame, selector: string, attr: string, ok: (v: string) => boolean, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await frame.locator(selector).first().getAttribute(attr, { timeout: timeoutMs }).catch(() => null);
+    if (v !== null && ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${selector}[${attr}] is ${JSON.stringify(v)} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const LOG_FILE = resultPath('panel-e2e-monitor.log');
 
 /** Demo-speed NQM run (same as the extension-host suite). */
 const NQM_ARGS = (process.env.FDR_TEST_NQM_ARGS ?? '--rate 2000').split(' ').filter(Boolean);
 
 test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → acknowledged, lr steps down', { timeout: 300_000 }, async () => {
   let wb: Workbench | undefined;
+  fs.mkdirSync(path.dirname(LOG_FILE), { recursive: true });
+  fs.rmSync(LOG_FILE, { force: true });
   try {
     wb = await openWorkbenchSession({
       linkExtensions: [REPO_ROOT], // installed as a regular extension (symlinked)
       settings: { 'fdrMonitor.nqmArgs': NQM_ARGS, 'workbench.colorTheme': 'Default Dark Modern' },
       verbose: process.env.FDR_E2E_VERBOSE === '1',
+      env: { FDR_MONITOR_LOG_FILE: LOG_FILE },
     });
     const page = wb.page;
     await wb.runCommand('FDR: Start FDR monitor', 120_000);
@@ -31,9 +52,8 @@ test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → a
 
     const panel = await wb.webview('#charts', 90_000);
     // Charts show data.
-    // (Page functions are strings: this file compiles without the DOM library.)
-    await panel.waitForFunction("Number(document.querySelector('#chart-loss')?.dataset.points) > 50", undefined, { timeout: 60_000 });
-    await panel.waitForFunction("Number(document.querySelector('#chart-eps')?.dataset.points) > 5", undefined, { timeout: 60_000 });
+    await waitForAttr(panel, '#chart-loss', 'data-points', (v) => Number(v) > 50, 60_000);
+    await waitForAttr(panel, '#chart-eps', 'data-points', (v) => Number(v) > 5, 60_000);
     // The suggestion card.
     const text = panel.locator('#suggestion-text');
     await text.waitFor({ timeout: 60_000 });
@@ -51,14 +71,11 @@ test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → a
     console.log(`# Apply round trip (click → acknowledged shown): ${roundTrip} ms`);
     assert.match((await panel.locator('#apply-state').textContent()) ?? '', /^Acknowledged: η = 0\.01 from step \d/);
     // The learning-rate chart steps down.
-    await panel.waitForFunction(
-      "(() => { const b = document.querySelector('#chart-lr'); return Number(b.dataset.changes) >= 2 && Math.abs(Number(b.dataset.lastLr) - 0.01) < 1e-12; })()",
-      undefined,
-      { timeout: 30_000 },
-    );
+    await waitForAttr(panel, '#chart-lr', 'data-last-lr', (v) => Math.abs(Number(v) - 0.01) < 1e-12, 30_000);
+    assert.ok(Number(await panel.locator('#chart-lr').getAttribute('data-changes')) >= 2, 'the lr step plot has the drop');
     // Let a few more frames draw the new segment, then the pictures.
     await page.waitForTimeout(1500);
-    const lat = (await panel.evaluate('window.__fdrPanel.latencies.slice()')) as number[];
+    const lat = ((await panel.locator('body').getAttribute('data-latencies')) ?? '').split(',').filter(Boolean).map(Number);
     if (lat.length) {
       const s = [...lat].sort((a, b) => a - b);
       console.log(`# record → panel latency: p50 ${s[Math.floor(s.length / 2)]} ms, p95 ${s[Math.floor(0.95 * (s.length - 1))]} ms (${s.length} frames)`);
@@ -71,6 +88,7 @@ test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → a
     assert.equal(png, resultPath('panel.png'));
   } catch (e) {
     await wb?.screenshot('panel-failure.png').catch(() => undefined);
+    if (fs.existsSync(LOG_FILE)) console.log(`--- monitor log (${LOG_FILE}), last lines:\n${fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-40).join('\n')}`);
     throw e;
   } finally {
     await wb?.close();

@@ -543,6 +543,9 @@ function renderNow(): number {
     pendingOldest = null;
   }
   document.body.dataset.points = String(model.points);
+  // For UI tests and the bench, which cannot evaluate script here (the CSP has no 'unsafe-eval').
+  document.body.dataset.latencies = latencies.slice(-300).join(',');
+  document.body.dataset.renderMs = renderTimes.slice(-300).map((t) => t.toFixed(1)).join(',');
   if (pendingSeq !== null) {
     post({ type: 'rendered', seq: pendingSeq, points: drawn, ms });
     pendingSeq = null;
@@ -612,12 +615,17 @@ export function handleMessage(data: unknown): void {
     post({ type: 'image', requestId: m.requestId, dataUrl: composeImage() });
     return;
   }
+  const before = model.lastSeq;
   const r = model.applyUpdate(m);
   if (r === 'gap') {
+    post({ type: 'log', level: 'info', message: `update ${m.seq} after ${before}: gap, asking for a resync` });
     post({ type: 'resync' });
     return;
   }
-  if (r === 'stale') return;
+  if (r === 'stale') {
+    post({ type: 'log', level: 'info', message: `update ${m.seq} after ${before}: stale, ignored` });
+    return;
+  }
   if (m.reset) rebindSmoothed();
   pendingSeq = m.seq;
   if (m.oldestTime !== undefined && (pendingOldest === null || m.oldestTime < pendingOldest)) pendingOldest = m.oldestTime;
