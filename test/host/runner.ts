@@ -3,7 +3,9 @@
  * @vscode/test-electron's `runTests`.
  *
  *  * Desktop VS Code: set FDR_VSCODE_EXECUTABLE to its executable (Electron
- *    build) and runTests drives it as usual.
+ *    build, e.g. /usr/share/code/code; needs a display or xvfb-run) and
+ *    runTests drives it as usual (trust 'untrusted' still uses code-server:
+ *    runTests always disables workspace trust on desktop builds).
  *  * Otherwise (this machine, CI): the "executable" is test/host/executable.ts,
  *    which runs the suite in code-server (VS Code 1.139.1, Node extension host)
  *    driven by headless Chromium; the host is installed/cached by
@@ -76,7 +78,8 @@ export async function runHostTests(opts: HostTestOptions): Promise<HostTestResul
   fs.writeFileSync(logFile, '');
   const folder = opts.folder ?? path.join(tmp, 'workspace');
   fs.mkdirSync(folder, { recursive: true });
-  const desktop = process.env.FDR_VSCODE_EXECUTABLE;
+  // runTests always passes --disable-workspace-trust to a desktop build, so Restricted Mode runs go to code-server.
+  const desktop = opts.trust === 'untrusted' ? undefined : process.env.FDR_VSCODE_EXECUTABLE;
   const env: Record<string, string> = { ...opts.env, FDR_HOST_LOG_FILE: logFile };
   let executable: string;
   if (desktop) {
