@@ -37,7 +37,9 @@ export class Emitter<E extends EventMap<E>> {
   emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): void {
     const set = this.listeners.get(event);
     if (!set || set.size === 0) return;
-    for (const fn of [...set]) {
+    // Iterating the live set (no copy per emission: this runs once per record); a listener
+    // removed meanwhile is skipped, one added meanwhile is called too.
+    for (const fn of set) {
       try {
         fn(...args);
       } catch (err) {

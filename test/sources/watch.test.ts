@@ -101,10 +101,11 @@ test('--run: a failing trainer gives its exit status and its last stderr lines; 
 });
 
 test('--listen: a trainer connects, is analysed, and --exit-after-runs ends the watch', async () => {
-  const port = 20000 + (process.pid % 20000);
-  const w = cli(['watch', '--listen', String(port), '--exit-after-runs', '1', '--json'], {
+  const w = cli(['watch', '--listen', '0', '--exit-after-runs', '1', '--json'], {
     onSpawn: (_pid, _out, err) => {
-      void waitFor('listening', () => /listening on ws:\/\/127\.0\.0\.1:/.test(err()), 10_000).then(() => {
+      // Port 0: the system picks a free port, which the watch reports in its state line.
+      void waitFor('listening', () => /listening on ws:\/\/127\.0\.0\.1:\d+/.test(err()), 10_000).then(() => {
+        const port = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(err())![1];
         spawn(process.execPath, [FAKE_TRAINER, '--connect', `ws://127.0.0.1:${port}/`, '--steps', '300'], { stdio: 'ignore' });
       });
     },
