@@ -293,3 +293,60 @@ test('the PyTorch block in docs/python/README.md compiles and uses only what fdr
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /poll_control/);
 });
+
+// The whole loop with the monitor's own control path: `fdr-monitor watch --auto-apply`
+// (engineer C's sources) spawns or tails the Python trainer, the analyzer calls the
+// stationary run, watch sends set_lr, fdr_stream.py acknowledges, a new segment starts.
+for (const mode of ['stdin (watch --run)', 'control file (watch --tail)'] as const) {
+  test(`watch --auto-apply drives the Python trainer over ${mode}`, async () => {
+    const common = ['--steps', '4000', '--burn-in', '3000', '--seed', '2'];
+    const dir = mkdtempSync(join(tmpdir(), 'fdr-py-watch-'));
+    const log = join(dir, 'run.jsonl');
+    let trainer: ChildProcessWithoutNullStreams | undefined;
+    try {
+      let argv: string[];
+      if (mode.startsWith('stdin')) {
+        argv = [cli, 'watch', '--json', '--auto-apply', '--run', '--', 'python3', example, ...common, '--control', 'stdin'];
+      } else {
+        // The trainer writes the log (and watches its control file); watch tails it.
+        trainer = spawn('python3', [example, ...common, '--out', log, '--control', 'file', '--sleep', '0.0005'], { cwd: root });
+        argv = [cli, 'watch', '--json', '--auto-apply', '--tail', log];
+      }
+      const watch = spawn(process.execPath, argv, { cwd: root });
+      let out = '';
+      let err = '';
+      watch.stdout.on('data', (d) => (out += d));
+      watch.stderr.on('data', (d) => (err += d));
+      const code = await Promise.race([
+        exitOf(watch as ChildProcessWithoutNullStreams),
+        new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`watch did not end in 60 s:\n${err}`)), 60_000)),
+      ]);
+      assert.equal(code, 0, err);
+      const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+      const summary = lines[lines.length - 1];
+      const drop = lines.find((d) => d.action === 'drop_lr' && d.segment === 0);
+      assert.ok(drop, out);
+      assert.ok(Math.abs(drop.suggested_lr - 0.005) < 1e-12);
+      const ack = /acknowledged: applied at step (\d+)/.exec(err);
+      assert.ok(ack, `no acknowledgement in watch's log:\n${err}`);
+      assert.equal(summary.skipped.count, 0);
+      assert.ok(summary.segments.length >= 2, JSON.stringify(summary.segments.map((s: { lr: number }) => s.lr)));
+      assert.ok(Math.abs(summary.segments[1].lr - 0.005) < 1e-12, 'the second segment runs at the applied rate');
+      assert.equal(summary.segments[1].first_step, Number(ack[1]), 'it starts at the step the trainer acknowledged');
+      if (trainer) {
+        assert.equal(await exitOf(trainer), 0);
+        const recs = parseAll(readFileSync(log, 'utf8')).records;
+        const set = recs.find(isEvent('lr_set')) as EventRecord;
+        assert.equal(set.source, 'monitor');
+        assert.match(readFileSync(meta(recs).control_file!, 'utf8'), new RegExp(`"request":"${set.request}"`));
+      }
+    } finally {
+      trainer?.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+function meta(recs: StreamRecord[]): MetaRecord {
+  return recs.find((r): r is MetaRecord => r.type === 'meta')!;
+}
