@@ -42,7 +42,7 @@ export async function waitForWorkbench(page: Page, timeoutMs = 90_000): Promise<
 }
 
 /**
- * Runs a command by its palette title (F1, type, Enter). Extension commands
+ * Runs a command by its palette title (F1, type, click its row). Extension commands
  * show up only once the extension host has registered them, so on "No
  * matching commands" it presses Escape and tries again until `timeoutMs`.
  */
@@ -57,13 +57,15 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
     const option = page.locator('.quick-input-widget [role="option"]', { hasText: title }).first();
     try {
       await option.waitFor({ state: 'visible', timeout: 3000 });
-      await page.keyboard.press('Enter');
-      return;
     } catch {
       if (Date.now() > deadline) throw new Error(`command '${title}' not found in the command palette after ${attempt} tries (is the extension activated?)`);
       await page.keyboard.press('Escape');
       await page.waitForTimeout(1000);
+      continue;
     }
+    // Click the matching row itself: Enter would run whichever row ranks first.
+    await option.click();
+    return;
   }
 }
 
