@@ -29,8 +29,9 @@
  * resultPath(name), and host() (installs/verifies the offline host once).
  *
  * Always `close()` in a `finally`/`after`: code-server leaves helper
- * processes otherwise. Timings here: server up ≈ 2 s, workbench ≈ 5–10 s,
- * an extension command registered ≈ 10–25 s after page load.
+ * processes otherwise. Timings measured here (2 shared cores, load 12–17):
+ * server up 2–9 s, workbench loaded 20–45 s, an extension command
+ * registered 10–40 s after that; the whole fixture UI test 71–80 s.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

@@ -271,7 +271,11 @@ async function npmInstallStaged(
   verify?: (staging: string) => void,
 ): Promise<void> {
   const staging = `${target}.staging-${process.pid}`;
-  fs.rmSync(staging, { recursive: true, force: true });
+  // We hold the install lock: any other staging folder is a killed install's leftover.
+  const base = path.basename(target) + '.staging-';
+  for (const name of fs.readdirSync(path.dirname(target))) {
+    if (name.startsWith(base)) fs.rmSync(path.join(path.dirname(target), name), { recursive: true, force: true });
+  }
   fs.mkdirSync(staging, { recursive: true });
   fs.writeFileSync(path.join(staging, 'package.json'), JSON.stringify({ name: 'fdr-monitor-host', version: '0.0.0', private: true }, null, 2));
   const logFile = path.join(cache, 'install.log');
