@@ -64,29 +64,28 @@ export interface SgdOptions {
 
 interface Center {
   id: number;
-  /** c = θ_S, one tensor per variable (kept, owned by the trainer). */
-  values: tf.Tensor[];
+  /** c = θ_S, flattened (kept, owned by the trainer). */
+  values: tf.Tensor1D;
 }
 
 /**
  * Read-back layout (one Float32Array per step), for C centres:
  *   [0]                 loss
- *   [1 .. 1+3(1+C))     cross products: row r of X = [θ_t, θ_t − c_1, …] times
- *                       Y = [g_t, buf_t, Δ_t], i.e. r·g, r·buf_t, r·Δ per row
+ *   [1 .. 1+4(1+C))     cross products: row r of X = [θ_t, θ_t − c_1, …] times
+ *                       Y = [g_t, buf_t, Δ_t, buf_{t+1}]: r·g, r·buf_t, r·Δ, (r·buf_{t+1}, unused)
  *   next 1+C            |r|² per row of X (param_sq about the origin, then per centre)
- *   next 3              |g_t|², |buf_t|² (unused), |Δ_t|²
- *   next 1              |buf_{t+1}|²
+ *   next 4              |g_t|², (|buf_t|², unused), |Δ_t|², |buf_{t+1}|²
  *   (FDR2 steps) next 2 grad_dot_grad2, buf_h_buf
  * One matMul X·Yᵀ and two squared-norm reductions replace 15 separate dot
- * products: on wasm that is ~4× cheaper (bench/trainer.bench.ts).
+ * products, and the update runs on the flattened parameter vector: few, large
+ * ops (per-op overhead dominates on wasm and tfjs-node; bench/trainer.bench.ts).
  */
 function layout(nCenters: number) {
   const rows = 1 + nCenters;
   const cross = 1;
-  const sqX = cross + 3 * rows;
+  const sqX = cross + 4 * rows;
   const sqY = sqX + rows;
-  const bufNewSq = sqY + 3;
-  return { rows, cross, sqX, sqY, bufNewSq, fdr2: bufNewSq + 1 };
+  return { rows, cross, sqX, sqY, fdr2: sqY + 4 };
 }
 
 /** Flattens per-variable tensors into one vector (the parameter vector layout). */
@@ -94,10 +93,6 @@ function flat(parts: tf.Tensor[]): tf.Tensor1D {
   return (parts.length === 1 ? parts[0].reshape([-1]) : tf.concat(parts.map((p) => p.reshape([-1])))) as tf.Tensor1D;
 }
 
-/** Σ_i a_i·b_i over per-variable tensor lists (a dot product on the flattened vectors). */
-function dotAll(a: tf.Tensor[], b: tf.Tensor[]): tf.Scalar {
-  return tf.addN(a.map((ai, i) => tf.sum(tf.mul(ai, b[i])))) as tf.Scalar;
-}
 
 /** State of the optimiser, copied out (for tests and checkpoints). */
 export interface SgdSnapshot {
@@ -115,7 +110,9 @@ export class InstrumentedSgd<B> {
   readonly fdr2Every: number;
   readonly centerBlock: number;
   private readonly vars: tf.Variable[];
-  private readonly bufs: tf.Variable[];
+  /** buf_t, flattened in variable order (the optimiser's own state, so it can live flat). */
+  private readonly buf: tf.Variable;
+  private readonly sizes: number[];
   private readonly nParams: number;
   private _lr: number;
   private _step: number;
@@ -160,8 +157,9 @@ export class InstrumentedSgd<B> {
     for (const v of this.vars) {
       if (v.dtype !== 'float32') throw new Error(`variable ${v.name} is ${v.dtype}; SGD needs float32`);
     }
-    this.bufs = this.vars.map((v) => tf.variable(tf.zerosLike(v), false));
-    this.nParams = this.vars.reduce((n, v) => n + v.size, 0);
+    this.sizes = this.vars.map((v) => v.size);
+    this.nParams = this.sizes.reduce((n, k) => n + k, 0);
+    this.buf = tf.variable(tf.zeros([this.nParams]), false);
   }
 
   /** Index of the next step to run. */
@@ -231,36 +229,36 @@ export class InstrumentedSgd<B> {
    * vector [loss, pairs…, (grad_dot_grad2, buf_h_buf)].
    */
   private stepOnDevice(batch: B, batch2: B | undefined): Float32Array {
-    const { vars, bufs } = this;
+    const { vars, sizes } = this;
     const lr = this._lr;
     const { momentum: mu, dampening: damp, weightDecay: wd } = this;
     const kept: tf.Tensor[] = [];
     const result = tf.tidy(() => {
       const { value: loss, grads } = tf.variableGrads(() => this.model.loss(batch), vars);
-      // g_t = ∇f_B(θ_t) + λ θ_t (coupled weight decay, §2)
-      const g = vars.map((v) => {
+      const perVar = vars.map((v) => {
         const gv = grads[v.name];
         if (!gv) throw new Error(`loss does not depend on variable ${v.name}`);
-        return wd !== 0 ? tf.add(gv, tf.mul(v, wd)) : gv;
+        return gv;
       });
+      const theta = flat(vars);
+      // g_t = ∇f_B(θ_t) + λ θ_t (coupled weight decay, §2)
+      const g = wd !== 0 ? tf.add(flat(perVar), tf.mul(theta, wd)) : flat(perVar);
       // buf_{t+1} = μ buf_t + (1 − δ) g_t
-      const bufNew = vars.map((_, i) =>
-        mu !== 0 ? tf.add(tf.mul(bufs[i], mu), damp !== 0 ? tf.mul(g[i], 1 - damp) : g[i]) : damp !== 0 ? tf.mul(g[i], 1 - damp) : g[i],
-      );
+      const gd = damp !== 0 ? tf.mul(g, 1 - damp) : g;
+      const bufNew = mu !== 0 ? tf.add(tf.mul(this.buf, mu), gd) : gd;
       // θ_{t+1} = θ_t − η buf_{t+1}; Δ_t is the float32 difference actually applied,
       // so |θ_{t+1}|² − |θ_t|² = 2θ_t·Δ_t + |Δ_t|² holds to rounding of the sums (§4).
-      const thetaNew = vars.map((v, i) => tf.sub(v, tf.mul(bufNew[i], lr)));
-      const update = vars.map((v, i) => tf.sub(thetaNew[i], v));
+      const thetaNew = tf.sub(theta, tf.mul(bufNew, lr));
+      const update = tf.sub(thetaNew, theta);
 
       // θ_t − c computed directly: |θ|² − 2c·θ + |c|² cancels catastrophically in float32.
-      const X = tf.stack([flat(vars), ...this.centers.map((c) => flat(vars.map((v, i) => tf.sub(v, c.values[i]))))]);
-      const Y = tf.stack([flat(g), flat(bufs), flat(update)]);
+      const X = tf.stack([theta, ...this.centers.map((c) => tf.sub(theta, c.values))]);
+      const Y = tf.stack([g, this.buf, update, bufNew]);
       const parts: tf.Tensor[] = [
         tf.reshape(loss, [1]),
         tf.reshape(tf.matMul(X, Y, false, true), [-1]),
         tf.sum(tf.square(X), 1),
         tf.sum(tf.square(Y), 1),
-        tf.reshape(tf.sum(tf.square(flat(bufNew))), [1]),
       ];
 
       if (batch2 !== undefined) {
@@ -272,25 +270,20 @@ export class InstrumentedSgd<B> {
         let g1g2: tf.Scalar | undefined;
         const { grads: hv } = tf.variableGrads(() => {
           const { grads: gB2 } = tf.variableGrads(() => this.model.loss(batch2), vars);
-          const g2 = vars.map((v) => (wd !== 0 ? tf.add(gB2[v.name], tf.mul(v, wd)) : gB2[v.name]));
-          g1g2 = tf.keep(dotAll(g, g2));
-          return dotAll(
-            vars.map((v) => gB2[v.name]),
-            bufNew,
-          );
+          const grad2 = flat(vars.map((v) => gB2[v.name]));
+          g1g2 = tf.keep(tf.dot(g, wd !== 0 ? tf.add(grad2, tf.mul(theta, wd)) : grad2) as tf.Scalar);
+          return tf.dot(grad2, bufNew) as tf.Scalar;
         }, vars);
         kept.push(g1g2!);
-        const vHv = dotAll(
-          bufNew,
-          vars.map((v) => hv[v.name]),
-        );
-        const bufHBuf = wd !== 0 ? tf.add(vHv, tf.mul(dotAll(bufNew, bufNew), wd)) : vHv;
+        const vHv = tf.dot(flat(vars.map((v) => hv[v.name])), bufNew);
+        const bufHBuf = wd !== 0 ? tf.add(vHv, tf.mul(tf.dot(bufNew, bufNew), wd)) : vHv;
         parts.push(tf.reshape(g1g2!, [1]), tf.reshape(bufHBuf, [1]));
       }
       const all = tf.concat(parts);
       // Assign last: every read of θ_t above is already computed (eager execution).
-      vars.forEach((v, i) => v.assign(thetaNew[i]));
-      bufs.forEach((b, i) => b.assign(bufNew[i]));
+      const pieces = vars.length === 1 ? [thetaNew] : tf.split(thetaNew, sizes);
+      vars.forEach((v, i) => v.assign(tf.reshape(pieces[i], v.shape)));
+      this.buf.assign(bufNew);
       return all;
     });
     try {
@@ -303,12 +296,12 @@ export class InstrumentedSgd<B> {
 
   private stepRecord(t: number, v: Float32Array, fdr2: boolean): StepRecord {
     const L = layout(this.centers.length);
-    // Row r of X: r·g at cross+3r, r·buf_t at cross+3r+1, r·Δ at cross+3r+2; |r|² at sqX+r.
+    // Row r of X: r·g at cross+4r, r·buf_t at cross+4r+1, r·Δ at cross+4r+2; |r|² at sqX+r.
     const about = (r: number) => ({
       param_sq: v[L.sqX + r],
-      theta_dot_grad: v[L.cross + 3 * r],
-      theta_dot_buf: v[L.cross + 3 * r + 1],
-      theta_dot_update: v[L.cross + 3 * r + 2],
+      theta_dot_grad: v[L.cross + 4 * r],
+      theta_dot_buf: v[L.cross + 4 * r + 1],
+      theta_dot_update: v[L.cross + 4 * r + 2],
     });
     const origin = about(0);
     const rec: StepRecord = {
@@ -323,7 +316,7 @@ export class InstrumentedSgd<B> {
       param_sq: origin.param_sq,
       theta_dot_grad: origin.theta_dot_grad,
       theta_dot_buf: origin.theta_dot_buf,
-      buf_sq: v[L.bufNewSq],
+      buf_sq: v[L.sqY + 3],
       update_sq: v[L.sqY + 2],
       theta_dot_update: origin.theta_dot_update,
       grad_sq: v[L.sqY],
@@ -341,7 +334,7 @@ export class InstrumentedSgd<B> {
   /** c = θ_S (before the update of step S); keeps the two newest of the segment. */
   private snapshotCenter(step: number): EventRecord {
     const id = this.nextCenterId++;
-    const values = this.vars.map((v) => tf.keep(v.clone()));
+    const values = tf.keep(tf.tidy(() => flat(this.vars)));
     this.centers.push({ id, values });
     while (this.centers.length > 2) tf.dispose(this.centers.shift()!.values);
     return { type: 'event', event: 'center', step, center: id };
@@ -358,17 +351,23 @@ export class InstrumentedSgd<B> {
       step: this._step,
       lr: this._lr,
       theta: this.vars.map((v) => v.dataSync().slice() as Float32Array),
-      buf: this.bufs.map((b) => b.dataSync().slice() as Float32Array),
-      centers: this.centers.map((c) => ({ id: c.id, values: c.values.map((x) => x.dataSync().slice() as Float32Array) })),
+      buf: this.split(this.buf.dataSync() as Float32Array),
+      centers: this.centers.map((c) => ({ id: c.id, values: this.split(c.values.dataSync() as Float32Array) })),
     };
   }
 
-  /** Frees the momentum buffers and centres (not the model's variables). */
+  /** Splits a flat parameter-vector copy into per-variable arrays. */
+  private split(flatValues: Float32Array): Float32Array[] {
+    let o = 0;
+    return this.sizes.map((n) => flatValues.slice(o, (o += n)));
+  }
+
+  /** Frees the momentum buffer and centres (not the model's variables). */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.dropCenters();
-    tf.dispose(this.bufs);
+    this.buf.dispose();
   }
 }
 
