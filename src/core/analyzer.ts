@@ -450,26 +450,55 @@ export class Analyzer implements StreamAnalyzer {
   summary(skipped?: { count: number; examples: { line: number; reason: string }[] }): AnalysisSummary {
     // Bring the newest segment's estimate up to its last record (off the check grid too).
     const cur = this.current;
-    if (cur && cur.records > 0) this.refresh(cur);
-    const segments = this.segments.map((s) => segmentSummary(s));
-    const rows: PlateauRow[] = this.segments
-      .filter((s) => s.fdr2 && s.fdr2.gradNormSq !== null)
-      .map((s) => ({ segment: s.index, lr: s.lr, grad_norm_sq: s.fdr2!.gradNormSq, ci: s.fdr2!.gradNormSqCi }));
-    return {
-      records: this.records,
-      skipped: skipped ?? { count: 0, examples: [] },
-      segments,
-      suggestion: this.suggestion(),
-      plateaus: rows.length ? { rows, harmonic: harmonicCheck(rows) } : undefined,
-    };
+    const restore = cur && cur.records > 0 ? this.refresh(cur) : null;
+    try {
+      const segments = this.segments.map((s) => segmentSummary(s));
+      const rows: PlateauRow[] = this.segments
+        .filter((s) => s.fdr2 && s.fdr2.gradNormSq !== null)
+        .map((s) => ({ segment: s.index, lr: s.lr, grad_norm_sq: s.fdr2!.gradNormSq, ci: s.fdr2!.gradNormSqCi }));
+      return {
+        records: this.records,
+        skipped: skipped ?? { count: 0, examples: [] },
+        segments,
+        suggestion: this.suggestion(),
+        plateaus: rows.length ? { rows, harmonic: harmonicCheck(rows) } : undefined,
+      };
+    } finally {
+      // summary() has no side effects on the live segment.
+      restore?.();
+    }
   }
 
   /** Recomputes the estimates of a segment at its last record without changing the decision history. */
-  private refresh(seg: Segment): void {
+  private refresh(seg: Segment): () => void {
+    // Everything evaluate() may change, so a live monitor that asks for summaries
+    // makes exactly the decisions a replay without them makes.
+    const saved = {
+      d: this.lastDecision,
+      e: this.lastEvaluation,
+      action: seg.action,
+      at: seg.stationaryAt,
+      hist: seg.history.slice(),
+      eta: seg.etaSteps,
+      passes: seg.passes,
+      warnings: new Set(seg.warnings),
+      fdr1: seg.fdr1,
+      classic: seg.classic,
+      fdr2: seg.fdr2,
+      unavailable: seg.unavailable,
+    };
+    const restore = () => {
+      seg.etaSteps = saved.eta;
+      seg.passes = saved.passes;
+      seg.warnings = saved.warnings;
+      seg.fdr1 = saved.fdr1;
+      seg.classic = saved.classic;
+      seg.fdr2 = saved.fdr2;
+      seg.unavailable = saved.unavailable;
+    };
     const view = seg.win.window(seg.lastStep - seg.firstStep);
-    if (view.blocks.length < 3) return;
-    // Reuse evaluate()'s logic but keep hooks silent and the advice as decided live.
-    const saved = { d: this.lastDecision, e: this.lastEvaluation, action: seg.action, at: seg.stationaryAt, hist: seg.history.slice(), eta: seg.etaSteps };
+    if (view.blocks.length < 3) return restore;
+    // Reuse evaluate()'s logic with the hooks silent.
     this.silent = true;
     try {
       this.evaluate(seg, seg.lastStep - seg.firstStep, seg.lastStep);
@@ -477,13 +506,15 @@ export class Analyzer implements StreamAnalyzer {
       this.silent = false;
     }
     // The summary reports the numbers at the last record, but the decision stays the live one.
-    const liveAction = saved.action;
-    seg.action = liveAction;
+    seg.action = saved.action;
     seg.stationaryAt = saved.at;
     seg.history = saved.hist;
-    if (liveAction === 'drop_lr' || liveAction === 'diverging') seg.etaSteps = null;
+    seg.passes = saved.passes;
+    seg.warnings = saved.warnings;
+    if (saved.action === 'drop_lr' || saved.action === 'diverging') seg.etaSteps = null;
     this.lastDecision = saved.d;
     this.lastEvaluation = saved.e;
+    return restore;
   }
 
   private suggestion(): AnalysisSummary['suggestion'] {

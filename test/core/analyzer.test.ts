@@ -58,6 +58,21 @@ test('check steps are deterministic on the step index, and a replay gives the sa
   assert.deepEqual(a.decisions.filter((d) => d.action === 'wait').map((d) => d.step).slice(0, 2), [0, 3000]);
 });
 
+test('asking for summaries while the stream runs (as the panel does) changes no decision', () => {
+  const recs = nqmRecords({ dim: 8, lr: 0.05, offset: 2, initDistance: 2, seed: 2 }, 7000, [[5000, 0.01]]);
+  const quiet = run(recs);
+  const decisions: Decision[] = [];
+  const an = new Analyzer({}, { onDecision: (d) => decisions.push(d) });
+  const seen: number[] = [];
+  recs.forEach((r, i) => {
+    an.push(r);
+    if (i % 97 === 0) seen.push(an.summary().segments.length);
+  });
+  assert.deepEqual(decisions, quiet.decisions);
+  assert.deepEqual(an.summary(), quiet.summary);
+  assert.ok(quiet.decisions.some((d) => d.action === 'drop_lr'));
+});
+
 test('the centre used covers the whole window and was taken at or before its start (never mixing centres)', () => {
   const recs = nqmRecords({ dim: 6, lr: 0.05, offset: 3, initDistance: 0, centerBlock: 128 }, 5000);
   const centreStep = new Map<number, number>();
