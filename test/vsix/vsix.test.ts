@@ -169,7 +169,10 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
 
   test('in the workbench, the installed extension runs the NQM example to a suggestion and Apply is acknowledged', { timeout: 300_000 }, async () => {
     // Demo speed (as the e2e test): the run must still be alive when Apply is clicked.
+    const t0 = Date.now();
+    const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
     const wb = await openWorkbenchSession({ vsix, settings: { 'fdrMonitor.nqmArgs': ['--rate', '2000'] } });
+    const phases: string[] = [`workbench ${since()}`];
     try {
       // Only the installed copy can be running: no development path was given.
       assert.ok(!wb.url.includes('extensionDevelopmentPath'));
@@ -177,6 +180,7 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
       const pick = wb.page.locator('.quick-input-widget [role="option"]', { hasText: 'NQM example' }).first();
       await pick.waitFor({ state: 'visible', timeout: 30_000 });
       await pick.click();
+      phases.push(`NQM started ${since()}`);
       const panel = await wb.webview('#charts', 90_000);
       // The suggestion card's Apply button, or — fail fast — the source reported as failed.
       // (Locators, not string predicates: the webview's CSP forbids eval.)
@@ -186,6 +190,7 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
         .first()
         .waitFor({ state: 'visible', timeout: 120_000 });
       assert.ok(await panel.$('#apply-button'), `the NQM run failed: ${await panel.textContent('#status-card')}`);
+      phases.push(`suggestion ${since()}`);
       const points = await panel.$$eval('.chart[data-points]', (els) => els.map((e) => Number(e.getAttribute('data-points'))));
       assert.ok(points.some((n) => n > 0), `charts have data: ${points}`);
       const text = await panel.textContent('#suggestion-text');
@@ -201,6 +206,8 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
         undefined,
         { timeout: 30_000 },
       );
+      phases.push(`acknowledged + lr chart stepped down ${since()}`);
+      console.log(`# installed extension, UI: ${phases.join(', ')}`);
       const shot = await wb.screenshot('vsix-panel.png');
       assert.ok(fs.statSync(shot).size > 10_000, 'a real screenshot');
     } catch (e) {
