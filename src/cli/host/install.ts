@@ -172,13 +172,21 @@ export async function ensureHost(options: EnsureOptions = {}): Promise<HostPaths
       log(`code-server ${CODE_SERVER_VERSION}: installing from npm and building its native modules with Node ${NODE_VERSION} (≈3 min on 2 cores)…`);
       const t0 = Date.now();
       const pathWithNode24 = path.join(nodeDir, 'bin') + path.delimiter + (process.env.PATH ?? '');
-      await npmInstallStaged(codeServerInstallDir(cache), [`code-server@${CODE_SERVER_VERSION}`], pathWithNode24, nodeDir, cache, (staging) => {
+      await npmInstallStaged(codeServerInstallDir(cache), [`code-server@${CODE_SERVER_VERSION}`], pathWithNode24, nodeDir, cache, async (staging) => {
         const dir = path.join(staging, 'node_modules', 'code-server');
+        if (missingNativeModules(dir).length === 0) return;
+        // npm 11 warns that code-server's postinstall is "not yet covered by allowScripts"; should a
+        // later npm skip it, run it ourselves, as npm would have (it reads npm's user agent).
+        log(`code-server ${CODE_SERVER_VERSION}: npm did not run its install script; running postinstall.sh directly…`);
+        const env = isolatedEnv(cache, pathWithNode24, nodeDir);
+        env.npm_config_user_agent = `npm/unknown node/v${NODE_VERSION} linux x64`;
+        await runLogged('sh', ['./postinstall.sh'], dir, env, path.join(cache, 'install.log'));
+        // If the nested installs skipped their dependencies' scripts too, `npm rebuild` runs them explicitly.
+        if (missingNativeModules(dir).length) await runLogged('npm', ['rebuild', '--foreground-scripts'], path.join(dir, 'lib', 'vscode'), env, path.join(cache, 'install.log'));
         const missing = missingNativeModules(dir);
         if (missing.length) {
           throw new HostSetupError(
-            `code-server installed but its native modules were not built (${missing.join(', ')}): ` +
-              `npm did not run install scripts. Check npm's allowScripts/ignore-scripts settings; log: ${path.join(cache, 'install.log')}`,
+            `code-server installed but its native modules were not built (${missing.join(', ')}); log: ${path.join(cache, 'install.log')}`,
           );
         }
       });
@@ -268,7 +276,7 @@ async function npmInstallStaged(
   pathValue: string,
   nodedir: string | undefined,
   cache: string,
-  verify?: (staging: string) => void,
+  verify?: (staging: string) => Promise<void> | void,
 ): Promise<void> {
   const staging = `${target}.staging-${process.pid}`;
   // We hold the install lock: any other staging folder is a killed install's leftover.
@@ -279,23 +287,30 @@ async function npmInstallStaged(
   fs.mkdirSync(staging, { recursive: true });
   fs.writeFileSync(path.join(staging, 'package.json'), JSON.stringify({ name: 'fdr-monitor-host', version: '0.0.0', private: true }, null, 2));
   const logFile = path.join(cache, 'install.log');
-  const out = fs.openSync(logFile, 'a');
-  fs.writeSync(out, `\n=== ${new Date().toISOString()} npm install ${specs.join(' ')} (in ${staging})\n`);
   // --foreground-scripts: install scripts' output lands in the log; scripts must run (code-server's postinstall builds its native modules).
-  const args = ['install', '--no-save', '--no-package-lock', '--foreground-scripts', '--ignore-scripts=false', ...specs];
+  // FDR_HOST_SIMULATE_BLOCKED_SCRIPTS=1 (testing only) makes npm skip the scripts, to exercise the fallback.
+  const ignore = process.env.FDR_HOST_SIMULATE_BLOCKED_SCRIPTS === '1' ? 'true' : 'false';
+  const args = ['install', '--no-save', '--no-package-lock', '--foreground-scripts', `--ignore-scripts=${ignore}`, ...specs];
+  await runLogged('npm', args, staging, isolatedEnv(cache, pathValue, nodedir), logFile);
+  await verify?.(staging);
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.renameSync(staging, target);
+}
+
+/** Runs a command with its output appended to `logFile`; a non-zero exit throws with the log's last lines. */
+async function runLogged(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, logFile: string): Promise<void> {
+  const out = fs.openSync(logFile, 'a');
+  fs.writeSync(out, `\n=== ${new Date().toISOString()} ${cmd} ${args.join(' ')} (in ${cwd})\n`);
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn('npm', args, { cwd: staging, env: isolatedEnv(cache, pathValue, nodedir), stdio: ['ignore', out, out] });
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', out, out] });
     child.on('error', reject);
     child.on('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
   });
   fs.closeSync(out);
   if (code !== 0) {
     const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-15).join('\n');
-    throw new HostSetupError(`npm install ${specs.join(' ')} failed (exit ${code}); last lines of ${logFile}:\n${tail}`);
+    throw new HostSetupError(`${cmd} ${args.join(' ')} failed (exit ${code}); last lines of ${logFile}:\n${tail}`);
   }
-  verify?.(staging);
-  fs.rmSync(target, { recursive: true, force: true });
-  fs.renameSync(staging, target);
 }
 
 /** A lock file holding the owner's pid; a dead owner's lock is taken over. */
