@@ -333,6 +333,7 @@ export class Analyzer implements StreamAnalyzer {
         }
       : null;
     seg.fdr2 = fdr2Estimate(blocks, p, confidence);
+    if (seg.fdr2?.note) seg.unavailable = [...seg.unavailable, seg.fdr2.note];
 
     // Decision.
     let action: Action = seg.action;

@@ -224,6 +224,8 @@ export interface Fdr2Result {
   /** Mean of grad_dot_grad2 (unbiased |∇f|²) over the window, with its CI (plateau table). */
   gradNormSq: number | null;
   gradNormSqCi: [number, number] | null;
+  /** Why the anharmonicity is withheld, if it is. */
+  note?: string;
 }
 
 /**
@@ -260,6 +262,15 @@ export function fdr2Estimate(blocks: readonly BlockSums[], p: SegmentParams, con
       gci = [g - h, g + h];
     }
   }
+  // A is a ratio over <|∇f|²>: while that mean is not resolved away from 0 (few
+  // g_{B1}·g_{B2} samples, each with noise ≈ σ²√dim), the ratio and its delta-method
+  // interval mean nothing, so they are withheld with the reason.
+  let note: string | undefined;
+  if (tot.n2 > 0 && !(gci !== null && gci[0] > 0)) {
+    note = `FDR2: <|∇f|²> not resolved yet (${tot.ng} grad_dot_grad2 samples in the window, its interval includes 0): anharmonicity withheld`;
+    anh = null;
+    ci = null;
+  }
   return {
     anharmonicity: anh !== null && Number.isFinite(anh) ? anh : null,
     ci,
@@ -267,5 +278,6 @@ export function fdr2Estimate(blocks: readonly BlockSums[], p: SegmentParams, con
     samples: tot.n2,
     gradNormSq: g,
     gradNormSqCi: gci,
+    note,
   };
 }

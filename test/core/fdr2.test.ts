@@ -49,6 +49,17 @@ test('plateau table: stationary <|∇f|²> per learning rate against the exact v
   assert.ok(p.harmonic && p.harmonic.slope !== null && p.harmonic.slope > 0);
 });
 
+test('with too few FDR2 samples to resolve <|∇f|²>, the anharmonicity is withheld with the reason', () => {
+  const sim = new NqmSimulator({ ...cfg, dim: 20, lr: 0.05, hmin: 0.1, fdr2Every: 50 });
+  const an = new Analyzer();
+  for (let i = 0; i < 3000; i++) for (const r of sim.next()) an.push(r);
+  const s = an.summary().segments[0];
+  assert.equal(s.fdr2!.anharmonicity, null);
+  assert.equal(s.fdr2!.ci, null);
+  assert.ok(s.fdr2!.hessian_scale! > 0, 'the Hessian scale needs no |∇f|² and is still reported');
+  assert.ok(s.unavailable!.some((u) => /anharmonicity withheld/.test(u)), JSON.stringify(s.unavailable));
+});
+
 test('harmonicCheck: linear through the origin passes, a curved or offset series fails', () => {
   const lin = harmonicCheck([
     { segment: 0, lr: 0.1, grad_norm_sq: 1.0, ci: [0.98, 1.02] },
