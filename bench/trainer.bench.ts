@@ -16,7 +16,8 @@
  * other jobs wall time mostly measures the neighbours. Steps/s is wall time.
  * (For the multi-threaded native backend, CPU time sums its threads.)
  *
- * Run: npx tsc -p . && node bench/run-bench.mjs trainer   (FDR_BENCH_ROUNDS=n, default 5)
+ * Run: npx tsc -p . && node bench/run-bench.mjs trainer   (FDR_BENCH_ROUNDS=n, default 5;
+ *      FDR_BENCH_BACKENDS=wasm,cpu to measure only some)
  */
 import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
@@ -141,8 +142,9 @@ async function main(): Promise<void> {
   console.log(`MLP 784-128-10, batch 64, SGD μ=0.9 λ=5e-4; ${ROUNDS} interleaved rounds of ${ROUND} steps per variant, median round\n`);
   console.log(`${'backend'.padEnd(15)} ${'bare steps/s'.padStart(12)} ${'FDR1 cost'.padStart(10)} ${'FDR2/50 cost'.padStart(13)} ${'peak RSS'.padStart(10)}   (wall-time costs)`);
   const results: Result[] = [];
+  const only = process.env.FDR_BENCH_BACKENDS?.split(',').map((x) => x.trim());
   for (const b of ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']) {
-    const why = available(b);
+    const why = only && !only.includes(b) ? 'not selected (FDR_BENCH_BACKENDS)' : available(b);
     if (why) {
       console.log(`${b.padEnd(15)} (not measured: ${why})`);
       continue;

@@ -77,8 +77,7 @@ interface Center {
  *   next 4              |g_t|², (|buf_t|², unused), |Δ_t|², |buf_{t+1}|²
  *   (FDR2 steps) next 2 grad_dot_grad2, buf_h_buf
  * One matMul X·Yᵀ and two squared-norm reductions replace 15 separate dot
- * products, and the update runs on the flattened parameter vector: few, large
- * ops (per-op overhead dominates on wasm and tfjs-node; bench/trainer.bench.ts).
+ * products (per-op overhead dominates on wasm and tfjs-node; bench/trainer.bench.ts).
  */
 function layout(nCenters: number) {
   const rows = 1 + nCenters;
@@ -110,8 +109,8 @@ export class InstrumentedSgd<B> {
   readonly fdr2Every: number;
   readonly centerBlock: number;
   private readonly vars: tf.Variable[];
-  /** buf_t, flattened in variable order (the optimiser's own state, so it can live flat). */
-  private readonly buf: tf.Variable;
+  /** buf_t, one per variable (the update stays per variable: splitting a flat vector back is slow on wasm). */
+  private readonly bufs: tf.Variable[];
   private readonly sizes: number[];
   private readonly nParams: number;
   private _lr: number;
@@ -159,7 +158,7 @@ export class InstrumentedSgd<B> {
     }
     this.sizes = this.vars.map((v) => v.size);
     this.nParams = this.sizes.reduce((n, k) => n + k, 0);
-    this.buf = tf.variable(tf.zeros([this.nParams]), false);
+    this.bufs = this.vars.map((v) => tf.variable(tf.zerosLike(v), false));
   }
 
   /** Index of the next step to run. */
@@ -229,7 +228,7 @@ export class InstrumentedSgd<B> {
    * vector [loss, pairs…, (grad_dot_grad2, buf_h_buf)].
    */
   private stepOnDevice(batch: B, batch2: B | undefined): Float32Array {
-    const { vars, sizes } = this;
+    const { vars } = this;
     const lr = this._lr;
     const { momentum: mu, dampening: damp, weightDecay: wd } = this;
     const kept: tf.Tensor[] = [];
@@ -240,20 +239,25 @@ export class InstrumentedSgd<B> {
         if (!gv) throw new Error(`loss does not depend on variable ${v.name}`);
         return gv;
       });
-      const theta = flat(vars);
       // g_t = ∇f_B(θ_t) + λ θ_t (coupled weight decay, §2)
-      const g = wd !== 0 ? tf.add(flat(perVar), tf.mul(theta, wd)) : flat(perVar);
+      const gv = vars.map((v, i) => (wd !== 0 ? tf.add(perVar[i], tf.mul(v, wd)) : perVar[i]));
       // buf_{t+1} = μ buf_t + (1 − δ) g_t
-      const gd = damp !== 0 ? tf.mul(g, 1 - damp) : g;
-      const bufNew = mu !== 0 ? tf.add(tf.mul(this.buf, mu), gd) : gd;
+      const bufNewV = gv.map((gi, i) => {
+        const gd = damp !== 0 ? tf.mul(gi, 1 - damp) : gi;
+        return mu !== 0 ? tf.add(tf.mul(this.bufs[i], mu), gd) : gd;
+      });
       // θ_{t+1} = θ_t − η buf_{t+1}; Δ_t is the float32 difference actually applied,
       // so |θ_{t+1}|² − |θ_t|² = 2θ_t·Δ_t + |Δ_t|² holds to rounding of the sums (§4).
-      const thetaNew = tf.sub(theta, tf.mul(bufNew, lr));
-      const update = tf.sub(thetaNew, theta);
+      const thetaNewV = vars.map((v, i) => tf.sub(v, tf.mul(bufNewV[i], lr)));
+      // The observables work on flattened vectors: few, large ops.
+      const theta = flat(vars);
+      const g = flat(gv);
+      const bufNew = flat(bufNewV);
+      const update = tf.sub(flat(thetaNewV), theta);
 
       // θ_t − c computed directly: |θ|² − 2c·θ + |c|² cancels catastrophically in float32.
       const X = tf.stack([theta, ...this.centers.map((c) => tf.sub(theta, c.values))]);
-      const Y = tf.stack([g, this.buf, update, bufNew]);
+      const Y = tf.stack([g, flat(this.bufs), update, bufNew]);
       const parts: tf.Tensor[] = [
         tf.reshape(loss, [1]),
         tf.reshape(tf.matMul(X, Y, false, true), [-1]),
@@ -281,9 +285,8 @@ export class InstrumentedSgd<B> {
       }
       const all = tf.concat(parts);
       // Assign last: every read of θ_t above is already computed (eager execution).
-      const pieces = vars.length === 1 ? [thetaNew] : tf.split(thetaNew, sizes);
-      vars.forEach((v, i) => v.assign(tf.reshape(pieces[i], v.shape)));
-      this.buf.assign(bufNew);
+      vars.forEach((v, i) => v.assign(thetaNewV[i]));
+      this.bufs.forEach((b, i) => b.assign(bufNewV[i]));
       return all;
     });
     try {
@@ -351,7 +354,7 @@ export class InstrumentedSgd<B> {
       step: this._step,
       lr: this._lr,
       theta: this.vars.map((v) => v.dataSync().slice() as Float32Array),
-      buf: this.split(this.buf.dataSync() as Float32Array),
+      buf: this.bufs.map((b) => b.dataSync().slice() as Float32Array),
       centers: this.centers.map((c) => ({ id: c.id, values: this.split(c.values.dataSync() as Float32Array) })),
     };
   }
@@ -367,7 +370,7 @@ export class InstrumentedSgd<B> {
     if (this.disposed) return;
     this.disposed = true;
     this.dropCenters();
-    this.buf.dispose();
+    tf.dispose(this.bufs);
   }
 }
 
