@@ -86,6 +86,19 @@ test('the centre used covers the whole window and was taken at or before its sta
   for (const r of recs) if (r.type === 'step' && r.step >= f.window[0]) assert.ok(r.centers?.some((c) => c.id === f.center));
 });
 
+test('a stream that logs every 5th step gives the same estimate within its interval, and still decides', () => {
+  const recs = nqmRecords({ dim: 8, lr: 0.05, offset: 2, initDistance: 2, seed: 2 }, 8000);
+  const every5 = recs.filter((r) => r.type !== 'step' || r.step % 5 === 0);
+  const full = run(recs).summary.segments[0];
+  const sub = run(every5).summary.segments[0];
+  const f = full.fdr1!;
+  const g = sub.fdr1!;
+  assert.equal(g.estimator, 'trend');
+  const h = (g.ci![1] - g.ci![0]) / 2;
+  assert.ok(Math.abs(g.epsilon! - f.epsilon!) <= h, `every 5th: ${g.epsilon} ± ${h} vs full ${f.epsilon}`);
+  assert.ok(sub.stationary, 'the subsampled stream still decides');
+});
+
 test('estimator choice follows the fields, with the reason for what is unavailable', () => {
   const base = nqmRecords({ dim: 4, lr: 0.01, momentum: 0.9, centerBlock: 0 }, 3000);
   const strip = (keep: (keyof StepRecord)[]) =>
