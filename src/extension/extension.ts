@@ -31,6 +31,7 @@ class Extension {
     this.panel = new PanelManager(context.extensionUri, {
       onMessage: (m) => void this.onWebviewMessage(m),
       log: (l) => this.log(l),
+      onDrained: () => this.session?.resume(),
     });
     this.status.name = 'FDR Monitor';
     this.status.command = 'fdrMonitor.showPanel';
@@ -89,6 +90,7 @@ class Extension {
       log: (l) => this.log(l),
       trainerLog: (l) => this.log(`[trainer] ${l}`),
     });
+    session.gate = () => this.panel.canSend();
     this.session = session;
     this.log(`starting: ${session.title} (${session.source.description})`);
     this.sessionSub = session.subscribe((u) => this.onUpdate(u));

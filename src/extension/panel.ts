@@ -14,7 +14,14 @@ export const PANEL_VIEW_TYPE = 'fdrMonitor.panel';
 export interface PanelHandlers {
   onMessage(m: WebviewToHost): void;
   log(line: string): void;
+  /** The panel drew what it was sent and can take more (see canSend). */
+  onDrained?(): void;
 }
+
+/** Updates allowed in flight beyond the last one the panel reported drawn. */
+const MAX_IN_FLIGHT = 2;
+/** After this long without a `rendered`, send anyway (a lost report must not stall the panel). */
+const STALL_MS = 3000;
 
 /** Host-side measurements the tests and the bench read through `fdrMonitor._testState`. */
 export interface PanelStats {
@@ -34,6 +41,18 @@ export class PanelManager {
   private readonly sentTimes = new Map<number, number>();
   readonly stats: PanelStats = { ready: 0, rendered: 0, lastRenderedSeq: null, latencies: [], renderMs: [], rejected: [] };
   private imageWaiters = new Map<string, (dataUrl: string | null) => void>();
+  private lastPostedSeq = 0;
+  private lastPostAt = 0;
+
+  /**
+   * Whether another update may go now: no panel (nothing is sent), or fewer
+   * than MAX_IN_FLIGHT updates beyond the last one the panel drew.
+   */
+  canSend(): boolean {
+    if (!this.panel) return true;
+    const drawn = this.stats.lastRenderedSeq ?? 0;
+    return this.lastPostedSeq - drawn < MAX_IN_FLIGHT || Date.now() - this.lastPostAt > STALL_MS;
+  }
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -106,6 +125,7 @@ export class PanelManager {
         if (this.stats.latencies.length > 5000) this.stats.latencies.shift();
       }
       for (const k of this.sentTimes.keys()) if (k <= m.seq) this.sentTimes.delete(k);
+      this.handlers.onDrained?.();
       return;
     }
     if (m.type === 'image') {
@@ -119,6 +139,10 @@ export class PanelManager {
   /** Posts an update (dropped silently when no panel is open: the next `ready` gets a snapshot). */
   post(m: HostToWebview): void {
     if (!this.panel) return;
+    if (m.type === 'update') {
+      this.lastPostedSeq = m.seq;
+      this.lastPostAt = Date.now();
+    }
     if (m.type === 'update' && !m.reset) {
       const t = oldestRecordTime(m);
       if (t !== null) {
@@ -138,7 +162,7 @@ export class PanelManager {
   }
 
   /** Asks the webview for the charts as a PNG data URL (null if the panel closed or did not answer). */
-  requestImage(timeoutMs = 10_000): Promise<string | null> {
+  requestImage(timeoutMs = 30_000): Promise<string | null> {
     if (!this.panel) return Promise.resolve(null);
     const requestId = crypto.randomBytes(6).toString('hex');
     return new Promise((resolve) => {

@@ -290,8 +290,27 @@ export class Session {
     }, wait);
   }
 
+  /**
+   * Flow control: while this returns false (the panel has not drawn what it
+   * was sent), deltas keep accumulating here and go out later as one update,
+   * so a slow transport or a busy panel never builds a queue of stale updates.
+   */
+  gate: (() => boolean) | null = null;
+
+  /** The panel can take more: send what is pending (still ≤ 10 per second). */
+  resume(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    this.scheduleFlush();
+  }
+
   /** Sends the delta now (used by the throttle; public for Export and tests). */
   flush(): void {
+    if (this.gate && !this.gate()) {
+      // Retry soon; `resume` also comes when the panel reports a drawn frame.
+      if (!this.flushTimer && !this.disposed) this.flushTimer = setTimeout(() => ((this.flushTimer = null), this.flush()), 250);
+      return;
+    }
     this.lastFlush = Date.now();
     this.drainSpool();
     this.refreshSummary(false);

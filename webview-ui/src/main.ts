@@ -494,13 +494,28 @@ const latencies: number[] = [];
 /** Time (ms) spent in each render. */
 const renderTimes: number[] = [];
 
+/** When the last render finished, and how long it took (ms). */
+let lastRenderEnd = 0;
+let lastRenderMs = 0;
+
+/**
+ * Renders on the next animation frame, but leaves the main thread at least
+ * as much idle time as the last render took: on a slow or busy machine the
+ * panel draws less often instead of falling behind the updates (which are
+ * applied to the stores as they arrive, so nothing is lost).
+ */
 function scheduleRender(): void {
   if (renderQueued) return;
   renderQueued = true;
+  const wait = Math.max(0, lastRenderEnd + lastRenderMs - performance.now());
   // requestAnimationFrame does not run while the panel is hidden; a timer does,
   // so the stores stay current and the next frame shows them.
-  if (document.hidden) setTimeout(renderNow, 50);
-  else requestAnimationFrame(renderNow);
+  const go = (): void => {
+    if (document.hidden) setTimeout(renderNow, 50);
+    else requestAnimationFrame(() => renderNow());
+  };
+  if (wait > 0) setTimeout(go, wait);
+  else go();
 }
 
 /** Decimates the visible range of every store into its chart and redraws. Returns ms spent. */
@@ -535,6 +550,8 @@ function renderNow(): number {
   lrChart.box.dataset.changes = String(lrStore.length);
   renderPlateaus();
   const ms = performance.now() - t0;
+  lastRenderEnd = performance.now();
+  lastRenderMs = ms;
   renderTimes.push(ms);
   if (renderTimes.length > 5000) renderTimes.shift();
   if (pendingOldest !== null) {
@@ -546,6 +563,8 @@ function renderNow(): number {
   // For UI tests and the bench, which cannot evaluate script here (the CSP has no 'unsafe-eval').
   document.body.dataset.latencies = latencies.slice(-300).join(',');
   document.body.dataset.renderMs = renderTimes.slice(-300).map((t) => t.toFixed(1)).join(',');
+  document.body.dataset.arrivals = arrivals.join(',');
+  document.body.dataset.handleMs = handleMs.map((t) => t.toFixed(2)).join(',');
   if (pendingSeq !== null) {
     post({ type: 'rendered', seq: pendingSeq, points: drawn, ms });
     pendingSeq = null;
@@ -577,7 +596,7 @@ function saveStateSoon(): void {
   saveTimer = setTimeout(() => {
     saveTimer = null;
     vscode.setState(model.toState());
-  }, 1000);
+  }, 5000);
 }
 document.addEventListener('visibilitychange', () => {
   if (document.hidden) vscode.setState(model.toState());
@@ -603,7 +622,15 @@ function composeImage(): string {
   return out.toDataURL('image/png');
 }
 
+/** A snapshot has been asked for (the `ready` at start counts) and not yet received. */
+let awaitingReset = true;
+let resetAskedAt = Date.now();
+
+const arrivals: number[] = [];
+const handleMs: number[] = [];
+
 export function handleMessage(data: unknown): void {
+  const tHandle = performance.now();
   const parsed = parseHostMessage(data);
   if (!parsed.ok) {
     post({ type: 'log', level: 'error', message: `panel ignored a message: ${parsed.reason}` });
@@ -618,10 +645,16 @@ export function handleMessage(data: unknown): void {
   const before = model.lastSeq;
   const r = model.applyUpdate(m);
   if (r === 'gap') {
-    post({ type: 'log', level: 'info', message: `update ${m.seq} after ${before}: gap, asking for a resync` });
-    post({ type: 'resync' });
+    // One resync at a time: deltas already in flight would otherwise each ask for another snapshot.
+    if (!awaitingReset || Date.now() - resetAskedAt > 3000) {
+      awaitingReset = true;
+      resetAskedAt = Date.now();
+      post({ type: 'log', level: 'info', message: `update ${m.seq} after ${before}: gap, asking for a resync` });
+      post({ type: 'resync' });
+    }
     return;
   }
+  if (m.reset) awaitingReset = false;
   if (r === 'stale') {
     post({ type: 'log', level: 'info', message: `update ${m.seq} after ${before}: stale, ignored` });
     return;
@@ -629,6 +662,13 @@ export function handleMessage(data: unknown): void {
   if (m.reset) rebindSmoothed();
   pendingSeq = m.seq;
   if (m.oldestTime !== undefined && (pendingOldest === null || m.oldestTime < pendingOldest)) pendingOldest = m.oldestTime;
+  if (m.oldestTime !== undefined) {
+    // Delivery delay alone (record → message here), to tell transport from drawing.
+    arrivals.push(Date.now() - m.oldestTime * 1000);
+    if (arrivals.length > 300) arrivals.shift();
+  }
+  handleMs.push(performance.now() - tHandle);
+  if (handleMs.length > 300) handleMs.shift();
   saveStateSoon();
   scheduleRender();
 }
