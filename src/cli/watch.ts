@@ -40,7 +40,8 @@ source (exactly one):
 output:
   --json                 decision lines as 'analyze --decisions', the 'analyze --json'
                          summary as the last line when the source ends
-  --auto-apply           send the suggested learning-rate drop to the trainer itself
+  --auto-apply           send the suggested learning-rate drop (advice drop_lr) to the
+                         trainer itself, once per segment
   --control-timeout S    seconds to wait for the trainer's acknowledgement (default 15)
 
 decision options (as 'analyze'):
@@ -208,6 +209,7 @@ class Watcher {
   private statusShown = false;
   private done!: (code: number) => void;
   private finished = false;
+  private exitGrace: NodeJS.Timeout | undefined;
 
   constructor(private readonly args: WatchArgs) {
     this.source = createSource(args.spec);
@@ -304,6 +306,13 @@ class Watcher {
         return void this.finish(code === 0 ? 1 : code);
       }
       if (s.state === 'ended' && p.exitCode !== null) return void this.finish(0);
+      if (s.state === 'ended' && !this.exitGrace) {
+        // `finished` arrived: give the trainer a few seconds to exit on its own, then stop it.
+        this.exitGrace = setTimeout(() => {
+          this.notice('the trainer sent "finished" but has not exited after 5 s; stopping it');
+          void this.finish(0);
+        }, 5000);
+      }
       return;
     }
     if (s.state === 'failed') return void this.finish(1);
@@ -314,6 +323,7 @@ class Watcher {
   private async finish(code: number): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    clearTimeout(this.exitGrace);
     await this.source.dispose();
     this.clearStatus();
     const runs = [...this.watched.values()];

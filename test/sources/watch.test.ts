@@ -196,3 +196,12 @@ test('unusable arguments: exit 2 with a clear message', async () => {
   assert.equal(h.code, 0);
   assert.match(h.stdout, /--auto-apply/);
 });
+
+test('--run: a trainer that sends finished but does not exit is stopped after a grace period', async () => {
+  const t0 = Date.now();
+  const r = await cli(['watch', '--json', '--run', '--', '/bin/sh', '-c', `echo '{"step":0,"lr":0.1}'; echo '{"type":"event","event":"finished","step":0}'; exec sleep 60`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /has not exited after 5 s; stopping it/);
+  assert.ok(Date.now() - t0 < 20_000);
+  assert.equal((jsonLines(r.stdout).at(-1) as { records: number }).records, 2);
+});
