@@ -37,7 +37,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'ut
 };
 const VSCE = path.join(REPO_ROOT, 'node_modules', '@vscode', 'vsce', 'vsce');
 
-/** Upper bound on the .vsix size (measured 4.3 MB; everything unfiltered is ≈ 67 MB). */
+/** Upper bound on the .vsix size (measured 4.48 MB; everything unfiltered is ≈ 66.5 MB). */
 const MAX_VSIX_BYTES = 8 * 1024 * 1024;
 
 /** Builds the .vsix with the `package` script's own vsce arguments, into `dir`. */
