@@ -69,22 +69,23 @@ interface Center {
 }
 
 /**
- * Read-back layout (one Float32Array per step), for C centres:
+ * Read-back layout (one Float32Array per step), for C centres and the R = 1 + C
+ * rows of X = [θ_t, θ_t − c_1, …]:
  *   [0]                 loss
- *   [1 .. 1+4(1+C))     cross products: row r of X = [θ_t, θ_t − c_1, …] times
- *                       Y = [g_t, buf_t, Δ_t, buf_{t+1}]: r·g, r·buf_t, r·Δ, (r·buf_{t+1}, unused)
- *   next 1+C            |r|² per row of X (param_sq about the origin, then per centre)
- *   next 4              |g_t|², (|buf_t|², unused), |Δ_t|², |buf_{t+1}|²
+ *   [1 .. 1+R)          r·g_t per row       (theta_dot_grad about the origin, then per centre)
+ *   [1+R .. 1+2R)       r·buf_t per row     (theta_dot_buf)
+ *   [1+2R .. 1+3R)      r·Δ_t per row       (theta_dot_update)
+ *   [1+3R .. 1+4R)      |r|² per row        (param_sq)
+ *   next 3              |g_t|², |Δ_t|², |buf_{t+1}|²
  *   (FDR2 steps) next 2 grad_dot_grad2, buf_h_buf
- * One matMul X·Yᵀ and two squared-norm reductions replace 15 separate dot
- * products (per-op overhead dominates on wasm and tfjs-node; bench/trainer.bench.ts).
+ * Each group is one broadcast multiply and one row-sum over the stacked X:
+ * a handful of large ops instead of 15 dot products (per-op overhead dominates
+ * on wasm and tfjs-node; an X·Yᵀ matMul was slower on wasm because of the
+ * transpose; bench/trainer.bench.ts).
  */
 function layout(nCenters: number) {
   const rows = 1 + nCenters;
-  const cross = 1;
-  const sqX = cross + 4 * rows;
-  const sqY = sqX + rows;
-  return { rows, cross, sqX, sqY, fdr2: sqY + 4 };
+  return { rows, grad: 1, buf: 1 + rows, update: 1 + 2 * rows, sq: 1 + 3 * rows, norms: 1 + 4 * rows, fdr2: 4 + 4 * rows };
 }
 
 /** Flattens per-variable tensors into one vector (the parameter vector layout). */
@@ -257,12 +258,13 @@ export class InstrumentedSgd<B> {
 
       // θ_t − c computed directly: |θ|² − 2c·θ + |c|² cancels catastrophically in float32.
       const X = tf.stack([theta, ...this.centers.map((c) => tf.sub(theta, c.values))]);
-      const Y = tf.stack([g, flat(this.bufs), update, bufNew]);
       const parts: tf.Tensor[] = [
         tf.reshape(loss, [1]),
-        tf.reshape(tf.matMul(X, Y, false, true), [-1]),
+        tf.sum(tf.mul(X, g), 1),
+        tf.sum(tf.mul(X, flat(this.bufs)), 1),
+        tf.sum(tf.mul(X, update), 1),
         tf.sum(tf.square(X), 1),
-        tf.sum(tf.square(Y), 1),
+        tf.sum(tf.square(tf.stack([g, update, bufNew])), 1),
       ];
 
       if (batch2 !== undefined) {
@@ -299,12 +301,11 @@ export class InstrumentedSgd<B> {
 
   private stepRecord(t: number, v: Float32Array, fdr2: boolean): StepRecord {
     const L = layout(this.centers.length);
-    // Row r of X: r·g at cross+4r, r·buf_t at cross+4r+1, r·Δ at cross+4r+2; |r|² at sqX+r.
     const about = (r: number) => ({
-      param_sq: v[L.sqX + r],
-      theta_dot_grad: v[L.cross + 4 * r],
-      theta_dot_buf: v[L.cross + 4 * r + 1],
-      theta_dot_update: v[L.cross + 4 * r + 2],
+      param_sq: v[L.sq + r],
+      theta_dot_grad: v[L.grad + r],
+      theta_dot_buf: v[L.buf + r],
+      theta_dot_update: v[L.update + r],
     });
     const origin = about(0);
     const rec: StepRecord = {
@@ -319,10 +320,10 @@ export class InstrumentedSgd<B> {
       param_sq: origin.param_sq,
       theta_dot_grad: origin.theta_dot_grad,
       theta_dot_buf: origin.theta_dot_buf,
-      buf_sq: v[L.sqY + 3],
-      update_sq: v[L.sqY + 2],
+      buf_sq: v[L.norms + 2],
+      update_sq: v[L.norms + 1],
       theta_dot_update: origin.theta_dot_update,
-      grad_sq: v[L.sqY],
+      grad_sq: v[L.norms],
     };
     if (this.centers.length > 0) {
       rec.centers = this.centers.map((c, k): CenteredObservables => ({ id: c.id, ...about(k + 1) }));
