@@ -352,7 +352,14 @@ export function activate(context: vscode.ExtensionContext) {
   // `npm start` (src/cli/launch.ts) sets FDR_MONITOR_AUTOSTART=mnist-mlp|nqm:
   // start that example and open the panel.
   const auto = process.env.FDR_MONITOR_AUTOSTART;
-  if (auto === 'nqm' || auto === 'mnist-mlp') {
+  // Once per window (src/cli/launch.ts, agreement rule 1): a reload restarts
+  // the extension host under the same server process, so the parent pid
+  // identifies the launch.
+  const launchKey = `${auto}:${process.ppid}`;
+  if ((auto === 'nqm' || auto === 'mnist-mlp') && context.workspaceState.get('fdrMonitor.autostarted') === launchKey) {
+    ext.log(`FDR_MONITOR_AUTOSTART=${auto}: already started in this window; not again after a reload`);
+  } else if (auto === 'nqm' || auto === 'mnist-mlp') {
+    void context.workspaceState.update('fdrMonitor.autostarted', launchKey);
     ext.log(`FDR_MONITOR_AUTOSTART=${auto}: starting the example`);
     const args = auto === 'nqm' ? ext.config().nqmArgs : ext.config().mnistArgs;
     void ext.start({ kind: 'example', example: auto, args }).catch(report);
