@@ -136,7 +136,7 @@ async function hostBench(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  await chartsBench();
+  if (process.env.FDR_BENCH_ONLY_HOST !== '1') await chartsBench();
   if (process.env.FDR_BENCH_NO_HOST !== '1') await hostBench();
 }
 

@@ -304,9 +304,9 @@ export class Session {
     this.scheduleFlush();
   }
 
-  /** Sends the delta now (used by the throttle; public for Export and tests). */
-  flush(): void {
-    if (this.gate && !this.gate()) {
+  /** Sends the delta now (used by the throttle; `force` skips the flow-control gate: Apply's pending/outcome). */
+  flush(force = false): void {
+    if (!force && this.gate && !this.gate()) {
       // Retry soon; `resume` also comes when the panel reports a drawn frame.
       if (!this.flushTimer && !this.disposed) this.flushTimer = setTimeout(() => ((this.flushTimer = null), this.flush()), 250);
       return;
@@ -375,7 +375,7 @@ export class Session {
         if (req.command !== 'set_lr' || req.lr !== s.suggestedLr || req.state !== 'pending' || view) return;
         view = { suggestionId: s.id, request: req.id, lr: s.suggestedLr, phase: 'pending' };
         this.feed.setApply(view);
-        this.flush(); // pending is shown at once
+        this.flush(true); // pending is shown at once, past the flow control (one small update)
       });
       const out = await control.setLr(s.suggestedLr);
       sub.dispose();
@@ -389,7 +389,7 @@ export class Session {
       };
       this.feed.setApply(done);
       this.opts.log(`request ${out.id}: ${out.state}${out.reason ? ` — ${out.reason}` : ''}`);
-      this.flush();
+      this.flush(true);
       return done;
     })();
     this.applying.set(s.id, p);
