@@ -48,9 +48,11 @@ def sgd_step(params, grad, state, lr, momentum, dampening, weight_decay):
         buf = state.get("momentum_buffer")
         if buf is None:
             buf = list(d_p)  # torch: the first buffer is a copy of d_p, no (1 − dampening)
+            state["momentum_buffer"] = buf
         else:
-            buf = [momentum * b + (1 - dampening) * d for b, d in zip(buf, d_p)]
-        state["momentum_buffer"] = buf
+            # In place, as torch does (buf.mul_(μ).add_(d_p, alpha=1 − δ)): a reference to
+            # the buffer taken before the step sees buf_{t+1} after it.
+            buf[:] = [momentum * b + (1 - dampening) * d for b, d in zip(buf, d_p)]
         step_dir = buf
     return d_p, [p - lr * s for p, s in zip(params, step_dir)]
 
@@ -123,8 +125,12 @@ def main(argv=None):
 
         # --- the few lines that README.md shows for torch.optim.SGD ---
         grad = minibatch_grad(theta)  # p.grad after loss.backward()
-        buf_before = state.get("momentum_buffer") or [0.0] * d  # buf_t (zero before the first step)
+        buf_t = state.get("momentum_buffer") or [0.0] * d  # buf_t (zero before the first step)
         loss = 0.5 * math.fsum(hi * (pi - si) ** 2 for hi, pi, si in zip(h, theta, theta_star))
+        xs = {cid: sub(theta, c) for cid, c in sorted(snapshots.items())}  # θ_t − c, computed directly
+        # The step updates the buffer in place: take buf_t's dot products before it.
+        theta_dot_buf = dot(theta, buf_t)
+        centred_dot_buf = {cid: dot(x, buf_t) for cid, x in xs.items()}
         d_p, theta_next = sgd_step(theta, grad, state, lr, a.momentum, dampening, a.weight_decay)
         buf_after = state["momentum_buffer"] if a.momentum != 0 else d_p  # buf_{t+1}
         update = sub(theta_next, theta)
@@ -137,19 +143,16 @@ def main(argv=None):
             theta_dot_grad=dot(theta, d_p),
             buf_sq=dot(buf_after, buf_after),
             param_sq=dot(theta, theta),
-            theta_dot_buf=dot(theta, buf_before),
+            theta_dot_buf=theta_dot_buf,
             update_sq=dot(update, update),
             theta_dot_update=dot(theta, update),
             grad_sq=dot(d_p, d_p),
             time=time.time(),
         )
-        if snapshots:
-            centers = []
-            for cid in sorted(snapshots):
-                x = sub(theta, snapshots[cid])  # θ_t − c directly, never |θ|² − 2c·θ + |c|²
-                centers.append(dict(id=cid, param_sq=dot(x, x), theta_dot_grad=dot(x, d_p),
-                                    theta_dot_buf=dot(x, buf_before), theta_dot_update=dot(x, update)))
-            rec["centers"] = centers
+        if xs:  # never |θ|² − 2c·θ + |c|², which cancels catastrophically
+            rec["centers"] = [dict(id=cid, param_sq=dot(x, x), theta_dot_grad=dot(x, d_p),
+                                   theta_dot_buf=centred_dot_buf[cid], theta_dot_update=dot(x, update))
+                              for cid, x in xs.items()]
         stream.step(step, lr, **rec)
         # ---------------------------------------------------------------
 
