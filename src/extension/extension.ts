@@ -24,6 +24,7 @@ class Extension {
   session: Session | undefined;
   private sessionSub: { dispose(): void } | undefined;
   private readonly disposables: vscode.Disposable[] = [];
+  private statusBg = '';
   /** Updates received from sessions (tests read the count through _testState). */
   updates = 0;
 
@@ -127,9 +128,17 @@ class Extension {
     const eps = s.epsilon === null ? '' : ` ε=${s.epsilon.toPrecision(2)}`;
     const icon = s.state === 'stationary' ? '$(check)' : s.state === 'diverging' ? '$(error)' : s.state === 'finished' ? '$(debug-stop)' : '$(pulse)';
     const state = s.state === 'no_data' ? 'waiting' : s.state;
-    this.status.text = `${icon} FDR: ${state}${eps}`;
-    this.status.tooltip = `FDR Monitor — ${s.source} (${s.connection})\nstep ${s.step ?? '—'}, η = ${s.lr ?? '—'}\nClick to open the panel.`;
-    this.status.backgroundColor = s.state === 'diverging' ? new vscode.ThemeColor('statusBarItem.errorBackground') : s.state === 'stationary' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    // Each assignment is a message to the workbench: only send what changed
+    // (the step is not in the tooltip for that reason; the panel shows it).
+    const text = `${icon} FDR: ${state}${eps}`;
+    const tooltip = `FDR Monitor — ${s.source} (${s.connection}), η = ${s.lr ?? '—'}. Click to open the panel.`;
+    const bg = s.state === 'diverging' ? 'statusBarItem.errorBackground' : s.state === 'stationary' ? 'statusBarItem.warningBackground' : '';
+    if (this.status.text !== text) this.status.text = text;
+    if (this.status.tooltip !== tooltip) this.status.tooltip = tooltip;
+    if (bg !== this.statusBg) {
+      this.statusBg = bg;
+      this.status.backgroundColor = bg ? new vscode.ThemeColor(bg) : undefined;
+    }
   }
 
   async stopSession(): Promise<void> {

@@ -19,7 +19,7 @@ export interface PanelHandlers {
 }
 
 /** Updates allowed in flight beyond the last one the panel reported drawn. */
-const MAX_IN_FLIGHT = 2;
+const MAX_IN_FLIGHT = 4;
 /** After this long without a `rendered`, send anyway (a lost report must not stall the panel). */
 const STALL_MS = 3000;
 
