@@ -508,14 +508,10 @@ function scheduleRender(): void {
   if (renderQueued) return;
   renderQueued = true;
   const wait = Math.max(0, lastRenderEnd + lastRenderMs - performance.now());
-  // requestAnimationFrame does not run while the panel is hidden; a timer does,
-  // so the stores stay current and the next frame shows them.
-  const go = (): void => {
-    if (document.hidden) setTimeout(renderNow, 50);
-    else requestAnimationFrame(() => renderNow());
-  };
-  if (wait > 0) setTimeout(go, wait);
-  else go();
+  // A timer, not requestAnimationFrame: chart.js draws synchronously in
+  // update(), and rAF is throttled in hidden panels and in cross-origin
+  // frames the user has not interacted with (the webview is one).
+  setTimeout(renderNow, Math.max(wait, 16));
 }
 
 /** Decimates the visible range of every store into its chart and redraws. Returns ms spent. */
