@@ -3,7 +3,7 @@
  * streams, and was it premature? Judged by the exact expected objective
  * (src/core/nqm.ts SegmentJudge, fdr-math.md §7), not by ε.
  *
- * NOTE FOR A2 (tuning the decision rule): everything here is importable from
+ * For tuning the decision rule: everything here is importable from
  * bench/scenarios.ts —
  *   import { scenarios, runScenario, runRule, analyzerRule, ruleFactories, summarize, formatTable } from '../../bench/scenarios';
  *   const ours = analyzerRule({ tolerance: 0.01 }, { checkEvery: 250, rule: 'equivalence' }, 'ours-variant');

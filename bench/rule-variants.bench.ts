@@ -1,7 +1,7 @@
 /**
  * The measurements behind the analyzer's decision rule (docs/math.md,
  * "Decision rule"): alternative rules, as `AnalyzerTuning` variants, against
- * Yaida's quencher on A1's scenarios (bench/scenarios.ts) and on 7 stress
+ * Yaida's quencher on the scenarios (bench/scenarios.ts) and on 7 stress
  * scenarios, judged by the exact expected objective. Prints, per variant,
  * premature drops, runs without a drop and median lateness / Yaida's.
  *

@@ -19,7 +19,7 @@
  *    URL printed (and opened with xdg-open when there is a display). Ctrl-C
  *    stops code-server and with it the training run.
  *
- * AGREEMENT WITH THE EXTENSION (src/extension, engineer E) — keep both sides in step:
+ * AGREEMENT WITH THE EXTENSION (src/extension) — keep both sides in step:
  *  1. Environment variable FDR_MONITOR_AUTOSTART = 'mnist-mlp' | 'nqm'. When
  *     it is set, the extension (which must activate on `onStartupFinished`)
  *     starts that built-in example in the background exactly as the quick

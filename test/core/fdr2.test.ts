@@ -1,6 +1,6 @@
 /**
- * FDR2 (fdr-math.md §6) against the exact NQM values (A1's
- * stationaryExpectations): anharmonicity A = 0 exactly for the NQM (the
+ * FDR2 (fdr-math.md §6) against the exact NQM values
+ * (stationaryExpectations): anharmonicity A = 0 exactly for the NQM (the
  * objective is quadratic), the Hessian scale <buf·H·buf>/<|buf|²>, and the
  * per-plateau <|∇f|²> table with its harmonic check.
  */
@@ -21,7 +21,7 @@ test('anharmonicity ≈ its exact NQM value (0) with a CI covering it; Hessian s
   for (let i = 0; i < 16000; i++) for (const r of sim.next()) an.push(r);
   const f = an.summary().segments[0].fdr2!;
   t.diagnostic(`A = ${f.anharmonicity} CI ${f.ci} (exact ${exact.anharmonicity}); Hessian scale ${f.hessian_scale} (exact ${exact.bufHBuf / exact.bufSq}); ${f.samples} samples`);
-  assert.ok(Math.abs(exact.anharmonicity) < 1e-12, 'A1: exactly 0 for the NQM');
+  assert.ok(Math.abs(exact.anharmonicity) < 1e-12, 'exactly 0 for the NQM');
   assert.ok(f.ci && f.ci[0] <= exact.anharmonicity && exact.anharmonicity <= f.ci[1], `CI ${f.ci} covers ${exact.anharmonicity}`);
   assert.ok(f.ci[1] - f.ci[0] < 0.2, `the interval is informative: ${f.ci}`);
   assert.ok(Math.abs(f.anharmonicity! - exact.anharmonicity) < 0.1);

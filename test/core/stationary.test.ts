@@ -1,6 +1,6 @@
 /**
  * The analyzer on STATIONARY NQM streams (fdr-math.md §7): where ε = 0
- * exactly (A1's stationaryExpectations), the 95% interval must cover 0 in
+ * exactly (stationaryExpectations), the 95% interval must cover 0 in
  * 90–99% of runs, and the forecast must predict how long the decision takes.
  * Runs are burned in (records not fed) so the analysed stream starts stationary.
  */

@@ -295,7 +295,7 @@ test('the PyTorch block in docs/python/README.md compiles and uses only what fdr
 });
 
 // The whole loop with the monitor's own control path: `fdr-monitor watch --auto-apply`
-// (engineer C's sources) spawns or tails the Python trainer, the analyzer calls the
+// (sources) spawns or tails the Python trainer, the analyzer calls the
 // stationary run, watch sends set_lr, fdr_stream.py acknowledges, a new segment starts.
 for (const mode of ['stdin (watch --run)', 'control file (watch --tail)'] as const) {
   test(`watch --auto-apply drives the Python trainer over ${mode}`, async () => {

@@ -1,6 +1,6 @@
 /**
  * The extension's session machinery in plain Node, against real processes and
- * files: a trainer (test/extension/fixtures/nqm-trainer.ts, A1's NQM
+ * files: a trainer (test/extension/fixtures/nqm-trainer.ts, NQM
  * simulator behind the real stdio protocol) is spawned, records flow through
  * the real sources and analyzer into panel updates, Apply reaches the trainer
  * and comes back acknowledged (or failed with the trainer's reason), Stop ends

@@ -54,7 +54,7 @@ describe('extension host runner (code-server)', () => {
   });
 });
 
-// The extension's own suites (engineer E), when built.
+// The extension's own suites, when built.
 const SUITES: Array<{ dir: string; trust: 'disabled' | 'untrusted' }> = [
   { dir: 'suite', trust: 'disabled' },
   { dir: 'restricted', trust: 'untrusted' },

@@ -1,5 +1,5 @@
 /**
- * The sources against engineer B's real trainer (`fdr-monitor train nqm`), on
+ * The sources against the real trainer (`fdr-monitor train nqm`), on
  * each control channel it offers: stdin (process source), the announced
  * control file (tailed --out log), its WebSocket server (client source) and a
  * monitor's WebSocket server (--connect-ws). Each: set_lr acknowledged by

@@ -1,7 +1,7 @@
 /**
  * What ships is what was tested: builds the .vsix exactly as `npm run package`
  * does (same vsce flags, read from package.json), installs it with the real
- * VS Code host's own installer (code-server --install-extension, engineer D's
+ * VS Code host's own installer (code-server --install-extension,
  * src/cli/host), and then
  *   1. checks the installed folder holds what the extension needs at run time
  *      and none of the build/test baggage (.vscodeignore is an allow-list);
