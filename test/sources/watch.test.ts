@@ -156,7 +156,9 @@ test('--connect to a trainer serving WebSocket; SIGTERM on an unfinished --tail 
   }
 });
 
-test('live status line on a terminal: step, lr, ε, advice, skipped', { skip: !spawnSync('script', ['--version']).stdout }, async () => {
+test('live status line on a terminal: step, lr, ε, advice, skipped', async () => {
+  // `script` (util-linux, essential on Debian) gives the CLI a real pseudo-terminal.
+  assert.ok(spawnSync('script', ['--version']).stdout, "util-linux's `script` is needed for a pseudo-terminal");
   const { dir, cleanup } = tempDir('watch-tty');
   try {
     const log = join(dir, 'nqm.jsonl');
