@@ -9,8 +9,9 @@
 import { createReadStream } from 'node:fs';
 import { StreamParser } from '../core/protocol';
 import { Analyzer } from '../core/analyzer';
-import type { AnalysisSummary, AnalyzerOptions, Decision, EstimatorChoice, SegmentSummary } from '../core/types';
+import type { AnalysisSummary, AnalyzerOptions, Decision, SegmentSummary } from '../core/types';
 import { DEFAULT_OPTIONS } from '../core/types';
+import { UsageError, parseDecisionOption } from './args';
 
 export const ANALYZE_USAGE = `usage: fdr-monitor analyze <file | -> [options]
 
@@ -32,19 +33,10 @@ decision options:
 Exit status: 0 after analysing (whatever the stream contained), 2 for unusable
 arguments, 1 for an unreadable file.`;
 
-class UsageError extends Error {}
-
 interface Args {
   file: string;
   mode: 'human' | 'json' | 'decisions';
   options: Partial<AnalyzerOptions>;
-}
-
-function parseNumberArg(name: string, v: string | undefined, check: (x: number) => boolean, what: string): number {
-  if (v === undefined || v.startsWith('--')) throw new UsageError(`${name} needs a value (${what})`);
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || !check(x)) throw new UsageError(`${name} must be ${what}, got '${v}'`);
-  return x;
 }
 
 export function parseArgs(argv: string[]): Args | 'help' {
@@ -68,25 +60,8 @@ export function parseArgs(argv: string[]): Args | 'help' {
         mode = m;
         break;
       }
-      case '--tolerance':
-        options.tolerance = parseNumberArg(name, value(), (x) => x > 0 && x < 1, 'a number in (0, 1)');
-        break;
-      case '--confidence':
-        options.confidence = parseNumberArg(name, value(), (x) => x > 0 && x < 1, 'a number in (0, 1)');
-        break;
-      case '--drop-factor':
-        options.dropFactor = parseNumberArg(name, value(), (x) => x > 0 && x < 1, 'a number in (0, 1)');
-        break;
-      case '--min-steps':
-        options.minSteps = parseNumberArg(name, value(), (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0');
-        break;
-      case '--estimator': {
-        const v = value();
-        if (v !== 'auto' && v !== 'trend' && v !== 'classic') throw new UsageError(`--estimator must be auto, trend or classic, got '${v ?? ''}'`);
-        options.estimator = v as EstimatorChoice;
-        break;
-      }
       default:
+        if (parseDecisionOption(name, value, options)) break;
         if (a === '-' || !a.startsWith('-')) {
           if (file !== undefined) throw new UsageError(`only one input file, got '${file}' and '${a}'`);
           file = a;

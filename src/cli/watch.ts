@@ -18,10 +18,11 @@
 import { constants as osConstants } from 'node:os';
 import { Analyzer } from '../core/analyzer';
 import type { StreamRecord } from '../core/protocol';
-import type { AnalyzerOptions, Decision, EstimatorChoice } from '../core/types';
+import type { AnalyzerOptions, Decision } from '../core/types';
 import { createSource, type Run, type Source, type SourceSpec } from '../sources/index';
 import { ProcessSource } from '../sources/process';
 import { formatHuman } from './analyze';
+import { UsageError, parseNumberArg as num, parseDecisionOption } from './args';
 
 export const WATCH_USAGE = `usage: fdr-monitor watch <source> [options]
 
@@ -52,21 +53,12 @@ Exit status: 0 when the source ended normally or on SIGINT/SIGTERM; the trainer'
 exit status (--run) when it failed; 1 when the source could not start; 2 for
 unusable arguments.`;
 
-class UsageError extends Error {}
-
 export interface WatchArgs {
   spec: SourceSpec;
   json: boolean;
   autoApply: boolean;
   exitAfterRuns: number | undefined;
   options: Partial<AnalyzerOptions>;
-}
-
-function num(name: string, v: string | undefined, check: (x: number) => boolean, what: string): number {
-  if (v === undefined || v.startsWith('--')) throw new UsageError(`${name} needs a value (${what})`);
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || !check(x)) throw new UsageError(`${name} must be ${what}, got '${v}'`);
-  return x;
 }
 
 export function parseWatchArgs(argv: string[]): WatchArgs | 'help' {
@@ -129,25 +121,8 @@ export function parseWatchArgs(argv: string[]): WatchArgs | 'help' {
       case '--control-timeout':
         timeoutMs = 1000 * num(name, value(), (x) => x > 0, 'a number of seconds > 0');
         break;
-      case '--tolerance':
-      case '--confidence':
-      case '--drop-factor': {
-        const x = num(name, value(), (v) => v > 0 && v < 1, 'a number in (0, 1)');
-        if (name === '--tolerance') options.tolerance = x;
-        else if (name === '--confidence') options.confidence = x;
-        else options.dropFactor = x;
-        break;
-      }
-      case '--min-steps':
-        options.minSteps = num(name, value(), (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0');
-        break;
-      case '--estimator': {
-        const v = value();
-        if (v !== 'auto' && v !== 'trend' && v !== 'classic') throw new UsageError(`--estimator must be auto, trend or classic, got '${v ?? ''}'`);
-        options.estimator = v as EstimatorChoice;
-        break;
-      }
       default:
+        if (parseDecisionOption(name, value, options)) break;
         throw new UsageError(a.startsWith('-') ? `unknown option '${a}'` : `unexpected argument '${a}' (a command for --run goes after --)`);
     }
   }
