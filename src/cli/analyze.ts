@@ -173,7 +173,7 @@ function formatSegment(s: SegmentSummary): string[] {
 export function formatHuman(s: AnalysisSummary): string {
   const L: string[] = [];
   L.push(`${s.records} records, ${s.skipped.count} skipped`);
-  for (const e of s.skipped.examples) L.push(`  line ${e.line}: ${e.reason}`);
+  for (const e of s.skipped.examples) L.push(`  line ${e.line}: ${e.reason}${e.text !== undefined ? ` — ${JSON.stringify(e.text)}` : ''}`);
   for (const seg of s.segments) L.push(...formatSegment(seg));
   if (s.plateaus) {
     L.push('plateaus (stationary <|∇f|²> against η):');

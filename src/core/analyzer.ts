@@ -520,7 +520,7 @@ export class Analyzer implements StreamAnalyzer {
 
   private suggestion(): AnalysisSummary['suggestion'] {
     const seg = this.current;
-    if (!seg) return { action: 'no_data', lr: null, reason: 'no step records' };
+    if (!seg) return { action: 'no_data', lr: null, reason: 'no step records yet: a step record is a JSON object with numeric "step" and "lr" (docs/protocol.md)' };
     const lr = seg.lr;
     switch (seg.action) {
       case 'diverging':

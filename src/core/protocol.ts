@@ -142,8 +142,8 @@ export function parseLine(line: string): ParseResult {
   let obj: unknown;
   try {
     obj = JSON.parse(line);
-  } catch (e) {
-    return fail(`not JSON: ${(e as Error).message}`);
+  } catch {
+    return fail('not JSON'); // the line itself is kept beside the reason (SkipExample.text)
   }
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return fail('not a JSON object');
   return parseObject(obj as Record<string, unknown>);
@@ -225,7 +225,12 @@ export interface SkipExample {
   /** 1-based line number in the stream. */
   line: number;
   reason: string;
+  /** The line's first characters (up to SKIP_TEXT_LENGTH), so a user sees what their script printed instead. */
+  text?: string;
 }
+
+/** How much of a skipped line an example keeps. */
+export const SKIP_TEXT_LENGTH = 120;
 
 /** How many examples of skipped lines are kept for display. */
 export const MAX_SKIP_EXAMPLES = 5;
@@ -296,13 +301,16 @@ export class StreamParser {
       this.records++;
       this.onRecord(r.record, this.lineNo);
     } else {
-      this.skip(r.reason);
+      this.skip(r.reason, line);
     }
   }
 
-  private skip(reason: string): void {
+  private skip(reason: string, line?: string): void {
     this.skipped++;
-    if (this.examples.length < MAX_SKIP_EXAMPLES) this.examples.push({ line: this.lineNo, reason });
+    if (this.examples.length >= MAX_SKIP_EXAMPLES) return;
+    const example: SkipExample = { line: this.lineNo, reason };
+    if (line !== undefined) example.text = line.length > SKIP_TEXT_LENGTH ? line.slice(0, SKIP_TEXT_LENGTH) + '…' : line;
+    this.examples.push(example);
   }
 
   /** Whether a partial line is waiting for its newline. */

@@ -93,7 +93,7 @@ export interface PlateauRow {
 
 export interface AnalysisSummary {
   records: number;
-  skipped: { count: number; examples: { line: number; reason: string }[] };
+  skipped: { count: number; examples: { line: number; reason: string; text?: string }[] };
   segments: SegmentSummary[];
   suggestion: { action: Action; lr: number | null; reason: string };
   plateaus?: { rows: PlateauRow[]; harmonic: { slope: number | null; r2: number | null; verdict: string } | null };
@@ -145,7 +145,7 @@ export interface StreamAnalyzer {
   /** The current advice and the newest evaluation (cheap; safe to call ≤ 10×/s). */
   latest(): { decision: Decision | null; evaluation: EvaluationPoint | null };
   /** The whole `analyze --json` object; `skipped` comes from the parser that fed this analyzer. */
-  summary(skipped?: { count: number; examples: { line: number; reason: string }[] }): AnalysisSummary;
+  summary(skipped?: { count: number; examples: { line: number; reason: string; text?: string }[] }): AnalysisSummary;
 }
 
 export interface AnalyzerHooks {

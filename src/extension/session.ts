@@ -30,6 +30,7 @@ export function spawnsProcess(spec: StartSpec): boolean {
 
 export const RESTRICTED_SPAWN = 'Restricted Mode: starting a training process needs a trusted workspace. Tailing a log file and connecting to a WebSocket still work.';
 export const RESTRICTED_APPLY = 'Restricted Mode: sending a learning rate to the trainer needs a trusted workspace (Manage Workspace Trust).';
+export const NO_RECORDS = 'it wrote no stream-v1 records: the skipped lines below show what it printed instead; a step record is a JSON object with numeric "step" and "lr", and FDR1 needs theta_dot_grad + buf_sq or param_sq (docs/protocol.md)';
 
 export interface SessionOptions {
   analyzer: Partial<AnalyzerOptions>;
@@ -168,13 +169,18 @@ export class Session {
     s.on('record', (rec, ctx) => this.onRecord(rec, ctx.run));
     s.on('state', (c) => {
       if (c.run && this.runId !== null && c.run.id !== this.runId) return;
-      this.setConnection(c.state, c.reason);
+      let reason = c.reason;
+      if ((c.state === 'ended' || c.state === 'failed') && this.runId === null) {
+        // The commonest first-run mistake: a script that prints something else. Say so, beside its first lines (skipped).
+        reason = `${reason ? reason + '; ' : ''}${NO_RECORDS}`;
+      }
+      this.setConnection(c.state, reason);
       this.opts.log(`source ${c.run ? c.run.id + ' ' : ''}${c.previous} → ${c.state}${c.reason ? `: ${c.reason}` : ''}`);
     });
     s.on('skipped', (info) => {
       if (this.runId !== null && info.run.id !== this.runId) return;
       this.feed.ext.skipped = info.count;
-      this.feed.ext.skipReasons = info.examples.map((e) => `line ${e.line}: ${e.reason}`);
+      this.feed.ext.skipReasons = info.examples.map((e) => `line ${e.line}: ${e.reason}${e.text !== undefined ? ` — ${JSON.stringify(e.text)}` : ''}`);
       this.feed.touchStatus();
       this.scheduleFlush();
     });

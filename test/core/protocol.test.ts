@@ -96,3 +96,14 @@ test('fuzz: random bytes and cut lines never throw and count exactly', () => {
     assert.equal(p.records + p.skipped, expectLines);
   }
 });
+
+test('skip examples keep the start of the line, so a user sees what their script printed', () => {
+  const p = new StreamParser(() => {});
+  p.push('epoch 1 loss 0.52\n{"step":1}\n' + 'x'.repeat(500) + '\n');
+  p.end();
+  assert.deepEqual(p.examples.slice(0, 2), [
+    { line: 1, reason: 'not JSON', text: 'epoch 1 loss 0.52' },
+    { line: 2, reason: 'missing or non-numeric "lr"', text: '{"step":1}' },
+  ]);
+  assert.equal(p.examples[2].text, 'x'.repeat(120) + '…');
+});

@@ -12,7 +12,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Session, RESTRICTED_APPLY, RESTRICTED_SPAWN, type SessionOptions, type StartSpec } from '../../src/extension/session';
+import { Session, NO_RECORDS, RESTRICTED_APPLY, RESTRICTED_SPAWN, type SessionOptions, type StartSpec } from '../../src/extension/session';
 import type { UpdateMessage } from '../../src/extension/shared/messages';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -103,6 +103,31 @@ test('updates go out at most 10 times a second', async () => {
     const n = times.filter((t) => t >= t0).length;
     assert.ok(n <= 21, `${n} updates in 2 s`);
     assert.ok(n >= 3, `${n} updates in 2 s: the panel must stay live`);
+  } finally {
+    await s.dispose();
+  }
+});
+
+test('a script that prints no records: the panel shows its first lines and what a record needs', async () => {
+  // A real process printing what a first-time user's script typically prints.
+  const code = "console.log('epoch 1 loss 0.52'); console.log(JSON.stringify({ step: 1, loss: 0.5 })); process.exit(3);";
+  const s = new Session({ kind: 'script', command: process.execPath, args: ['-e', code], cwd: ROOT, title: 'my script' }, options());
+  const updates: UpdateMessage[] = [];
+  s.subscribe((u) => updates.push(u));
+  try {
+    await s.start();
+    const status = await until('the ended state', () => {
+      for (let i = updates.length - 1; i >= 0; i--) {
+        const st = updates[i].status;
+        if (st && (st.connection === 'ended' || st.connection === 'failed')) return st;
+      }
+      return undefined;
+    });
+    assert.ok(status.connectionReason?.includes(NO_RECORDS), status.connectionReason);
+    assert.match(status.connectionReason!, /3/, 'the exit code is shown');
+    assert.equal(status.skipped, 2);
+    assert.match(status.skipReasons[0], /line 1: not JSON — "epoch 1 loss 0\.52"/);
+    assert.match(status.skipReasons[1], /line 2: missing or non-numeric "lr"/);
   } finally {
     await s.dispose();
   }
