@@ -1,4 +1,5 @@
 /** Shared helpers of the source tests: collecting what a source delivers, waiting, checksums. */
+import { afterEach } from 'node:test';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,21 @@ import type { Run, Source, StateChange, SkipInfo } from '../../src/sources/index
 export const FAKE_TRAINER = join(__dirname, 'fixtures', 'fake-trainer.js');
 /** Repository root (out/test/sources → ../../..). */
 export const ROOT = join(__dirname, '..', '..', '..');
+
+/**
+ * Returns `track(source)`: every source it is given is disposed after each
+ * test of the calling file, newest first (call once, at the file's top level).
+ */
+export function trackSources(): <S extends Source>(s: S) => S {
+  const live: Source[] = [];
+  afterEach(async () => {
+    for (const s of live.splice(0).reverse()) await s.dispose();
+  });
+  return (s) => {
+    live.push(s);
+    return s;
+  };
+}
 
 export interface Collected {
   records: { rec: StreamRecord; run: Run; line: number }[];

@@ -6,21 +6,14 @@
  * `lr_set` with our request id and the records carrying the new rate from that
  * step; an out-of-range rate rejected with the trainer's reason; stop ends it.
  */
-import { test, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ProcessSource, TailSource, WebSocketClientSource, WebSocketServerSource, type Source, type ControlChannel, type Run } from '../../src/sources/index';
-import { ROOT, collect, waitFor, tempDir, type Collected } from './helpers';
+import { ProcessSource, TailSource, WebSocketClientSource, WebSocketServerSource, type ControlChannel, type Run } from '../../src/sources/index';
+import { ROOT, collect, trackSources, waitFor, tempDir, type Collected } from './helpers';
 
 const CLI = join(ROOT, 'out', 'src', 'cli', 'main.js');
-const live: Source[] = [];
-afterEach(async () => {
-  for (const s of live.splice(0).reverse()) await s.dispose();
-});
-function track<S extends Source>(s: S): S {
-  live.push(s);
-  return s;
-}
+const track = trackSources();
 function trainer(args: string[]): ProcessSource {
   return track(new ProcessSource({ command: process.execPath, args: [CLI, 'train', 'nqm', '--dim', '8', '--rate', '2000', ...args], killGraceMs: 1000 }));
 }

@@ -4,21 +4,14 @@
  * record once), backoff states, several trainers as separate runs, token
  * check, message cap, slow consumer, and control round trips and failures.
  */
-import { test, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { ProcessSource, WebSocketClientSource, WebSocketServerSource, type Source } from '../../src/sources/index';
+import { ProcessSource, WebSocketClientSource, WebSocketServerSource } from '../../src/sources/index';
 import { tokenMatches } from '../../src/sources/websocket';
-import { FAKE_TRAINER, collect, waitFor, checksum, expectedSteps } from './helpers';
+import { FAKE_TRAINER, collect, trackSources, waitFor, checksum, expectedSteps } from './helpers';
 
-const live: Source[] = [];
-afterEach(async () => {
-  for (const s of live.splice(0).reverse()) await s.dispose();
-});
-function track<S extends Source>(s: S): S {
-  live.push(s);
-  return s;
-}
+const track = trackSources();
 
 /** Starts the fixture as a WebSocket server and returns it with the port it listens on. */
 async function fakeServer(args: string[]): Promise<{ proc: ProcessSource; port: number }> {
