@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { StreamParser } from '../src/core/protocol';
-import { TailSource, WebSocketClientSource } from '../src/sources/index';
+import { TailSource, WebSocketClientSource, type Source } from '../src/sources/index';
 
 const TAIL_RECORDS = 1_000_000;
 const WS_RECORDS = 200_000;
@@ -64,9 +64,8 @@ function baseline(file: string, n: number): Promise<number> {
   return Promise.resolve(ms);
 }
 
-async function tail(file: string, n: number): Promise<number> {
-  const t0 = performance.now();
-  const src = new TailSource({ path: file, pollMs: 1000, useWatcher: false });
+/** Milliseconds from `t0` until `src` has delivered `n` records (the source is started here and disposed after). */
+async function msUntilRecords(src: Source, n: number, t0: number): Promise<number> {
   let got = 0;
   let done!: () => void;
   const all = new Promise<void>((r) => (done = r));
@@ -78,6 +77,11 @@ async function tail(file: string, n: number): Promise<number> {
   const ms = performance.now() - t0;
   await src.dispose();
   return ms;
+}
+
+async function tail(file: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  return msUntilRecords(new TailSource({ path: file, pollMs: 1000, useWatcher: false }), n, t0);
 }
 
 /**
@@ -106,18 +110,7 @@ async function ws(file: string, n: number, perMessage: number): Promise<number> 
       sender.once('exit', (code) => reject(new Error(`sender exited with ${code}`)));
     });
     const t0 = performance.now();
-    const src = new WebSocketClientSource({ url: `ws://127.0.0.1:${port}/` });
-    let got = 0;
-    let done!: () => void;
-    const all = new Promise<void>((r) => (done = r));
-    src.on('record', () => {
-      if (++got === n) done();
-    });
-    await src.start();
-    await all;
-    const ms = performance.now() - t0;
-    await src.dispose();
-    return ms;
+    return await msUntilRecords(new WebSocketClientSource({ url: `ws://127.0.0.1:${port}/` }), n, t0);
   } finally {
     sender.kill();
   }
