@@ -1,5 +1,5 @@
 /**
- * `fdr-monitor analyze` throughput and memory (issue 2):
+ * `fdr-monitor analyze` throughput and memory:
  *
  * 1. `analyze FILE --json` (the CLI's own `run`, in process) on a
  *    1-million-record NQM stream (every field, two centres, FDR2 every 10

@@ -1,7 +1,7 @@
 /**
  * Decisions bench: when does each rule first drop the learning rate on NQM
  * streams, and was it premature? Judged by the exact expected objective
- * (src/core/nqm.ts SegmentJudge, fdr-math.md §7), not by ε.
+ * (src/core/nqm.ts SegmentJudge, docs/math.md §7), not by ε.
  *
  * For tuning the decision rule: everything here is importable from
  * bench/scenarios.ts —

@@ -1,5 +1,5 @@
 /**
- * Panel benchmark (issue 5), in Chromium:
+ * Panel benchmark, in Chromium:
  *
  * 1. Time to apply one live update (100 new steps) to charts already holding
  *    1 million steps (loss, OL, OR: 3 M points, plus the ε curve): the real

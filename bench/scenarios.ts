@@ -1,6 +1,6 @@
 /**
  * NQM scenarios for judging learning-rate-drop rules against exact ground
- * truth (fdr-math.md §5, §7), and the runner that feeds the same simulated
+ * truth (docs/math.md §5, §7), and the runner that feeds the same simulated
  * stream to several rules at once.
  *
  *   import { scenarios, runScenario, ruleFactories, summarize, formatTable } from '../bench/scenarios';
@@ -35,7 +35,7 @@ export interface Scenario {
 const base: NqmConfig = { ...NQM_DEFAULTS, dim: 20, sigma: 1, weightDecay: 0, momentum: 0, dampening: 0, centerBlock: 256, fdr2Every: 0 };
 
 /**
- * The scenarios of issue 2: well- and ill-conditioned, minimum at the origin
+ * The NQM decision scenarios: well- and ill-conditioned, minimum at the origin
  * and far from it, momentum 0.9, already stationary (started at the minimum,
  * and drawn from the stationary distribution: settling step 0).
  * `seedsPerScenario` seeds each (1, 2, …).

@@ -1,5 +1,5 @@
 /**
- * Source throughput (issue 4): records/s delivered by
+ * Source throughput: records/s delivered by
  *
  *   baseline   the whole file read in one go (readFileSync) and fed to the
  *              same StreamParser — the floor for any source;

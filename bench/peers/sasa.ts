@@ -1,6 +1,6 @@
 /**
  * SASA+ (Lang, Zhang, Xiao, "Using statistics to automate stochastic
- * optimization", NeurIPS 2019) as a rule on the stream (fdr-math.md §1, §5).
+ * optimization", NeurIPS 2019) as a rule on the stream (docs/math.md §1, §5).
  *
  * Followed: microsoft/statopt, statopt/sasa.py (class SASA, method
  * stats_adaptation) and statopt/bucket.py (class LeakyBucket: add, mean_std,
@@ -12,7 +12,7 @@
  *   step direction (θ_{t+1} = θ_t − η d_t; d_t = buf_{t+1} for SGD with
  *   momentum). From the stream: with Δ_t = θ_{t+1} − θ_t = −η d_t,
  *   z_t = −(θ_t·Δ_t + ½|Δ_t|²)/η = −(theta_dot_update + ½ update_sq)/lr,
- *   the per-step term of the generic identity (fdr-math.md §4); E z = 0 at
+ *   the per-step term of the generic identity (docs/math.md §4); E z = 0 at
  *   stationarity.
  * * Leaky bucket (bucket.py): every `leakRatio`-th sample grows the kept count,
  *   the others push the oldest out, so the bucket holds the most recent
@@ -30,7 +30,7 @@
  * One deliberate difference: sasa.py's default var_mode is 'mb', which
  * bucket.py does not recognise and silently treats as 'iid' (plain standard
  * deviation). We use batch means ('bm'), the method the paper and
- * fdr-math.md describe.
+ * docs/math.md describe.
  */
 import type { StreamRecord } from '../../src/core/protocol';
 import type { DropRule } from './rule';

@@ -1,5 +1,5 @@
 /**
- * Yaida's FDR quencher (fdr-math.md §1, §3), as a rule on the stream.
+ * Yaida's FDR quencher (docs/math.md §1, §3), as a rule on the stream.
  *
  * Followed: facebookresearch/FDR_scheduler, FDR_SGD/FDR_SGD.py (class
  * FDR_quencher). Per step it records
@@ -25,7 +25,7 @@ export interface YaidaOptions {
 
 export const YAIDA_DEFAULTS: YaidaOptions = { tAdaptive: 1000, X: 0.01 };
 
-/** ε̂ of the half-running average (fdr-math.md §1): |ŌL/ŌR − 1| over the second half of the segment. */
+/** ε̂ of the half-running average (docs/math.md §1): |ŌL/ŌR − 1| over the second half of the segment. */
 export function halfRunningDeviation(olPrefix: number[], orPrefix: number[], t: number): number {
   const cut = Math.floor(0.5 * t);
   const ol = (olPrefix[t] - olPrefix[cut]) / (t - cut);

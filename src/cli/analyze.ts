@@ -16,7 +16,7 @@ import { UsageError, parseDecisionOption } from './args';
 export const ANALYZE_USAGE = `usage: fdr-monitor analyze <file | -> [options]
 
 Analyses a metrics stream (JSON Lines, stream v1; '-' reads stdin) and says
-whether each learning-rate segment has equilibrated (FDR1, fdr-math.md §5).
+whether each learning-rate segment has equilibrated (FDR1, docs/math.md §5).
 
 output (default: a human summary):
   --json                 one JSON object: records, skipped, segments, suggestion

@@ -36,7 +36,7 @@ const COMMON_HELP = `output and control (both examples):
 
 const NQM_HELP = `usage: fdr-monitor train nqm [options]
 
-noisy quadratic model (fdr-math.md §7): f(θ) = ½ Σ h_i (θ_i − offset)², g = H(θ − θ*) + λθ + σξ
+noisy quadratic model (docs/math.md §7): f(θ) = ½ Σ h_i (θ_i − offset)², g = H(θ − θ*) + λθ + σξ
   --dim N                dimension (default ${NQM_EXAMPLE_DEFAULTS.dim})
   --hmin H, --hmax H     curvatures linearly spaced hmin..hmax (default ${NQM_EXAMPLE_DEFAULTS.hmin}, ${NQM_EXAMPLE_DEFAULTS.hmax})
   --offset A             minimum at A·(1,…,1) (default ${NQM_EXAMPLE_DEFAULTS.offset})

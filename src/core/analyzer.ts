@@ -1,5 +1,5 @@
 /**
- * The streaming FDR analyzer (issue 2; fdr-math.md §3–§6): segments, FDR1
+ * The streaming FDR analyzer (docs/math.md §3–§6): segments, FDR1
  * (trend / generic / classic, centred per docs/protocol.md "Centres"), FDR2,
  * the decision with its forecast and warnings.
  *
@@ -362,7 +362,7 @@ export class Analyzer implements StreamAnalyzer {
         const prev = pickPrevious(seg.history, x);
         const f = forecastSteps(x, est.epsilon, h, tolerance, form === 'classic' ? 1 : 1.5, { kind: this.tuning.rule, maxHalfWidth: this.tuning.maxHalfWidth }, prev);
         seg.etaSteps = f === null ? null : Math.max(f, minSteps - x, 0);
-        if (inside && !guardOk) reason = 'ε inside ±X but the two halves of the window disagree (θ may be moving through the centre, fdr-math.md §4.4)';
+        if (inside && !guardOk) reason = 'ε inside ±X but the two halves of the window disagree (θ may be moving through the centre, docs/math.md §4.4)';
         else if (inside) reason = `ε inside ±X; waiting for the minimum of ${minSteps} steps`;
         else if (f === null) reason = `ε = ${fmt(est.epsilon)} is not shrinking towards ±${tolerance}: not converging at this learning rate`;
         else reason = `ε = ${fmt(est.epsilon)}, CI half-width ${fmt(h)}: about ${seg.etaSteps} more steps to resolve ±${tolerance}`;
@@ -419,7 +419,7 @@ export class Analyzer implements StreamAnalyzer {
     }
     const long = x >= 5 * Math.max(this.options.minSteps, 1000);
     if (seg.weightDecay === 0 && long && seg.stationaryAt === null && seg.etaSteps === null) {
-      seg.warnings.add(`weight_decay = 0 and no sign of equilibrium after ${x} steps: without weight decay SGD may never become stationary (fdr-math.md §1)`);
+      seg.warnings.add(`weight_decay = 0 and no sign of equilibrium after ${x} steps: without weight decay SGD may never become stationary (docs/math.md §1)`);
     }
   }
 

@@ -1,5 +1,5 @@
 /**
- * The decision rule, forecast and warnings (fdr-math.md §5), as pure
+ * The decision rule, forecast and warnings (docs/math.md §5), as pure
  * functions of the window estimates. The rule and its parameters are justified
  * by measurements on exact NQM ground truth: see docs/math.md ("Decision rule")
  * and bench/decisions.bench.ts.

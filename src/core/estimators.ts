@@ -1,6 +1,6 @@
 /**
  * FDR1 / FDR2 estimates over a window of block sums (window.ts). Each
- * function turns sums into the formula of fdr-math.md it names; confidence
+ * function turns sums into the formula of docs/math.md it names; confidence
  * intervals are batch means over the window's blocks (§4.3).
  */
 

@@ -1,5 +1,5 @@
 /**
- * FDR1 formulas (fdr-math.md §3–§4), as small pure functions. Each one is the
+ * FDR1 formulas (docs/math.md §3–§4), as small pure functions. Each one is the
  * equation in its doc comment; the streaming code in window.ts/analyzer.ts
  * only feeds them sums.
  *

@@ -1,16 +1,16 @@
 /**
  * The noisy quadratic model (NQM): a float64 simulator that writes every
- * stream-v1 field, and its exact ground truth (shared/design/fdr-math.md §7).
+ * stream-v1 field, and its exact ground truth (docs/math.md §7).
  *
- * Model (fdr-math.md §2, §7), per coordinate i = 0 … dim−1:
+ * Model (docs/math.md §2, §7), per coordinate i = 0 … dim−1:
  *
  *   f(θ)      = ½ Σ h_i (θ_i − θ*_i)²,   θ* = offset·(1,…,1),  h_i = linspace(hmin, hmax)
  *   g_t       = H(θ_t − θ*) + λ θ_t + σ ξ_t          (ξ_t standard normal, seeded)
- *   buf_{t+1} = μ buf_t + (1 − δ) g_t                 (buf_0 = 0, as fdr-math.md §2)
+ *   buf_{t+1} = μ buf_t + (1 − δ) g_t                 (buf_0 = 0, as docs/math.md §2)
  *   θ_{t+1}   = θ_t − η buf_{t+1}
  *   θ_0       = θ* + initDistance·(1,…,1)
  *
- * Note buf_0 = 0 follows fdr-math.md §2, not PyTorch's first step (which sets
+ * Note buf_0 = 0 follows docs/math.md §2, not PyTorch's first step (which sets
  * buf_1 = g_0 without the (1 − δ) factor); the two differ only when δ ≠ 0, and
  * only at the first step.
  *
@@ -19,7 +19,7 @@
  * and E f_B(θ_t) = E f(θ_t). Weight decay is not part of the loss (as in
  * PyTorch, where coupled weight decay is added to the gradient only).
  *
- * FDR2 (fdr-math.md §6) is taken for the objective the optimizer actually
+ * FDR2 (docs/math.md §6) is taken for the objective the optimizer actually
  * descends, F(θ) = f(θ) + (λ/2)|θ|², whose gradient is the mean of g and whose
  * Hessian is H + λI. Hence `grad_dot_grad2` = g_{B1}·g_{B2} (both including λθ)
  * estimates |∇F|², and `buf_h_buf` = buf·(H + λI)·buf. With these definitions
@@ -424,7 +424,7 @@ export class NqmSimulator {
 }
 
 // ---------------------------------------------------------------------------
-// Exact ground truth: the moment recursion (fdr-math.md §7).
+// Exact ground truth: the moment recursion (docs/math.md §7).
 //
 // Per coordinate the state x = (θ_i, buf_i) follows a linear recursion with
 // additive Gaussian noise. Substituting g = a θ − hθ* + σξ (a = h + λ) into §2:
@@ -450,7 +450,7 @@ export interface CoordinateDynamics {
   s2: number;
 }
 
-/** A, u, s for curvature h at learning rate η (fdr-math.md §2 with g = (h+λ)θ − hθ* + σξ). */
+/** A, u, s for curvature h at learning rate η (docs/math.md §2 with g = (h+λ)θ − hθ* + σξ). */
 export function coordinateDynamics(cfg: NqmConfig, h: number, eta: number): CoordinateDynamics {
   const { momentum: mu, dampening: delta, weightDecay: lambda, offset, sigma } = cfg;
   const a = h + lambda;
@@ -467,7 +467,7 @@ export function coordinateDynamics(cfg: NqmConfig, h: number, eta: number): Coor
   };
 }
 
-/** Spectral radius of A (fdr-math.md §7): the slowest per-step contraction of the mean. */
+/** Spectral radius of A (docs/math.md §7): the slowest per-step contraction of the mean. */
 export function spectralRadius(d: CoordinateDynamics): number {
   const tr = d.a11 + d.a22;
   const det = d.a11 * d.a22 - d.a12 * d.a21;
@@ -510,7 +510,7 @@ export function assertStable(cfg: NqmConfig, eta: number): void {
 }
 
 /**
- * Stationary moments at learning rate η (fdr-math.md §7): the mean solves
+ * Stationary moments at learning rate η (docs/math.md §7): the mean solves
  * (I − A)m = u, i.e. E θ_i = h·θ*_i / (h + λ), E buf_i = 0 (E g = 0); the covariance
  * solves the discrete Lyapunov equation P = A P Aᵀ + s sᵀ (three unknowns,
  * solved as a 3×3 linear system). Plain SGD, λ = 0, gives the closed form
@@ -573,7 +573,7 @@ function solve3(K: number[][], q: number[]): [number, number, number] {
   return [x[0], x[1], x[2]];
 }
 
-/** Expected values of one step's stream fields (fdr-math.md §3, §6), exact. */
+/** Expected values of one step's stream fields (docs/math.md §3, §6), exact. */
 export interface ExpectedObservables {
   /** E f(θ_t) (the objective; also E loss, since the loss noise has mean 0). */
   objective: number;
@@ -633,7 +633,7 @@ export function expectedObservables(cfg: NqmConfig, eta: number, m: CoordinateMo
 }
 
 /**
- * The exact stationary expectations at learning rate η (fdr-math.md §3, §6, §7):
+ * The exact stationary expectations at learning rate η (docs/math.md §3, §6, §7):
  * <OL> = <OR> (ε = 0 for any centre), <|∇F|²> = (η/2)(1+μ)/(1−δ)<buf·(H+λI)·buf>
  * (anharmonicity exactly 0, see the file header), E f_∞ = ½Σh(Varθ + (Eθ − θ*)²).
  */
@@ -741,7 +741,7 @@ export function expectedObjective(cfg: NqmConfig, schedule: LrSchedule, t: numbe
 }
 
 // ---------------------------------------------------------------------------
-// The judge of a drop decision (fdr-math.md §7, last paragraph).
+// The judge of a drop decision (docs/math.md §7, last paragraph).
 
 /** A drop is premature when E f at this η would still fall by ≥ this fraction of the noise floor E f_∞ − f*. */
 export const PREMATURE_FRACTION = 0.05;
@@ -831,18 +831,18 @@ export class SegmentJudge {
   }
 }
 
-/** Whether dropping η at dropStep is premature (fdr-math.md §7): E f at this η would still fall by ≥ 5% of E f_∞ − f*. */
+/** Whether dropping η at dropStep is premature (docs/math.md §7): E f at this η would still fall by ≥ 5% of E f_∞ − f*. */
 export function prematureDrop(cfg: NqmConfig, segmentStart: number, dropStep: number, schedule: LrSchedule = []): boolean {
   return new SegmentJudge(cfg, segmentStart, schedule).isPremature(dropStep);
 }
 
-/** The step from which |E f_t − E f_∞| stays below 1% of the noise floor (fdr-math.md §7). */
+/** The step from which |E f_t − E f_∞| stays below 1% of the noise floor (docs/math.md §7). */
 export function settlingStep(cfg: NqmConfig, segmentStart: number, schedule: LrSchedule = []): number {
   return new SegmentJudge(cfg, segmentStart, schedule).settlingStep;
 }
 
 /**
- * The exact expected classic estimate over a window (fdr-math.md §3, §7):
+ * The exact expected classic estimate over a window (docs/math.md §3, §7):
  *   ε̄[s, e) = 1 − Σ_{t∈[s,e)} E OL_t / Σ_{t∈[s,e)} E OR_t
  * about a fixed centre c (a number = c·(1,…,1), or a vector). This is what the
  * half-running average of Yaida's rule converges to over many seeds (a ratio of

@@ -1,5 +1,5 @@
 /**
- * Across plateaus (fdr-math.md §6, Yaida's Figure 3 test): the stationary
+ * Across plateaus (docs/math.md §6, Yaida's Figure 3 test): the stationary
  * <|∇f|²> at each learning rate against η. FDR2's harmonic part says
  * <|∇f|²> = (η/2)(1+μ)/(1−δ)<buf·H·buf>, i.e. linear through the origin in η
  * when the landscape is harmonic; curvature means anharmonicity.

@@ -1,5 +1,5 @@
 /**
- * Metrics stream v1 (../../docs/protocol.md, shared/design/protocol.md).
+ * Metrics stream v1 (docs/protocol.md).
  *
  * Field names here are a public contract: add, never rename.
  * Parsing never throws: every bad line is skipped and counted with a reason.

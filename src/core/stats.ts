@@ -38,7 +38,7 @@ export interface LineSums {
 
 /**
  * Ordinary least-squares slope β = Σ(x−x̄)(y−ȳ)/Σ(x−x̄)² from sums
- * (fdr-math.md §4.2: the drift of a_t over the window is β·(window length)).
+ * (docs/math.md §4.2: the drift of a_t over the window is β·(window length)).
  * Returns NaN when x has no spread.
  */
 export function olsSlope(s: LineSums): number {
@@ -65,7 +65,7 @@ export interface Batch {
 
 /**
  * Batch-means variance of an OLS slope under autocorrelated errors
- * (fdr-math.md §4.3, "batch means of the residuals"):
+ * (docs/math.md §4.3, "batch means of the residuals"):
  *   β̂ − β ≈ Σ_b w̄_b R_b,   w̄_b = (x̄_b − x̄)/Sxx,
  *   R_b = Σ_{i∈b}(y_i − α̂ − β̂ x_i)   (block residual sums),
  *   σ²_LR ≈ Σ_b R_b²/n_b / (B − 2)    (long-run variance, B batches, 2 fitted parameters),

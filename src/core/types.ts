@@ -7,7 +7,7 @@
 export type EstimatorChoice = 'auto' | 'trend' | 'classic';
 
 export interface AnalyzerOptions {
-  /** X: |ε| ≤ X counts as stationary (fdr-math.md §5). Default 0.01. */
+  /** X: |ε| ≤ X counts as stationary (docs/math.md §5). Default 0.01. */
   tolerance: number;
   /** Confidence level of the intervals. Default 0.95. */
   confidence: number;

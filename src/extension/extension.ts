@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { PanelManager, PANEL_VIEW_TYPE } from './panel';
 import type { Session, StartSpec } from './session';
-import type { UpdateMessage, WebviewToHost } from './shared/messages';
+import type { UpdateMessage, WebviewToHost } from '../shared/messages';
 
 const CONFIG = 'fdrMonitor';
 

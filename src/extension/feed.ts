@@ -10,7 +10,7 @@
  */
 import type { StepRecord, StreamRecord } from '../core/protocol';
 import type { Decision, EvaluationPoint, PlateauRow } from '../core/types';
-import { StreamingMinMax } from './shared/decimate';
+import { StreamingMinMax } from '../shared/decimate';
 import {
   SERIES_KEYS,
   SNAPSHOT_BUCKETS,
@@ -27,10 +27,10 @@ import {
   type SeriesKey,
   type Suggestion,
   type UpdateMessage,
-} from './shared/messages';
+} from '../shared/messages';
 
 /**
- * OL_t = θ_t·g_t (fdr-math.md §3). Without `theta_dot_grad`, the generic form
+ * OL_t = θ_t·g_t (docs/math.md §3). Without `theta_dot_grad`, the generic form
  * (§4.5) for any update Δ = θ_{t+1} − θ_t: OL_t = −θ_t·Δ_t/η, which equals
  * θ_t·g_t for plain SGD.
  */
@@ -41,7 +41,7 @@ export function observedOL(r: StepRecord): number | undefined {
 }
 
 /**
- * OR_t = (η/2)·(1+μ)/(1−δ)·|buf_{t+1}|² (fdr-math.md §3). Generic form
+ * OR_t = (η/2)·(1+μ)/(1−δ)·|buf_{t+1}|² (docs/math.md §3). Generic form
  * (§4.5): OR_t = |Δ_t|²/(2η), which equals (η/2)|g_t|² for plain SGD.
  */
 export function observedOR(r: StepRecord): number | undefined {

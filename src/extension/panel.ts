@@ -7,7 +7,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
-import { parseWebviewMessage, type HostToWebview, type UpdateMessage, type WebviewToHost } from './shared/messages';
+import { parseWebviewMessage, type HostToWebview, type UpdateMessage, type WebviewToHost } from '../shared/messages';
 
 export const PANEL_VIEW_TYPE = 'fdrMonitor.panel';
 

@@ -13,7 +13,7 @@ import { STEP_NUMERIC_FIELDS, type StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision, EvaluationPoint } from '../core/types';
 import { createSource, type Run, type Source, type SourceSpec } from '../sources';
 import { PanelFeed } from './feed';
-import { MAX_UPDATES_PER_SECOND, type ApplyView, type ConnectionState, type UpdateMessage } from './shared/messages';
+import { MAX_UPDATES_PER_SECOND, type ApplyView, type ConnectionState, type UpdateMessage } from '../shared/messages';
 
 /** What to monitor (the quick pick's choices). */
 export type StartSpec =

@@ -1,7 +1,7 @@
 /**
  * TensorFlow.js backend selection for the trainer kit.
  *
- * Preference order (docs/trainer.md, shared/design/tfjs-backends.md):
+ * Preference order (docs/trainer.md, docs/trainer.md "Backends"):
  * native GPU (`@tensorflow/tfjs-node-gpu`) → native CPU (`@tensorflow/tfjs-node`)
  * → WebAssembly (`@tensorflow/tfjs-backend-wasm`) → pure-JS cpu.
  * The native packages are optional dependencies (their install downloads

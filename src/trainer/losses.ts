@@ -2,7 +2,7 @@
  * Losses that stay exact under nested autodiff (Hessian-vector products).
  *
  * tfjs 4.22 gets second derivatives through softmax / logSoftmax silently
- * wrong or throws (tensorflow/tfjs#3252; shared/design/tfjs-backends.md,
+ * wrong or throws (tensorflow/tfjs#3252; docs/trainer.md "Backends",
  * "Gotchas"): the built-in gradient of softmax reuses its saved *output*,
  * which an outer tape cannot differentiate back to the logits. The
  * cross-entropy below saves the logits instead and recomputes the softmax

@@ -1,7 +1,7 @@
 /**
  * Instrumented SGD over a TensorFlow.js model's variables.
  *
- * One call of `next()` runs one SGD step in the convention of fdr-math.md §2
+ * One call of `next()` runs one SGD step in the convention of docs/math.md §2
  * (PyTorch SGD: momentum μ, dampening δ, coupled L2 weight decay λ)
  *
  *     g_t       = ∇f_B(θ_t) + λ θ_t
@@ -15,7 +15,7 @@
  * are read back with ONE `dataSync` per step.
  *
  * Note: PyTorch's first step sets buf_1 = g_0 without the (1 − δ) factor; we
- * follow fdr-math.md §2 (buf_0 = 0) so the identities hold from step 0. The
+ * follow docs/math.md §2 (buf_0 = 0) so the identities hold from step 0. The
  * two agree whenever δ = 0.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -42,7 +42,7 @@ export interface DataSource<B> {
   next(): B;
   /**
    * A minibatch drawn independently of the step's own (FDR2's second batch,
-   * fdr-math.md §6). Defaults to `next()`.
+   * docs/math.md §6). Defaults to `next()`.
    */
   sample?(): B;
 }

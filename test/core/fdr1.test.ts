@@ -1,5 +1,5 @@
 /**
- * FDR1 formulas against ground truth: the pathwise identity (fdr-math.md §4)
+ * FDR1 formulas against ground truth: the pathwise identity (docs/math.md §4)
  * on generated paths, the generic form (§4.5), and the trend estimate against
  * its EXACT expectation from the NQM moment recursion (src/core/nqm.ts).
  */
@@ -26,7 +26,7 @@ function gaussian(seed: number): () => number {
 }
 
 /**
- * PyTorch SGD (fdr-math.md §2) on an arbitrary non-quadratic loss with noise,
+ * PyTorch SGD (docs/math.md §2) on an arbitrary non-quadratic loss with noise,
  * generated inline: the identity must hold on ANY path, not just the NQM.
  */
 function sgdPath(steps: number, dim: number, lr: number, mu: number, delta: number, centre: number, seed: number) {

@@ -1,5 +1,5 @@
 /**
- * FDR2 (fdr-math.md §6) against the exact NQM values
+ * FDR2 (docs/math.md §6) against the exact NQM values
  * (stationaryExpectations): anharmonicity A = 0 exactly for the NQM (the
  * objective is quadratic), the Hessian scale <buf·H·buf>/<|buf|²>, and the
  * per-plateau <|∇f|²> table with its harmonic check.

@@ -1,5 +1,5 @@
 /**
- * The NQM simulator and its exact ground truth (src/core/nqm.ts, fdr-math.md §2, §4, §6, §7).
+ * The NQM simulator and its exact ground truth (src/core/nqm.ts, docs/math.md §2, §4, §6, §7).
  * Everything here is small (dim ≤ 50, ≤ 25 000 coordinate-steps per path) so the file runs in seconds.
  */
 import { test } from 'node:test';
@@ -101,7 +101,7 @@ test('simulator is deterministic per seed and writes every stream field, parseab
     if (p.ok) assert.deepEqual(p.record, r);
   }
   assert.deepEqual(st.map((r) => r.step), Array.from({ length: 30 }, (_, i) => i));
-  // buf_0 = 0, θ_0 = θ* + d·1 (fdr-math.md §2, §7).
+  // buf_0 = 0, θ_0 = θ* + d·1 (docs/math.md §2, §7).
   assert.equal(st[0].theta_dot_buf, 0);
   assertClose(st[0].param_sq!, 8 * (cfg.offset + cfg.initDistance) ** 2, 1e-9, 'param_sq at step 0');
   const m = new NqmSimulator(cfg).meta();
@@ -386,7 +386,7 @@ test('expected window ε: the exact moments satisfy the pathwise identity in exp
       mom.advance(eta);
     }
     const atE = mom.observables(eta, c);
-    // Σ E(OL − OR) = [−(1−μ)(E|θ_e − c|² − E|θ_s − c|²)/(2η) + μ(E(θ_e−c)·b_e − E(θ_s−c)·b_s)]/(1−δ)  (fdr-math.md §4 in expectation)
+    // Σ E(OL − OR) = [−(1−μ)(E|θ_e − c|² − E|θ_s − c|²)/(2η) + μ(E(θ_e−c)·b_e − E(θ_s−c)·b_s)]/(1−δ)  (docs/math.md §4 in expectation)
     const boundary = (-(1 - mu) * (atE.paramSq - atS.paramSq) / (2 * eta) + mu * (atE.thetaDotBuf - atS.thetaDotBuf)) / (1 - delta);
     assertClose(ol - or, boundary, 1e-9 * (Math.abs(ol) + or + (atE.paramSq + atS.paramSq) / eta), `identity in expectation [${s},${e}) c=${c}`);
     assertClose(expectedWindowEpsilon(cfg, [], s, e, c), 1 - ol / or, 1e-12, 'expectedWindowEpsilon');

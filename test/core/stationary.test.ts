@@ -1,5 +1,5 @@
 /**
- * The analyzer on STATIONARY NQM streams (fdr-math.md §7): where ε = 0
+ * The analyzer on STATIONARY NQM streams (docs/math.md §7): where ε = 0
  * exactly (stationaryExpectations), the 95% interval must cover 0 in
  * 90–99% of runs, and the forecast must predict how long the decision takes.
  * Runs are burned in (records not fed) so the analysed stream starts stationary.

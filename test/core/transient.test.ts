@@ -1,5 +1,5 @@
 /**
- * No "stationary" call during a transient (fdr-math.md §5, §7): runs started
+ * No "stationary" call during a transient (docs/math.md §5, §7): runs started
  * far from the minimum, with the minimum at the origin and far from it,
  * judged by the EXACT expected objective (SegmentJudge: premature = E f
  * would still fall by ≥ 5% of its noise floor). And the §4.4 blind spot: θ

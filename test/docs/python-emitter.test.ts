@@ -3,7 +3,7 @@
  * with the real `python3` (PyTorch is not needed: the example is a noisy
  * quadratic trained by hand-written SGD with torch.optim.SGD's rules).
  *
- * Checks: (1) the observables obey the exact pathwise identity of fdr-math.md
+ * Checks: (1) the observables obey the exact pathwise identity of docs/math.md
  * §4 — this is what proves the README's PyTorch conventions (coupled weight
  * decay, buffer after the update, dampening) are right; (2) `fdr-monitor
  * analyze -` reads the stream whole and finds the run stationary with ε near 0;
@@ -41,7 +41,7 @@ function parseAll(text: string): { records: StreamRecord[]; parser: StreamParser
 const steps = (rs: StreamRecord[]) => rs.filter((r): r is StepRecord => r.type === 'step');
 
 /**
- * fdr-math.md §4, summed over records [s, e) of one segment:
+ * docs/math.md §4, summed over records [s, e) of one segment:
  *   Σ (OL_t − OR_t) = [ −(1−μ)(a_e − a_s)/(2η) + μ (b_e − b_s) ] / (1 − δ)
  *   Σ (θ_t·Δ_t + ½|Δ_t|²) = ½ (a_e − a_s)
  * with a = param_sq, b = theta_dot_buf, OL = theta_dot_grad, OR = (η/2)(1+μ)/(1−δ) buf_sq.

@@ -1,5 +1,5 @@
 /**
- * The host-side feed (pure): OL/OR exactly as fdr-math.md §3/§4.5 define
+ * The host-side feed (pure): OL/OR exactly as docs/math.md §3/§4.5 define
  * them, append-only deltas whose concatenation is the whole stream, bounded
  * snapshots, and the suggestion life cycle.
  */
@@ -11,7 +11,7 @@ import type { Decision } from '../../src/core/types';
 
 const step = (s: number, extra: Partial<StepRecord> = {}): StepRecord => ({ type: 'step', step: s, lr: 0.1, loss: 1 / (s + 1), theta_dot_grad: 2, buf_sq: 8, ...extra });
 
-test('OL and OR follow fdr-math.md §3 (momentum, dampening) and the generic form agrees for plain SGD', () => {
+test('OL and OR follow docs/math.md §3 (momentum, dampening) and the generic form agrees for plain SGD', () => {
   const r = step(0, { lr: 0.05, momentum: 0.9, dampening: 0.5, theta_dot_grad: 1.25, buf_sq: 3 });
   assert.equal(observedOL(r), 1.25);
   assert.ok(Math.abs(observedOR(r)! - (0.05 / 2) * (1.9 / 0.5) * 3) < 1e-15);

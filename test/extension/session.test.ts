@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Session, NO_RECORDS, RESTRICTED_APPLY, RESTRICTED_SPAWN, type SessionOptions, type StartSpec } from '../../src/extension/session';
-import type { UpdateMessage } from '../../src/extension/shared/messages';
+import type { UpdateMessage } from '../../src/shared/messages';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const FIXTURE = path.join(ROOT, 'out', 'test', 'extension', 'fixtures', 'nqm-trainer.js');

@@ -1,6 +1,6 @@
 /**
  * `fdr-monitor watch` end to end: the real CLI (node out/src/cli/main.js) as a
- * child process, on real files, sockets and trainers (B's `train nqm` and the
+ * child process, on real files, sockets and trainers (the kit's `train nqm` and the
  * fixture). The summary it prints last must be the very object `analyze
  * --json` prints for the same records, and its decision lines those of
  * `analyze --decisions`.

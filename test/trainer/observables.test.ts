@@ -1,7 +1,7 @@
 /**
  * The trainer's per-step observables against an independent float64
  * recomputation (test/trainer/reference.ts) on a tiny MLP, and the pathwise
- * identity of fdr-math.md §4 on the trainer's own stream (origin and centres).
+ * identity of docs/math.md §4 on the trainer's own stream (origin and centres).
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';

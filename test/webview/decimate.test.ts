@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { minMaxDecimate, StreamingMinMax, Ema, lowerBound } from '../../src/extension/shared/decimate';
+import { minMaxDecimate, StreamingMinMax, Ema, lowerBound } from '../../src/shared/decimate';
 
 /** Deterministic pseudo-random numbers (mulberry32). */
 function rng(seed: number): () => number {

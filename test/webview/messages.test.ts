@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { parseWebviewMessage, parseHostMessage, suggestionText, formatLr, MAX_IMAGE_CHARS } from '../../src/extension/shared/messages';
+import { parseWebviewMessage, parseHostMessage, suggestionText, formatLr, MAX_IMAGE_CHARS } from '../../src/shared/messages';
 
 test('valid webview messages are accepted as they are', () => {
   const ok: unknown[] = [

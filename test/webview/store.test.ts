@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { PanelModel, SeriesStore, SmoothedStore } from '../../webview-ui/src/store';
-import { SNAPSHOT_BUCKETS, type UpdateMessage } from '../../src/extension/shared/messages';
+import { SNAPSHOT_BUCKETS, type UpdateMessage } from '../../src/shared/messages';
 
 const cols = (from: number, to: number, f: (x: number) => number | null) => {
   const xs: number[] = [];

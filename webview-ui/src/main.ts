@@ -2,7 +2,7 @@
  * The FDR panel (webview). Charts share one step axis (zoom with the wheel,
  * pan by dragging, double-click to follow the whole run again); a status card
  * and a suggestion card. Data arrives as append-only `update` messages
- * (src/extension/shared/messages.ts) into typed-array stores; each frame
+ * (src/shared/messages.ts) into typed-array stores; each frame
  * decimates only the visible range to the chart's pixel width (min/max per
  * column, so spikes survive), so a million-step run costs a few ms per frame.
  */
@@ -21,7 +21,7 @@ import {
   type Plugin,
 } from 'chart.js';
 import zoomPlugin from 'chartjs-plugin-zoom';
-import { parseHostMessage, formatLr, formatPercent, type Columns, type HostToWebview, type WebviewToHost, type Marker } from '../../src/extension/shared/messages';
+import { parseHostMessage, formatLr, formatPercent, type Columns, type HostToWebview, type WebviewToHost, type Marker } from '../../src/shared/messages';
 import { PanelModel, SmoothedStore, SeriesStore } from './store';
 
 Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Filler, Tooltip, Legend, zoomPlugin);
@@ -342,7 +342,7 @@ const fdr2Chart = makeStepChart(
 );
 fdr2Chart.showWhen = () => model.stores.anh.length > 0 || model.stores.hess.length > 0;
 
-// ⟨|∇f|²⟩ per plateau against η: linear through the origin means harmonic (fdr-math.md §6).
+// ⟨|∇f|²⟩ per plateau against η: linear through the origin means harmonic (docs/math.md §6).
 const plateauCanvas = el('canvas', { 'aria-label': 'gradient norm per plateau', role: 'img' });
 const plateauBox = el('div', { class: 'chart hidden', id: 'chart-plateaus' }, el('h3', {}, 'Stationary ⟨|∇f|²⟩ per plateau vs η'), el('div', { class: 'canvas-box' }, plateauCanvas));
 chartsBox.append(plateauBox);

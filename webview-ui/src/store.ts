@@ -4,7 +4,7 @@
  * reducer that applies host `update` messages, and the persisted state
  * (vscode.setState) with its validation on restore. Unit-tested in Node.
  */
-import { lowerBound, minMaxDecimate, Ema, type Points } from '../../src/extension/shared/decimate';
+import { lowerBound, minMaxDecimate, Ema, type Points } from '../../src/shared/decimate';
 import {
   SERIES_KEYS,
   SNAPSHOT_BUCKETS,
@@ -18,7 +18,7 @@ import {
   type SeriesKey,
   type Suggestion,
   type UpdateMessage,
-} from '../../src/extension/shared/messages';
+} from '../../src/shared/messages';
 
 /** Points per summary block of a SeriesStore (see `visible`). */
 export const BLOCK = 64;

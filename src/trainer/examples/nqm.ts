@@ -1,5 +1,5 @@
 /**
- * `fdr-monitor train nqm`: the noisy quadratic model of fdr-math.md §7, run by
+ * `fdr-monitor train nqm`: the noisy quadratic model of docs/math.md §7, run by
  * the float64 simulator (src/core/nqm.ts) through the trainer kit's
  * sinks and control loop. Its flags are exactly the model's parameters, so
  * anyone can compute the run's ground truth (src/core/nqm.ts has it exactly).

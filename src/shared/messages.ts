@@ -19,7 +19,7 @@
 /** Series the panel plots against the step axis. Points are [step, value]. */
 export const SERIES_KEYS = [
   'loss', // minibatch loss
-  'ol', // OL_t = θ_t·g_t (fdr-math.md §3)
+  'ol', // OL_t = θ_t·g_t (docs/math.md §3)
   'or', // OR_t = (η/2)(1+μ)/(1−δ)|buf_{t+1}|² (§3)
   'lr', // learning rate actually used (step plot)
   'eps', // ε̂ at each check step (§3, §4.2)
@@ -77,7 +77,7 @@ export interface PanelStatus {
   classicEpsilon: number | null;
   tau: number | null;
   ess: number | null;
-  /** Forecast of further steps to a decision (fdr-math.md §5). */
+  /** Forecast of further steps to a decision (docs/math.md §5). */
   etaSteps: number | null;
   /** Same forecast in seconds, from the measured step rate. */
   etaSeconds: number | null;
