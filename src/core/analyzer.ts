@@ -1,7 +1,10 @@
 /**
- * The streaming FDR analyzer (docs/math.md §3–§6): segments, FDR1
- * (trend / generic / classic, centred per docs/protocol.md "Centres"), FDR2,
- * the decision with its forecast and warnings.
+ * The streaming FDR analyzer (docs/math.md §3–§6): splits the stream into
+ * segments (one per learning rate), feeds each segment's window of block sums
+ * to the pure estimates (estimate.ts: FDR1 trend / generic / classic, centred
+ * per docs/protocol.md "Centres", FDR2) and, at check steps, their result to
+ * the segment's decision (segment-decision.ts: rule, forecast, warnings);
+ * emits the decisions and evaluations, and builds the summary.
  *
  * Work per record is O(1) (a few additions into the current block of
  * window.ts); every `checkEvery` steps of a segment an evaluation costs
@@ -12,7 +15,6 @@
 import type { StreamRecord, StepRecord, EventRecord } from './protocol';
 import {
   DEFAULT_OPTIONS,
-  type Action,
   type AnalysisSummary,
   type AnalyzerHooks,
   type AnalyzerOptions,
@@ -24,10 +26,13 @@ import {
   type SegmentSummary,
   type StreamAnalyzer,
 } from './types';
-import { SegmentWindow, type BlockSums } from './window';
-import { availability, classicEstimate, fdr2Estimate, trendEstimate, type EpsilonEstimate, type SegmentParams, type Fdr2Result } from './estimators';
-import { DEFAULT_CHECK_EVERY, driftingAway, forecastSteps, halvesAgree, insideTolerance } from './decision';
+import { SegmentWindow } from './window';
+import type { Fdr2Result, SegmentParams } from './estimators';
+import { classicOf, eligibleCentres, estimateWindow, fdr1Of } from './estimate';
+import { pickCandidate, SegmentDecision, type Judged, type RuleSettings } from './segment-decision';
+import { DEFAULT_CHECK_EVERY } from './decision';
 import { harmonicCheck } from './plateaus';
+import { fmt } from './numbers';
 
 /** Options beyond the public AnalyzerOptions (tuning knobs; defaults are the measured choice). */
 export interface AnalyzerTuning {
@@ -70,13 +75,25 @@ export const DEFAULT_TUNING: AnalyzerTuning = {
 
 /** Keep at most this many finished segment summaries (a pathological stream could change η every step). */
 const MAX_SEGMENTS_KEPT = 10_000;
-/** Evaluation history kept per segment for the forecast and drift warning. */
-const MAX_HISTORY = 64;
 /** Loss smoothing: EMA weight, and records before the explosion test starts. */
 const LOSS_EMA = 0.02;
 const LOSS_WARMUP = 50;
 /** Fields whose NaN/inf means the run diverged. */
 const DIVERGENCE_FIELDS = ['loss', 'param_sq', 'buf_sq', 'theta_dot_grad'] as const;
+
+/** The estimates a segment reports (its summary's numbers). */
+interface Report {
+  fdr1: Fdr1Estimate | null;
+  classic: { ratio: number | null; epsilon: number | null } | null;
+  fdr2: Fdr2Result | null;
+  unavailable: string[];
+}
+
+/** The estimates and the forecast a summary shows for a segment. */
+interface Reported {
+  report: Report;
+  etaSteps: number | null;
+}
 
 interface Segment {
   index: number;
@@ -94,26 +111,18 @@ interface Segment {
   lossEma: number | null;
   lossMin: number;
   lossCount: number;
-  diverging: string | null;
-  stationaryAt: number | null;
-  fdr1: Fdr1Estimate | null;
-  classic: { ratio: number | null; epsilon: number | null } | null;
-  fdr2: Fdr2Result | null;
-  etaSteps: number | null;
-  unavailable: string[];
-  warnings: Set<string>;
-  history: { n: number; eps: number }[];
-  action: Action;
-  /** Consecutive checks that passed the rule. */
-  passes: number;
+  /** The estimates of the last check step. */
+  report: Report;
+  decision: SegmentDecision;
+  /** Set when the segment closes: its estimates at its last record, and the forecast with them. */
+  final: Reported | null;
 }
 
 export class Analyzer implements StreamAnalyzer {
   readonly options: AnalyzerOptions;
   readonly tuning: AnalyzerTuning;
   private readonly hooks: AnalyzerHooks;
-  /** Set while summary() recomputes estimates: no hooks fire, no advice changes. */
-  private silent = false;
+  private readonly rule: RuleSettings;
   private segments: Segment[] = [];
   private droppedSegments = 0;
   private current: Segment | null = null;
@@ -130,6 +139,9 @@ export class Analyzer implements StreamAnalyzer {
     this.tuning = { ...DEFAULT_TUNING, ...stripUndefined(tuning ?? {}) };
     this.hooks = hooks ?? {};
     validateOptions(this.options);
+    const { tolerance, confidence, minSteps } = this.options;
+    const { rule, maxHalfWidth, guardConfidence, confirmations } = this.tuning;
+    this.rule = { tolerance, confidence, minSteps, rule, maxHalfWidth, guardConfidence, confirmations };
   }
 
   push(record: StreamRecord): void {
@@ -157,7 +169,7 @@ export class Analyzer implements StreamAnalyzer {
     } else if (e.event === 'finished') {
       const seg = this.current;
       if (seg) {
-        seg.action = 'finished';
+        seg.decision.action = 'finished';
         this.emit(seg, e.step ?? seg.lastStep, 'the run finished');
       }
     }
@@ -181,10 +193,11 @@ export class Analyzer implements StreamAnalyzer {
     this.watchDivergence(seg, r);
 
     const bucket = Math.floor(x / this.tuning.checkEvery);
-    if (seg.diverging && seg.action !== 'diverging') {
-      seg.action = 'diverging';
+    const d = seg.decision;
+    if (d.diverging && d.action !== 'diverging') {
+      d.action = 'diverging';
       this.evaluate(seg, x, r.step);
-      this.emit(seg, r.step, seg.diverging);
+      this.emit(seg, r.step, d.diverging);
     } else if (bucket > seg.lastCheckBucket) {
       seg.lastCheckBucket = bucket;
       this.evaluate(seg, x, r.step);
@@ -195,12 +208,13 @@ export class Analyzer implements StreamAnalyzer {
     const prev = this.current;
     // Close the previous segment: its summary reports the estimates at its last record;
     // then only the summary fields are kept (its block sums are released).
-    if (prev && prev.records > 0) this.refresh(prev);
     if (prev) {
+      prev.final = this.atLastRecord(prev);
       prev.win = new SegmentWindow();
       prev.centreAt.clear();
-      prev.history = [];
+      prev.decision.close();
     }
+    const hasFdr1 = r.param_sq !== undefined || r.theta_dot_grad !== undefined || (r.centers?.length ?? 0) > 0;
     const seg: Segment = {
       index: prev ? prev.index + 1 : 0,
       lr: r.lr,
@@ -215,17 +229,9 @@ export class Analyzer implements StreamAnalyzer {
       lossEma: null,
       lossMin: Infinity,
       lossCount: 0,
-      diverging: null,
-      stationaryAt: null,
-      fdr1: null,
-      classic: null,
-      fdr2: null,
-      etaSteps: null,
-      unavailable: [],
-      warnings: new Set(),
-      history: [],
-      action: 'wait',
-      passes: 0,
+      report: { fdr1: null, classic: null, fdr2: null, unavailable: [] },
+      decision: new SegmentDecision(this.rule, hasFdr1 ? 'wait' : 'no_data'),
+      final: null,
     };
     for (const c of this.pendingCentres) if (c.step >= r.step) seg.centreAt.set(c.id, c.step - r.step);
     this.pendingCentres = [];
@@ -236,20 +242,17 @@ export class Analyzer implements StreamAnalyzer {
       this.segments.splice(0, 1);
       this.droppedSegments++;
     }
-    const hasFdr1 = r.param_sq !== undefined || r.theta_dot_grad !== undefined || (r.centers?.length ?? 0) > 0;
-    seg.action = hasFdr1 ? 'wait' : 'no_data';
     this.emit(seg, r.step, hasFdr1 ? 'new segment: equilibrating' : 'no FDR1 fields (param_sq / theta_dot_grad + buf_sq)');
     return seg;
   }
 
   /** NaN/inf in the loss or the FDR observables, or a smoothed loss ×explodeFactor above its segment minimum. */
   private watchDivergence(seg: Segment, r: StepRecord): void {
-    if (seg.diverging) return;
+    if (seg.decision.diverging) return;
     for (const k of DIVERGENCE_FIELDS) {
       const v = r[k];
       if (v !== undefined && !Number.isFinite(v)) {
-        seg.diverging = `${k} is ${v} at step ${r.step}: diverging, drop the learning rate now`;
-        seg.warnings.add(seg.diverging);
+        seg.decision.diverge(`${k} is ${v} at step ${r.step}: diverging, drop the learning rate now`);
         return;
       }
     }
@@ -263,135 +266,55 @@ export class Analyzer implements StreamAnalyzer {
     if (seg.lossCount < LOSS_WARMUP) return;
     if (seg.lossEma < seg.lossMin) seg.lossMin = seg.lossEma;
     if (seg.lossMin > 0 && seg.lossEma > this.tuning.explodeFactor * seg.lossMin) {
-      seg.diverging = `loss exploding at step ${r.step} (smoothed |loss| ${fmt(seg.lossEma)}, ${Math.round(seg.lossEma / seg.lossMin)}× its minimum ${fmt(seg.lossMin)}): drop the learning rate now`;
-      seg.warnings.add(seg.diverging);
+      seg.decision.diverge(
+        `loss exploding at step ${r.step} (smoothed |loss| ${fmt(seg.lossEma)}, ${Math.round(seg.lossEma / seg.lossMin)}× its minimum ${fmt(seg.lossMin)}): drop the learning rate now`,
+      );
     }
   }
 
   // ------------------------------------------------------------ evaluation
 
-  /** Centres eligible for the window starting at `start`: taken at or before it, newest first; the origin last. */
-  private centreCandidates(seg: Segment, start: number, total: BlockSums): number[] {
-    const ids: [number, number][] = [];
-    for (const [id, at] of seg.centreAt) {
-      if (id === 0) continue;
-      if (!this.tuning.useCentres) continue;
-      if (at <= start && total.centres.has(id)) ids.push([id, at]);
-    }
-    ids.sort((a, b) => b[1] - a[1] || b[0] - a[0]);
-    const out = ids.map((p) => p[0]);
-    out.push(0);
-    return out;
+  /**
+   * The estimates of the segment's window at segment-relative step x (absolute
+   * `step`), and the candidate the rule picks among them. Pure: reads the
+   * segment's sums and centres, changes nothing.
+   */
+  private estimate(seg: Segment, x: number, step: number): { report: Report; pick: Judged | null } {
+    const view = seg.win.window(x);
+    const centres = eligibleCentres(seg.centreAt, view.start, view.total, this.tuning.useCentres);
+    const { confidence, estimator } = this.options;
+    const w = estimateWindow(view.blocks, centres, seg.params, { confidence, estimator, alsoOrigin: this.tuning.alsoOrigin });
+    const pick = pickCandidate(w.candidates, x, this.rule);
+    const window: [number, number] = [seg.firstStep + view.start, step];
+    return { report: { fdr1: pick ? fdr1Of(pick.c, window) : null, classic: classicOf(w.classic), fdr2: w.fdr2, unavailable: w.unavailable }, pick };
   }
 
+  /** A check step: the estimates, then the decision on them; emits the evaluation and any change of advice. */
   private evaluate(seg: Segment, x: number, step: number): void {
-    const { tolerance, confidence, minSteps, estimator } = this.options;
-    const view = seg.win.window(x);
-    const blocks = view.blocks;
-    const p = seg.params;
-    const window: [number, number] = [seg.firstStep + view.start, step];
-
-    // FDR1: the best form the fields allow, about the newest eligible centre (never mixing centres);
-    // with `alsoOrigin`, the uncentred estimate is a second, separate candidate.
-    const reasons: string[] = [];
-    const cands: Candidate[] = [];
-    if (estimator !== 'classic' && blocks.length >= 3) {
-      for (const id of this.centreCandidates(seg, view.start, view.total)) {
-        const c = trendCandidate(blocks, id, p, confidence, id === 0 ? reasons : []);
-        if (c) {
-          cands.push(c);
-          break;
-        }
-      }
-      if (this.tuning.alsoOrigin && cands.length && cands[0].centre !== 0) {
-        const c = trendCandidate(blocks, 0, p, confidence, []);
-        if (c) cands.push(c);
-      }
-    }
-    const classic = blocks.length >= 2 ? classicEstimate(blocks, p, confidence) : null;
-    if (!cands.length && (estimator === 'classic' || estimator === 'auto') && classic) {
-      cands.push({ est: classic, form: 'classic', centre: 0, halves: [null, null] });
-    }
-    // The rule on each candidate; the first that passes is reported, else the first.
-    const judged = cands.map((c) => ({ c, j: this.judge(c, x) }));
-    const pick = judged.find((e) => e.j.pass) ?? judged[0];
-    const est: EpsilonEstimate | null = pick ? pick.c.est : null;
-    const form: Fdr1Estimate['estimator'] = pick ? pick.c.form : 'classic';
-    const centre = pick ? pick.c.centre : 0;
-    seg.unavailable = [...new Set(reasons)];
-    seg.classic = classic ? { ratio: 1 - classic.epsilon, epsilon: classic.epsilon } : null;
-    seg.fdr1 = est
-      ? {
-          estimator: form,
-          ratio: 1 - est.epsilon,
-          epsilon: est.epsilon,
-          ci: est.ci,
-          tau: est.tau,
-          ess: est.ess,
-          window,
-          center: centre,
-        }
-      : null;
-    seg.fdr2 = fdr2Estimate(blocks, p, confidence);
-    if (seg.fdr2?.note) seg.unavailable = [...seg.unavailable, seg.fdr2.note];
-
-    // Decision.
-    let action: Action = seg.action;
-    let reason = '';
-    if (seg.diverging) {
-      action = 'diverging';
-      reason = seg.diverging;
-    } else if (seg.stationaryAt !== null) {
-      action = 'drop_lr'; // sticky within the segment: the advice stands until η changes
-    } else if (!est) {
-      action = 'no_data';
-      reason = seg.unavailable.join('; ') || 'not enough data in the window yet';
-    } else {
-      const { h, inside, guardOk } = pick.j;
-      seg.passes = pick.j.pass ? seg.passes + 1 : 0;
-      if (seg.passes >= this.tuning.confirmations) {
-        action = 'drop_lr';
-        seg.stationaryAt = step;
-        seg.etaSteps = null;
-        reason =
-          this.tuning.rule === 'point'
-            ? `ε = ${fmt(est.epsilon)} inside ±${tolerance}, resolved to ±${fmt(h)} (${Math.round(confidence * 100)}% CI [${fmt(est.ci![0])}, ${fmt(est.ci![1])}])`
-            : `ε = ${fmt(est.epsilon)} with ${Math.round(confidence * 100)}% CI [${fmt(est.ci![0])}, ${fmt(est.ci![1])}] inside ±${tolerance}`;
-      } else {
-        action = 'wait';
-        const prev = pickPrevious(seg.history, x);
-        const f = forecastSteps(x, est.epsilon, h, tolerance, form === 'classic' ? 1 : 1.5, { kind: this.tuning.rule, maxHalfWidth: this.tuning.maxHalfWidth }, prev);
-        seg.etaSteps = f === null ? null : Math.max(f, minSteps - x, 0);
-        if (inside && !guardOk) reason = 'ε inside ±X but the two halves of the window disagree (θ may be moving through the centre, docs/math.md §4.4)';
-        else if (inside) reason = `ε inside ±X; waiting for the minimum of ${minSteps} steps`;
-        else if (f === null) reason = `ε = ${fmt(est.epsilon)} is not shrinking towards ±${tolerance}: not converging at this learning rate`;
-        else reason = `ε = ${fmt(est.epsilon)}, CI half-width ${fmt(h)}: about ${seg.etaSteps} more steps to resolve ±${tolerance}`;
-      }
-      seg.history.push({ n: x, eps: est.epsilon });
-      if (seg.history.length > MAX_HISTORY) seg.history.splice(0, seg.history.length - MAX_HISTORY);
-      this.updateWarnings(seg, x);
-    }
-    if (action === 'drop_lr' || action === 'diverging') seg.etaSteps = null;
-
+    const { report, pick } = this.estimate(seg, x, step);
+    seg.report = report;
+    const d = seg.decision;
+    const { action, reason } = d.check({ pick, x, step, unavailable: report.unavailable, weightDecay: seg.weightDecay });
+    const est = pick ? pick.c.est : null;
     const ev: EvaluationPoint = {
       step,
       segment: seg.index,
       lr: seg.lr,
       epsilon: est ? est.epsilon : null,
       ci: est ? est.ci : null,
-      classic_epsilon: classic ? classic.epsilon : null,
+      classic_epsilon: report.classic ? report.classic.epsilon : null,
       tau: est ? est.tau : null,
       ess: est ? est.ess : null,
-      eta_steps: seg.etaSteps,
-      anharmonicity: seg.fdr2?.anharmonicity ?? null,
-      anharmonicity_ci: seg.fdr2?.ci ?? null,
-      hessian_scale: seg.fdr2?.hessian_scale ?? null,
+      eta_steps: d.etaSteps,
+      anharmonicity: report.fdr2?.anharmonicity ?? null,
+      anharmonicity_ci: report.fdr2?.ci ?? null,
+      hessian_scale: report.fdr2?.hessian_scale ?? null,
       action,
     };
     this.lastEvaluation = ev;
-    if (!this.silent) this.hooks.onEvaluation?.(ev);
-    if (action !== seg.action) {
-      seg.action = action;
+    this.hooks.onEvaluation?.(ev);
+    if (action !== d.action) {
+      d.action = action;
       this.emit(seg, step, reason);
     } else if (this.lastDecision && this.lastDecision.segment === seg.index) {
       // Same advice: refresh the numbers shown with it, without a new decision line.
@@ -399,33 +322,9 @@ export class Analyzer implements StreamAnalyzer {
     }
   }
 
-  /** The decision rule on one candidate estimate (docs/math.md, "Decision rule"). */
-  private judge(c: Candidate, x: number): { h: number; inside: boolean; guardOk: boolean; pass: boolean } {
-    const { tolerance, minSteps } = this.options;
-    const est = c.est;
-    const h = est.ci ? (est.ci[1] - est.ci[0]) / 2 : Infinity;
-    const inside =
-      this.tuning.rule === 'point'
-        ? Math.abs(est.epsilon) <= tolerance && est.ci !== null && h <= this.tuning.maxHalfWidth * tolerance
-        : insideTolerance(est.ci, tolerance);
-    const guardOk = this.tuning.guardConfidence > 0 && c.form !== 'classic' ? halvesAgree(c.halves[0], c.halves[1], this.tuning.guardConfidence) : true;
-    return { h, inside, guardOk, pass: x >= minSteps && inside && guardOk };
-  }
-
-  private updateWarnings(seg: Segment, x: number): void {
-    const tol = this.options.tolerance;
-    if (driftingAway(seg.history, tol)) {
-      seg.warnings.add(`ε drifting away from 0 (|ε| grew over the last evaluations to ${fmt(Math.abs(seg.history[seg.history.length - 1].eps))})`);
-    }
-    const long = x >= 5 * Math.max(this.options.minSteps, 1000);
-    if (seg.weightDecay === 0 && long && seg.stationaryAt === null && seg.etaSteps === null) {
-      seg.warnings.add(`weight_decay = 0 and no sign of equilibrium after ${x} steps: without weight decay SGD may never become stationary (docs/math.md §1)`);
-    }
-  }
-
   private emit(seg: Segment, step: number, reason: string): void {
-    const fdr1 = seg.fdr1;
-    const action = seg.action;
+    const fdr1 = seg.report.fdr1;
+    const action = seg.decision.action;
     const d: Decision = {
       step,
       segment: seg.index,
@@ -434,7 +333,7 @@ export class Analyzer implements StreamAnalyzer {
       suggested_lr: action === 'drop_lr' || action === 'diverging' ? seg.lr * this.options.dropFactor : null,
       epsilon: fdr1 ? fdr1.epsilon : null,
       ci: fdr1 ? fdr1.ci : null,
-      eta_steps: seg.etaSteps,
+      eta_steps: seg.decision.etaSteps,
       reason,
     };
     const last = this.lastDecision;
@@ -443,163 +342,89 @@ export class Analyzer implements StreamAnalyzer {
       return;
     }
     this.lastDecision = d;
-    if (!this.silent) this.hooks.onDecision?.(d);
+    this.hooks.onDecision?.(d);
   }
 
   // --------------------------------------------------------------- summary
 
+  /**
+   * The estimates at the segment's last record (off the check grid too) and the
+   * forecast the decision would make with them; the decision itself is left as
+   * it is, so a live monitor that asks for summaries makes exactly the decisions
+   * a replay without them makes. Before 3 blocks, the last check's.
+   */
+  private atLastRecord(seg: Segment): Reported {
+    const x = seg.lastStep - seg.firstStep;
+    if (seg.records === 0 || seg.win.window(x).blocks.length < 3) return { report: seg.report, etaSteps: seg.decision.etaSteps };
+    const { report, pick } = this.estimate(seg, x, seg.lastStep);
+    return { report, etaSteps: seg.decision.forecastAt(pick, x) };
+  }
+
   summary(skipped?: { count: number; examples: { line: number; reason: string }[] }): AnalysisSummary {
-    // Bring the newest segment's estimate up to its last record (off the check grid too).
-    const cur = this.current;
-    const restore = cur && cur.records > 0 ? this.refresh(cur) : null;
-    try {
-      const segments = this.segments.map((s) => segmentSummary(s));
-      const rows: PlateauRow[] = this.segments
-        .filter((s) => s.fdr2 && s.fdr2.gradNormSq !== null)
-        .map((s) => ({ segment: s.index, lr: s.lr, grad_norm_sq: s.fdr2!.gradNormSq, ci: s.fdr2!.gradNormSqCi }));
-      return {
-        records: this.records,
-        skipped: skipped ?? { count: 0, examples: [] },
-        segments,
-        suggestion: this.suggestion(),
-        plateaus: rows.length ? { rows, harmonic: harmonicCheck(rows) } : undefined,
-      };
-    } finally {
-      // summary() has no side effects on the live segment.
-      restore?.();
-    }
+    const shown = this.segments.map((s) => ({ s, r: s.final ?? this.atLastRecord(s) }));
+    const rows: PlateauRow[] = shown
+      .filter(({ r }) => r.report.fdr2 && r.report.fdr2.gradNormSq !== null)
+      .map(({ s, r }) => ({ segment: s.index, lr: s.lr, grad_norm_sq: r.report.fdr2!.gradNormSq, ci: r.report.fdr2!.gradNormSqCi }));
+    const cur = shown.length && shown[shown.length - 1].s === this.current ? shown[shown.length - 1].r : null;
+    return {
+      records: this.records,
+      skipped: skipped ?? { count: 0, examples: [] },
+      segments: shown.map(({ s, r }) => segmentSummary(s, r)),
+      suggestion: this.suggestion(cur),
+      plateaus: rows.length ? { rows, harmonic: harmonicCheck(rows) } : undefined,
+    };
   }
 
-  /** Recomputes the estimates of a segment at its last record without changing the decision history. */
-  private refresh(seg: Segment): () => void {
-    // Everything evaluate() may change, so a live monitor that asks for summaries
-    // makes exactly the decisions a replay without them makes.
-    const saved = {
-      d: this.lastDecision,
-      e: this.lastEvaluation,
-      action: seg.action,
-      at: seg.stationaryAt,
-      hist: seg.history.slice(),
-      eta: seg.etaSteps,
-      passes: seg.passes,
-      warnings: new Set(seg.warnings),
-      fdr1: seg.fdr1,
-      classic: seg.classic,
-      fdr2: seg.fdr2,
-      unavailable: seg.unavailable,
-    };
-    const restore = () => {
-      seg.etaSteps = saved.eta;
-      seg.passes = saved.passes;
-      seg.warnings = saved.warnings;
-      seg.fdr1 = saved.fdr1;
-      seg.classic = saved.classic;
-      seg.fdr2 = saved.fdr2;
-      seg.unavailable = saved.unavailable;
-    };
-    const view = seg.win.window(seg.lastStep - seg.firstStep);
-    if (view.blocks.length < 3) return restore;
-    // Reuse evaluate()'s logic with the hooks silent.
-    this.silent = true;
-    try {
-      this.evaluate(seg, seg.lastStep - seg.firstStep, seg.lastStep);
-    } finally {
-      this.silent = false;
-    }
-    // The summary reports the numbers at the last record, but the decision stays the live one.
-    seg.action = saved.action;
-    seg.stationaryAt = saved.at;
-    seg.history = saved.hist;
-    seg.passes = saved.passes;
-    seg.warnings = saved.warnings;
-    if (saved.action === 'drop_lr' || saved.action === 'diverging') seg.etaSteps = null;
-    this.lastDecision = saved.d;
-    this.lastEvaluation = saved.e;
-    return restore;
-  }
-
-  private suggestion(): AnalysisSummary['suggestion'] {
+  private suggestion(shown: Reported | null): AnalysisSummary['suggestion'] {
     const seg = this.current;
-    if (!seg) return { action: 'no_data', lr: null, reason: 'no step records yet: a step record is a JSON object with numeric "step" and "lr" (docs/protocol.md)' };
+    if (!seg || !shown) return { action: 'no_data', lr: null, reason: 'no step records yet: a step record is a JSON object with numeric "step" and "lr" (docs/protocol.md)' };
     const lr = seg.lr;
-    switch (seg.action) {
+    const d = seg.decision;
+    switch (d.action) {
       case 'diverging':
-        return { action: 'diverging', lr: lr * this.options.dropFactor, reason: seg.diverging ?? 'diverging' };
+        return { action: 'diverging', lr: lr * this.options.dropFactor, reason: d.diverging ?? 'diverging' };
       case 'drop_lr':
         return {
           action: 'drop_lr',
           lr: lr * this.options.dropFactor,
-          reason: `equilibrated at η = ${lr} since step ${seg.stationaryAt} (ε within ±${this.options.tolerance} at ${Math.round(this.options.confidence * 100)}% confidence): drop to ${fmt(lr * this.options.dropFactor)}`,
+          reason: `equilibrated at η = ${lr} since step ${d.stationaryAt} (ε within ±${this.options.tolerance} at ${Math.round(this.options.confidence * 100)}% confidence): drop to ${fmt(lr * this.options.dropFactor)}`,
         };
       case 'finished':
         return { action: 'finished', lr: null, reason: 'the run finished' };
       case 'no_data':
-        return { action: 'no_data', lr: null, reason: seg.unavailable.join('; ') || 'no FDR1 fields in the stream' };
+        return { action: 'no_data', lr: null, reason: shown.report.unavailable.join('; ') || 'no FDR1 fields in the stream' };
       default:
         return {
           action: 'wait',
           lr: null,
           reason:
-            seg.etaSteps !== null
-              ? `equilibrating at η = ${lr}: about ${seg.etaSteps} more steps before ε can be resolved to ±${this.options.tolerance}`
+            shown.etaSteps !== null
+              ? `equilibrating at η = ${lr}: about ${shown.etaSteps} more steps before ε can be resolved to ±${this.options.tolerance}`
               : `equilibrating at η = ${lr}`,
         };
     }
   }
 }
 
-/** One FDR1 estimate the rule may use: its form, its centre, and the estimates of its window's halves (§4.4 guard). */
-interface Candidate {
-  est: EpsilonEstimate;
-  form: Fdr1Estimate['estimator'];
-  centre: number;
-  halves: [EpsilonEstimate | null, EpsilonEstimate | null];
-}
-
-/** The trend estimate (Yaida form, else generic) about centre `id`, or null when the fields do not allow it. */
-function trendCandidate(blocks: BlockSums[], id: number, p: SegmentParams, confidence: number, reasons: string[]): Candidate | null {
-  const av = availability(blocks, id, p);
-  reasons.push(...av.reasons);
-  const generic = !av.trend && av.generic;
-  if (!av.trend && !generic) return null;
-  const est = trendEstimate(blocks, id, p, confidence, generic);
-  if (!est) return null;
-  const mid = Math.floor(blocks.length / 2);
-  const halves: Candidate['halves'] =
-    mid >= 3 && blocks.length - mid >= 3
-      ? [trendEstimate(blocks.slice(0, mid), id, p, confidence, generic), trendEstimate(blocks.slice(mid), id, p, confidence, generic)]
-      : [null, null];
-  return { est, form: generic ? 'trend-generic' : 'trend', centre: id, halves };
-}
-
-function segmentSummary(s: Segment): SegmentSummary {
-  const fdr2: Fdr2Estimate | null = s.fdr2
-    ? { anharmonicity: s.fdr2.anharmonicity, ci: s.fdr2.ci, hessian_scale: s.fdr2.hessian_scale, samples: s.fdr2.samples }
-    : null;
+function segmentSummary(s: Segment, { report, etaSteps }: Reported): SegmentSummary {
+  const f = report.fdr2;
+  const fdr2: Fdr2Estimate | null = f ? { anharmonicity: f.anharmonicity, ci: f.ci, hessian_scale: f.hessian_scale, samples: f.samples } : null;
+  const d = s.decision;
   return {
     index: s.index,
     lr: s.lr,
     first_step: s.firstStep,
     last_step: s.lastStep,
     steps: s.lastStep - s.firstStep + 1,
-    fdr1: s.fdr1,
-    classic: s.classic,
-    stationary: s.stationaryAt !== null,
-    stationary_at_step: s.stationaryAt,
-    eta_steps: s.stationaryAt !== null ? null : s.etaSteps,
+    fdr1: report.fdr1,
+    classic: report.classic,
+    stationary: d.stationaryAt !== null,
+    stationary_at_step: d.stationaryAt,
+    eta_steps: d.stationaryAt !== null ? null : etaSteps,
     fdr2,
-    warnings: [...s.warnings],
-    unavailable: s.unavailable.length ? s.unavailable : undefined,
+    warnings: [...d.warnings],
+    unavailable: report.unavailable.length ? report.unavailable : undefined,
   };
-}
-
-/** The evaluation nearest to half the current segment length (a stable baseline for the power-law extrapolation). */
-function pickPrevious(history: readonly { n: number; eps: number }[], n: number): { n: number; eps: number } | null {
-  let best: { n: number; eps: number } | null = null;
-  for (const h of history) {
-    if (h.n <= n / 2) best = h;
-  }
-  return best ?? (history.length ? history[0] : null);
 }
 
 function validateOptions(o: AnalyzerOptions): void {
@@ -617,10 +442,4 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   const out: Partial<T> = {};
   for (const k of Object.keys(o) as (keyof T)[]) if (o[k] !== undefined) out[k] = o[k];
   return out;
-}
-
-function fmt(x: number): string {
-  if (!Number.isFinite(x)) return String(x);
-  const a = Math.abs(x);
-  return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(2) : String(Number(x.toPrecision(3)));
 }
