@@ -1,7 +1,7 @@
 /**
  * Decisions bench: when does each rule first drop the learning rate on NQM
  * streams, and was it premature? Judged by the exact expected objective
- * (src/core/nqm.ts SegmentJudge, docs/math.md §7), not by ε.
+ * (test/support/nqm-judge.ts SegmentJudge, docs/math.md §7), not by ε.
  *
  * For tuning the decision rule: everything here is importable from
  * bench/scenarios.ts —
@@ -11,9 +11,9 @@
  *   console.log(formatTable(res), summarize(res));
  * `analyzerRule(options, tuning, name)` builds `new Analyzer(options, { onDecision }, tuning)` and
  * reports its first `drop_lr`. A run's drop step is the record step + 1 (first step at the new η).
- * Ground truth for tests lives in src/core/nqm.ts: SegmentJudge / prematureDrop / settlingStep,
- * stationaryExpectations (exact <OL> = <OR>, FDR2 with anharmonicity exactly 0),
- * expectedWindowEpsilon (exact expected classic ε over a window, transients included), and
+ * Ground truth for tests lives in test/support/nqm-judge.ts (SegmentJudge / prematureDrop /
+ * settlingStep) and src/core/nqm/moments.ts: stationaryExpectations (exact <OL> = <OR>,
+ * FDR2 with anharmonicity exactly 0), expectedWindowEpsilon (exact expected classic ε over a window, transients included), and
  * `initStationary: true` in NqmConfig for stationary runs without a burn-in.
  *
  * Run: npx tsc -p . && node bench/run-bench.mjs decisions      (FDR_BENCH_SEEDS=n to change the 16 seeds per scenario)

@@ -1,5 +1,5 @@
 /**
- * NQM simulator throughput (src/core/nqm.ts): coordinate-updates per second of
+ * NQM simulator throughput (src/core/nqm/simulator.ts): coordinate-updates per second of
  * NqmSimulator.next() (every stream field, two centres, FDR2 every 10 steps),
  * against a baseline in the same process: a bare plain-SGD loop on the same
  * quadratic with Math.random Box–Muller noise and no observables. The ratio is

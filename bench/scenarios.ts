@@ -15,7 +15,8 @@
  * scenario's `steps` is censored: lateness +∞ (it counts against the rule in
  * medians).
  */
-import { NqmSimulator, SegmentJudge, NQM_DEFAULTS, type NqmConfig } from '../src/core/nqm';
+import { NqmSimulator, NQM_DEFAULTS, type NqmConfig } from '../src/core/nqm';
+import { SegmentJudge } from '../test/support/nqm-judge';
 import type { StreamRecord } from '../src/core/protocol';
 import type { AnalyzerOptions, Decision } from '../src/core/types';
 import type { DropRule } from './peers/rule';

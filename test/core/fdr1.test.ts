@@ -1,7 +1,7 @@
 /**
  * FDR1 formulas against ground truth: the pathwise identity (docs/math.md §4)
  * on generated paths, the generic form (§4.5), and the trend estimate against
- * its EXACT expectation from the NQM moment recursion (src/core/nqm.ts).
+ * its EXACT expectation from the NQM moment recursion (src/core/nqm/moments.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

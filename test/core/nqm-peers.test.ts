@@ -9,7 +9,7 @@ import type { StepRecord } from '../../src/core/protocol';
 import { YaidaQuencher } from '../../bench/peers/yaida';
 import { SasaPlus, LeakyBucket, batchMeansStd, sasaTest } from '../../bench/peers/sasa';
 import { scenarios, runScenario, judgeOf, median, formatTable, summarize } from '../../bench/scenarios';
-import { Rng } from '../../src/core/nqm';
+import { Rng } from '../../src/core/rng';
 
 const step = (t: number, o: Partial<StepRecord>): StepRecord => ({ type: 'step', step: t, lr: 0.1, ...o });
 

@@ -1,5 +1,6 @@
 /**
- * The NQM simulator and its exact ground truth (src/core/nqm.ts, docs/math.md §2, §4, §6, §7).
+ * The NQM simulator, its exact ground truth and the judge of decisions
+ * (src/core/nqm/, src/core/rng.ts, test/support/nqm-judge.ts; docs/math.md §2, §4, §6, §7).
  * Everything here is small (dim ≤ 50, ≤ 25 000 coordinate-steps per path) so the file runs in seconds.
  */
 import { test } from 'node:test';
@@ -9,18 +10,16 @@ import {
   NqmConfig,
   NQM_DEFAULTS,
   NqmMoments,
-  SegmentJudge,
   curvatures,
   expectedObjective,
-  prematureDrop,
-  settlingStep,
   stationaryExpectations,
   stationaryMoments,
   stationaryObjective,
   stationaryVariance,
-  Rng,
   expectedWindowEpsilon,
 } from '../../src/core/nqm';
+import { Rng } from '../../src/core/rng';
+import { SegmentJudge, prematureDrop, settlingStep } from '../support/nqm-judge';
 import type { StepRecord, StreamRecord, EventRecord } from '../../src/core/protocol';
 import { parseLine, formatLine } from '../../src/core/protocol';
 

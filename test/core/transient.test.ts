@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Analyzer } from '../../src/core/analyzer';
-import { NqmSimulator, NQM_DEFAULTS, SegmentJudge, type NqmConfig } from '../../src/core/nqm';
+import { NqmSimulator, NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm';
+import { SegmentJudge } from '../support/nqm-judge';
 import { SegmentWindow } from '../../src/core/window';
 import { trendEstimate } from '../../src/core/estimators';
 import { halvesAgree } from '../../src/core/decision';

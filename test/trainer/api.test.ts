@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fromLayersModel, InstrumentedSgd, selectBackend, softmaxCrossEntropy, train, type DataSource } from '../../src/trainer';
 import { parseLine, type EventRecord, type MetaRecord, type StepRecord, type StreamRecord } from '../../src/core/protocol';
-import { Rng } from '../../src/core/nqm';
+import { Rng } from '../../src/core/rng';
 import { concat, dot, mlpLossGradHvp, norm, toParams, unflatten } from './reference';
 
 const I = 4;

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendChoice } from '../../src/trainer/backend';
 import { InstrumentedSgd, type DataSource } from '../../src/trainer/sgd';
 import { Mlp, type Batch } from '../../src/trainer/examples/mnist';
-import { Rng } from '../../src/core/nqm';
+import { Rng } from '../../src/core/rng';
 import type { EventRecord, StepRecord, StreamRecord } from '../../src/core/protocol';
 import { concat, dot, mlpLossGradHvp, norm, toParams, unflatten, type Dims } from './reference';
 

@@ -11,7 +11,7 @@
  * to 863): with the defaults 7 000 training and 1 630 test images.
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../../core/nqm';
+import { Rng } from '../../core/rng';
 import type { EventRecord, StreamRecord } from '../../core/protocol';
 import { softmaxCrossEntropy } from '../losses';
 import { InstrumentedSgd, type DataSource, type SgdOptions, type TrainableModel } from '../sgd';

@@ -1,8 +1,8 @@
 /**
  * `fdr-monitor train nqm`: the noisy quadratic model of docs/math.md §7, run by
- * the float64 simulator (src/core/nqm.ts) through the trainer kit's
+ * the float64 simulator (src/core/nqm/simulator.ts) through the trainer kit's
  * sinks and control loop. Its flags are exactly the model's parameters, so
- * anyone can compute the run's ground truth (src/core/nqm.ts has it exactly).
+ * anyone can compute the run's ground truth (src/core/nqm/moments.ts has it exactly).
  */
 import { NqmSimulator, NQM_DEFAULTS, type NqmConfig } from '../../core/nqm';
 import type { MetaRecord, StreamRecord } from '../../core/protocol';
