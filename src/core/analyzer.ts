@@ -32,7 +32,7 @@ import { classicOf, eligibleCentres, estimateWindow, fdr1Of } from './estimate';
 import { pickCandidate, SegmentDecision, type Judged, type RuleSettings } from './segment-decision';
 import { DEFAULT_CHECK_EVERY } from './decision';
 import { harmonicCheck } from './plateaus';
-import { fmt } from './numbers';
+import { fmt, roundLr } from './numbers';
 
 /** Options beyond the public AnalyzerOptions (tuning knobs; defaults are the measured choice). */
 export interface AnalyzerTuning {
@@ -330,7 +330,7 @@ export class Analyzer implements StreamAnalyzer {
       segment: seg.index,
       lr: seg.lr,
       action,
-      suggested_lr: action === 'drop_lr' || action === 'diverging' ? seg.lr * this.options.dropFactor : null,
+      suggested_lr: action === 'drop_lr' || action === 'diverging' ? this.suggestedLr(seg) : null,
       epsilon: fdr1 ? fdr1.epsilon : null,
       ci: fdr1 ? fdr1.ci : null,
       eta_steps: seg.decision.etaSteps,
@@ -343,6 +343,11 @@ export class Analyzer implements StreamAnalyzer {
     }
     this.lastDecision = d;
     this.hooks.onDecision?.(d);
+  }
+
+  /** η·dropFactor, rounded (roundLr) so the suggestion, the control request and the panel's card carry 0.01, not 0.010000000000000002. */
+  private suggestedLr(seg: Segment): number {
+    return roundLr(seg.lr * this.options.dropFactor);
   }
 
   // --------------------------------------------------------------- summary
@@ -382,12 +387,12 @@ export class Analyzer implements StreamAnalyzer {
     const d = seg.decision;
     switch (d.action) {
       case 'diverging':
-        return { action: 'diverging', lr: lr * this.options.dropFactor, reason: d.diverging ?? 'diverging' };
+        return { action: 'diverging', lr: this.suggestedLr(seg), reason: d.diverging ?? 'diverging' };
       case 'drop_lr':
         return {
           action: 'drop_lr',
-          lr: lr * this.options.dropFactor,
-          reason: `equilibrated at η = ${lr} since step ${d.stationaryAt} (ε within ±${this.options.tolerance} at ${Math.round(this.options.confidence * 100)}% confidence): drop to ${fmt(lr * this.options.dropFactor)}`,
+          lr: this.suggestedLr(seg),
+          reason: `equilibrated at η = ${lr} since step ${d.stationaryAt} (ε within ±${this.options.tolerance} at ${Math.round(this.options.confidence * 100)}% confidence): drop to ${fmt(this.suggestedLr(seg))}`,
         };
       case 'finished':
         return { action: 'finished', lr: null, reason: 'the run finished' };

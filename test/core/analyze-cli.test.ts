@@ -85,7 +85,7 @@ test('--decisions replays exactly the decisions of the live analyzer, one JSON l
   const drop = lines.find((d) => d.action === 'drop_lr')!;
   assert.ok(drop, 'a drop_lr line');
   assert.equal(drop.segment, 0);
-  assert.ok(Math.abs(drop.suggested_lr! - 0.005) < 1e-15);
+  assert.equal(drop.suggested_lr, 0.005, 'η·dropFactor rounded (0.05·0.1 = 0.005000000000000001)');
   for (const k of ['step', 'segment', 'lr', 'action', 'suggested_lr', 'epsilon', 'ci', 'eta_steps']) assert.ok(k in drop, k);
 });
 

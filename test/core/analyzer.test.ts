@@ -144,6 +144,22 @@ test('diverging: a NaN loss, or an exploding loss, suggests an immediate drop', 
   assert.equal(run(nqmRecords({ dim: 4, lr: 0.1, offset: 0, initDistance: 0 }, 5000)).summary.segments[0].warnings.length, 0);
 });
 
+test('the suggested rate is η·dropFactor rounded to 12 digits, in the decision and the summary', () => {
+  // Stationary from the start at η = 0.1: the drop to 0.1·0.1 is suggested as 0.01, not 0.010000000000000002.
+  const a = run(nqmRecords({ dim: 4, lr: 0.1, initStationary: true, seed: 3 }, 4000));
+  const drop = a.decisions.find((d) => d.action === 'drop_lr');
+  assert.ok(drop, `no drop in ${JSON.stringify(a.decisions.map((d) => d.action))}`);
+  assert.equal(drop.suggested_lr, 0.01);
+  assert.equal(a.summary.suggestion.action, 'drop_lr');
+  assert.equal(a.summary.suggestion.lr, 0.01);
+  assert.match(a.summary.suggestion.reason, /drop to 0\.01$/);
+  // Diverging at η = 3e-4: the immediate drop is to 3e-5 (3e-4·0.1 = 2.9999999999999997e-5).
+  const recs = nqmRecords({ dim: 4, lr: 3e-4 }, 600).map((r) => (r.type === 'step' && r.step === 400 ? { ...r, loss: NaN } : r));
+  const b = run(recs);
+  assert.equal(b.decisions.find((d) => d.action === 'diverging')!.suggested_lr, 3e-5);
+  assert.equal(b.summary.suggestion.lr, 3e-5);
+});
+
 test('no weight decay and no sign of equilibrium is flagged', () => {
   // A random walk: param_sq grows linearly for ever (no restoring force, λ = 0).
   const recs: StreamRecord[] = [];
