@@ -17,7 +17,8 @@ import { createReadStream, createWriteStream, rmSync, statSync, mkdtempSync } fr
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NqmSimulator, NQM_DEFAULTS } from '../src/core/nqm';
+import { NqmSimulator } from '../src/core/nqm/simulator';
+import { NQM_DEFAULTS } from '../src/core/nqm/model';
 import { formatLine, parseLine, StreamParser, type StepRecord, type StreamRecord } from '../src/core/protocol';
 import { Analyzer } from '../src/core/analyzer';
 import { run as analyzeRun } from '../src/cli/analyze';

@@ -8,7 +8,8 @@
  *
  * Run: npx tsc -p . && node bench/run-bench.mjs nqm.bench
  */
-import { NqmSimulator, NQM_DEFAULTS, curvatures } from '../src/core/nqm';
+import { NqmSimulator } from '../src/core/nqm/simulator';
+import { NQM_DEFAULTS, curvatures } from '../src/core/nqm/model';
 
 const dim = 50;
 const steps = 40_000;

@@ -9,7 +9,7 @@
  */
 import { scenarios, runScenario, analyzerRule, summarize, type RuleFactory, type Scenario } from './scenarios';
 import { YaidaQuencher } from './peers/yaida';
-import { NQM_DEFAULTS, type NqmConfig } from '../src/core/nqm';
+import { NQM_DEFAULTS, type NqmConfig } from '../src/core/nqm/model';
 
 const seeds = Number(process.env.FDR_BENCH_SEEDS ?? 8);
 

@@ -15,7 +15,8 @@
  * scenario's `steps` is censored: lateness +∞ (it counts against the rule in
  * medians).
  */
-import { NqmSimulator, NQM_DEFAULTS, type NqmConfig } from '../src/core/nqm';
+import { NqmSimulator } from '../src/core/nqm/simulator';
+import { NQM_DEFAULTS, type NqmConfig } from '../src/core/nqm/model';
 import { SegmentJudge } from '../test/support/nqm-judge';
 import type { StreamRecord } from '../src/core/protocol';
 import type { AnalyzerOptions, Decision } from '../src/core/types';

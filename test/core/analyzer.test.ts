@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Analyzer } from '../../src/core/analyzer';
 import { SegmentWindow, MAX_BLOCKS } from '../../src/core/window';
-import { NqmSimulator, NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm';
+import { NqmSimulator } from '../../src/core/nqm/simulator';
+import { NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm/model';
 import type { StepRecord, StreamRecord } from '../../src/core/protocol';
 import type { Decision, EvaluationPoint } from '../../src/core/types';
 

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { identityBoundaryTerms, genericBoundaryTerms, yaidaOR, driftCoefficients, orFactor } from '../../src/core/fdr1';
 import { SegmentWindow } from '../../src/core/window';
 import { trendEstimate, classicEstimate } from '../../src/core/estimators';
-import { NqmSimulator, NqmMoments, NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm';
+import { NqmSimulator } from '../../src/core/nqm/simulator';
+import { NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm/model';
+import { NqmMoments } from '../../src/core/nqm/moments';
 import type { StepRecord } from '../../src/core/protocol';
 import { olsSlope } from '../../src/core/stats';
 

@@ -7,7 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Analyzer } from '../../src/core/analyzer';
-import { NqmSimulator, NQM_DEFAULTS, stationaryExpectations, type NqmConfig } from '../../src/core/nqm';
+import { NqmSimulator } from '../../src/core/nqm/simulator';
+import { NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm/model';
+import { stationaryExpectations } from '../../src/core/nqm/moments';
 import { harmonicCheck } from '../../src/core/plateaus';
 
 // Large dim and η·h ≈ 0.25–0.5 so that g_{B1}·g_{B2} (noise sd ≈ σ²√dim) resolves |∇f|² in a few thousand samples.

@@ -5,19 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { NqmSimulator } from '../../src/core/nqm/simulator';
+import { NqmConfig, NQM_DEFAULTS, curvatures } from '../../src/core/nqm/model';
 import {
-  NqmSimulator,
-  NqmConfig,
-  NQM_DEFAULTS,
   NqmMoments,
-  curvatures,
   expectedObjective,
   stationaryExpectations,
   stationaryMoments,
   stationaryObjective,
   stationaryVariance,
   expectedWindowEpsilon,
-} from '../../src/core/nqm';
+} from '../../src/core/nqm/moments';
 import { Rng } from '../../src/core/rng';
 import { SegmentJudge, prematureDrop, settlingStep } from '../support/nqm-judge';
 import type { StepRecord, StreamRecord, EventRecord } from '../../src/core/protocol';

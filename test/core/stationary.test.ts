@@ -7,7 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Analyzer } from '../../src/core/analyzer';
-import { NqmSimulator, NQM_DEFAULTS, stationaryExpectations, type NqmConfig } from '../../src/core/nqm';
+import { NqmSimulator } from '../../src/core/nqm/simulator';
+import { NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm/model';
+import { stationaryExpectations } from '../../src/core/nqm/moments';
 import type { EvaluationPoint } from '../../src/core/types';
 
 function median(xs: number[]): number {

@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Analyzer } from '../../src/core/analyzer';
-import { NqmSimulator, NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm';
+import { NqmSimulator } from '../../src/core/nqm/simulator';
+import { NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm/model';
 import { SegmentJudge } from '../support/nqm-judge';
 import { SegmentWindow } from '../../src/core/window';
 import { trendEstimate } from '../../src/core/estimators';

@@ -4,7 +4,8 @@
  * sinks and control loop. Its flags are exactly the model's parameters, so
  * anyone can compute the run's ground truth (src/core/nqm/moments.ts has it exactly).
  */
-import { NqmSimulator, NQM_DEFAULTS, type NqmConfig } from '../../core/nqm';
+import { NqmSimulator } from '../../core/nqm/simulator';
+import { NQM_DEFAULTS, type NqmConfig } from '../../core/nqm/model';
 import type { MetaRecord, StreamRecord } from '../../core/protocol';
 import type { Stepper } from '../loop';
 

@@ -10,7 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { EXTENSION_ID, runSuite, testState, until, type Test } from '../harness';
-import { NqmSimulator, NQM_DEFAULTS } from '../../../src/core/nqm';
+import { NqmSimulator } from '../../../src/core/nqm/simulator';
+import { NQM_DEFAULTS } from '../../../src/core/nqm/model';
 import { formatLine } from '../../../src/core/protocol';
 import { RESTRICTED_APPLY } from '../../../src/extension/session';
 
