@@ -456,7 +456,7 @@ export class Analyzer implements StreamAnalyzer {
       const segments = this.segments.map((s) => segmentSummary(s));
       const rows: PlateauRow[] = this.segments
         .filter((s) => s.fdr2 && s.fdr2.gradNormSq !== null)
-        .map((s) => ({ segment: s.index, lr: s.lr, grad_norm_sq: s.fdr2!.gradNormSq, ci: s.fdr2!.gradNormSqCi }));
+        .map((s) => ({ segment: s.index, lr: s.lr, grad_norm_sq: s.fdr2!.gradNormSq, ci: s.fdr2!.gradNormSqCi, se: s.fdr2!.gradNormSqSe }));
       return {
         records: this.records,
         skipped: skipped ?? { count: 0, examples: [] },

@@ -89,6 +89,8 @@ export interface PlateauRow {
   lr: number;
   grad_norm_sq: number | null;
   ci: [number, number] | null;
+  /** Standard error of grad_norm_sq (batch means, docs/math.md §4.3, §6): ci = grad_norm_sq ± t·se, t at the configured confidence. */
+  se?: number | null;
 }
 
 export interface AnalysisSummary {
