@@ -47,7 +47,7 @@ for (const v of variants) {
 }
 
 for (const [label, list] of [
-  ['issue scenarios (bench/scenarios.ts)', scenarios(seeds)],
+  ['scenarios (bench/scenarios.ts)', scenarios(seeds)],
   ['stress scenarios', stress(seeds)],
 ] as const) {
   const res = list.map((s) => runScenario(s, factories));

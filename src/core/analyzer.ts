@@ -369,7 +369,7 @@ export class Analyzer implements StreamAnalyzer {
     const shown = this.segments.map((s) => ({ s, r: s.final ?? this.atLastRecord(s) }));
     const rows: PlateauRow[] = shown
       .filter(({ r }) => r.report.fdr2 && r.report.fdr2.gradNormSq !== null)
-      .map(({ s, r }) => ({ segment: s.index, lr: s.lr, grad_norm_sq: r.report.fdr2!.gradNormSq, ci: r.report.fdr2!.gradNormSqCi }));
+      .map(({ s, r }) => ({ segment: s.index, lr: s.lr, grad_norm_sq: r.report.fdr2!.gradNormSq, ci: r.report.fdr2!.gradNormSqCi, se: r.report.fdr2!.gradNormSqSe }));
     const cur = shown.length && shown[shown.length - 1].s === this.current ? shown[shown.length - 1].r : null;
     return {
       records: this.records,

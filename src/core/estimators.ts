@@ -224,6 +224,8 @@ export interface Fdr2Result {
   /** Mean of grad_dot_grad2 (unbiased |∇f|²) over the window, with its CI (plateau table). */
   gradNormSq: number | null;
   gradNormSqCi: [number, number] | null;
+  /** Its standard error (the CI is gradNormSq ± t·se; the plateau fit weights by 1/se², §6). */
+  gradNormSqSe: number | null;
   /** Why the anharmonicity is withheld, if it is. */
   note?: string;
 }
@@ -254,11 +256,13 @@ export function fdr2Estimate(blocks: readonly BlockSums[], p: SegmentParams, con
   else if (tot.ng > 0 && tot.nq > 0 && tot.sq > 0) hs = tot.sg / tot.ng / (f * (tot.sq / tot.nq));
   let g: number | null = null;
   let gci: [number, number] | null = null;
+  let gse: number | null = null;
   if (tot.ng > 0) {
     g = tot.sg / tot.ng;
     const mv = meanBatchVariance(blocks.map((b) => ({ n: b.ng, sx: 0, sy: b.sg })));
     if (Number.isFinite(mv.varMean) && mv.dof >= 1) {
-      const h = tCritical(confidence, mv.dof) * Math.sqrt(mv.varMean);
+      gse = Math.sqrt(mv.varMean);
+      const h = tCritical(confidence, mv.dof) * gse;
       gci = [g - h, g + h];
     }
   }
@@ -278,6 +282,7 @@ export function fdr2Estimate(blocks: readonly BlockSums[], p: SegmentParams, con
     samples: tot.n2,
     gradNormSq: g,
     gradNormSqCi: gci,
+    gradNormSqSe: gse,
     note,
   };
 }

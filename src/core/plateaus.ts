@@ -6,13 +6,16 @@
  */
 
 import type { PlateauRow } from './types';
+import { zCritical } from './stats';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { jStat } = require('jstat') as { jStat: { chisquare: { cdf(x: number, dof: number): number } } };
 
 /**
- * Weighted least squares through the origin, y = s·η, weights 1/se² (se from
- * each row's 95% CI, or equal weights without CIs):
+ * Weighted least squares through the origin, y = s·η, weights 1/se² (each
+ * row's standard error `se`, the one its CI was built from at the configured
+ * confidence with a t critical value; a row with a CI but no se is read as a
+ * normal 95% interval; equal weights without either):
  *   s = Σ w η y / Σ w η²,  r² = 1 − Σ w (y − sη)² / Σ w y²  (uncentred),
  * and, with CIs on every row, a χ² test of the residuals (k − 1 dof):
  * p ≥ 0.05 → "harmonic". Needs ≥ 2 plateaus.
@@ -20,8 +23,8 @@ const { jStat } = require('jstat') as { jStat: { chisquare: { cdf(x: number, dof
 export function harmonicCheck(rows: readonly PlateauRow[]): { slope: number | null; r2: number | null; verdict: string } | null {
   const pts = rows.filter((r) => r.grad_norm_sq !== null && Number.isFinite(r.grad_norm_sq) && r.lr > 0);
   if (pts.length < 2) return { slope: null, r2: null, verdict: 'needs at least two learning-rate plateaus' };
-  const withCi = pts.every((r) => r.ci !== null && r.ci[1] > r.ci[0]);
-  const se = (r: PlateauRow) => (withCi ? (r.ci![1] - r.ci![0]) / (2 * 1.96) : 1);
+  const withCi = pts.every((r) => rowSe(r) !== null);
+  const se = (r: PlateauRow) => (withCi ? rowSe(r)! : 1);
   let num = 0;
   let den = 0;
   let syy = 0;
@@ -44,4 +47,11 @@ export function harmonicCheck(rows: readonly PlateauRow[]): { slope: number | nu
     r2,
     verdict: p >= 0.05 ? `harmonic: <|∇f|²> linear in η through the origin (χ² p = ${p.toFixed(2)})` : `anharmonic: <|∇f|²> not linear in η through the origin (χ² p = ${p.toExponential(1)})`,
   };
+}
+
+/** A row's standard error: its `se`, else its CI's half-width over z_0.975; null without either. */
+function rowSe(r: PlateauRow): number | null {
+  if (r.se !== undefined && r.se !== null && Number.isFinite(r.se) && r.se > 0) return r.se;
+  if (r.ci !== null && r.ci[1] > r.ci[0]) return (r.ci[1] - r.ci[0]) / (2 * zCritical(0.95));
+  return null;
 }

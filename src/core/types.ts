@@ -58,7 +58,7 @@ export interface Fdr2Estimate {
   /** A = 1 − (η/2)(1+μ)/(1−δ)<buf·H·buf>/<|∇f|²> (§6). */
   anharmonicity: number | null;
   ci: [number, number] | null;
-  /** <g·H·g>/<|g|²> when buf_h_buf and grad_sq are present; else the FDR2 harmonic estimate. */
+  /** <buf·H·buf>/<|buf|²> on records with buf_h_buf and buf_sq (plain SGD: <g·H·g>/<|g|²>); else the FDR2 harmonic estimate (docs/math.md §6). */
   hessian_scale: number | null;
   /** Number of FDR2 samples used. */
   samples?: number;
@@ -89,6 +89,8 @@ export interface PlateauRow {
   lr: number;
   grad_norm_sq: number | null;
   ci: [number, number] | null;
+  /** Standard error of grad_norm_sq (batch means, docs/math.md §4.3, §6): ci = grad_norm_sq ± t·se, t at the configured confidence. */
+  se?: number | null;
 }
 
 export interface AnalysisSummary {

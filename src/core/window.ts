@@ -1,7 +1,7 @@
 /**
  * Bounded-memory streaming sums for one learning-rate segment.
  *
- * HOW MEMORY STAYS BOUNDED (docs/math.md §4.2–§4.3): the
+ * HOW MEMORY STAYS BOUNDED (docs/math.md §9): the
  * segment is cut into at most MAX_BLOCKS blocks of equal length (in steps);
  * each block keeps only sums (Σx, Σa, Σx·a, Σa², … per observable and per
  * centre). When a step falls past the last block, adjacent blocks are merged

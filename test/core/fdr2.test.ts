@@ -78,3 +78,62 @@ test('harmonicCheck: linear through the origin passes, a curved or offset series
   assert.match(curved.verdict, /^anharmonic/);
   assert.match(harmonicCheck([{ segment: 0, lr: 0.1, grad_norm_sq: 1, ci: null }])!.verdict, /at least two/);
 });
+
+// Plateau rows as the analyzer builds them: ci = g ± t·se with Student's t at the row's own
+// degrees of freedom (t_{0.975, dof} from tables for dof = 5, 15, 30), so the half-width over
+// 1.96 is not the standard error. Expected values by hand: weights 1/se², slope
+// s = Σ(ηy/se²)/Σ(η²/se²), χ² = Σ((y − sη)/se)² with 3 − 1 = 2 dof, whose survival function
+// is exp(−χ²/2). Here χ² = 6.36 (p = 0.042, anharmonic); reading se as half-width/1.96 gives
+// χ² = 5.61 (p = 0.061, "harmonic") and another slope.
+test('harmonicCheck weights by the standard error each interval was built from, not half-width/1.96', () => {
+  const spec: [number, number, number, number][] = [
+    // η, <|∇f|²>, se, t_{0.975, dof}
+    [0.1, 1.0, 0.02, 2.570582],
+    [0.05, 0.52, 0.01, 2.13145],
+    [0.02, 0.192, 0.005, 2.042272],
+  ];
+  const rows = spec.map(([lr, g, se, t], i) => ({ segment: i, lr, grad_norm_sq: g, ci: [g - t * se, g + t * se] as [number, number], se }));
+  let num = 0;
+  let den = 0;
+  for (const [lr, g, se] of spec) {
+    num += (lr * g) / (se * se);
+    den += (lr * lr) / (se * se);
+  }
+  const slope = num / den;
+  const chi2 = spec.reduce((s, [lr, g, se]) => s + ((g - slope * lr) / se) ** 2, 0);
+  const p = Math.exp(-chi2 / 2);
+  assert.ok(Math.abs(chi2 - 6.3636) < 1e-3 && p < 0.05, `the case is meant to sit just past p = 0.05: χ² = ${chi2}, p = ${p}`);
+  const h = harmonicCheck(rows)!;
+  assert.ok(Math.abs(h.slope! - slope) <= 1e-12 * slope, `slope ${h.slope} vs ${slope}`);
+  assert.match(h.verdict, /^anharmonic/);
+  assert.ok(h.verdict.includes(`p = ${p.toExponential(1)}`), `${h.verdict} (expected p = ${p.toExponential(1)})`);
+});
+
+test('plateau rows from the analyzer carry the standard error their interval was built from (90% confidence)', (t) => {
+  const sim = new NqmSimulator(cfg);
+  const an = new Analyzer({ confidence: 0.9 });
+  for (const lr of [0.5, 0.35, 0.25]) {
+    sim.setLr(lr);
+    for (let i = 0; i < 6000; i++) for (const r of sim.next()) an.push(r);
+  }
+  const p = an.summary().plateaus!;
+  assert.equal(p.rows.length, 3);
+  // t_{0.95, dof} lies between t_{0.95, ∞} = 1.6449 and t_{0.95, 7} = 1.8946 for the ≥ 8 batches of a window.
+  for (const r of p.rows) {
+    const ratio = (r.ci![1] - r.ci![0]) / 2 / r.se!;
+    t.diagnostic(`η = ${r.lr}: <|∇f|²> = ${r.grad_norm_sq}, se ${r.se}, half-width/se = ${ratio}`);
+    assert.ok(ratio > 1.6448 && ratio < 1.8947, `half-width/se = ${ratio}: a t critical value at 90%`);
+  }
+  // The verdict's χ² is the one of these standard errors (2 dof: p = exp(−χ²/2)).
+  let num = 0;
+  let den = 0;
+  for (const r of p.rows) {
+    num += (r.lr * r.grad_norm_sq!) / r.se! ** 2;
+    den += (r.lr * r.lr) / r.se! ** 2;
+  }
+  const slope = num / den;
+  const chi2 = p.rows.reduce((s, r) => s + ((r.grad_norm_sq! - slope * r.lr) / r.se!) ** 2, 0);
+  const pv = Math.exp(-chi2 / 2);
+  assert.ok(Math.abs(p.harmonic!.slope! - slope) <= 1e-9 * slope, `slope ${p.harmonic!.slope} vs ${slope}`);
+  assert.ok(p.harmonic!.verdict.includes(`p = ${pv >= 0.05 ? pv.toFixed(2) : pv.toExponential(1)}`), `${p.harmonic!.verdict} vs p = ${pv}`);
+});

@@ -1,7 +1,7 @@
 /**
  * The message protocol shared by host and webview: every message from the
  * webview is validated (nothing malformed, oversized or unknown gets through),
- * and the card's sentence reads as the issue specifies.
+ * and the card's sentence reads exactly as asserted below.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';

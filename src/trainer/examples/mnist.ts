@@ -82,7 +82,7 @@ export interface Batch {
   y: tf.Tensor2D;
 }
 
-/** Builds a batch by copying rows (not tf.slice/gather: slow on wasm, see the facts file). */
+/** Builds a batch by copying rows (not tf.slice/gather: slow on wasm, docs/trainer.md "Backends"). */
 function makeBatch(X: Float32Array, Y: Uint8Array, idx: ArrayLike<number>): Batch {
   const n = idx.length;
   const x = new Float32Array(n * IMAGE_SIZE);
