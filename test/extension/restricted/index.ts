@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { EXTENSION_ID, runSuite, testState, until, type Test } from '../harness';
+import { EXTENSION_ID, pickerItems, runSuite, setSetting, testState, until, type Test } from '../harness';
+import { fakePython } from '../fixtures/fake-python';
 import { NqmSimulator, NQM_DEFAULTS } from '../../../src/core/nqm';
 import { formatLine } from '../../../src/core/protocol';
 import { RESTRICTED_APPLY } from '../../../src/extension/session';
@@ -51,6 +52,19 @@ const tests: Test[] = [
     assert.equal(v?.reason, RESTRICTED_APPLY);
     assert.equal(fs.existsSync(controlFile) ? fs.readFileSync(controlFile, 'utf8') : '', '', 'control file untouched');
     await vscode.commands.executeCommand('fdrMonitor.stop');
+  }],
+  ['the start picker runs no Python: the PyTorch item says it needs a trusted workspace', async () => {
+    const py = fakePython(path.join(dir, 'python'), { torch: true });
+    await setSetting('pythonInterpreter', py.python);
+    const items = await pickerItems('the start picker', (i) => i.length > 0);
+    const torch = items.find((i) => i.id === 'torch-mnist-mlp');
+    assert.ok(torch, 'the PyTorch item is listed');
+    assert.match(torch.description ?? '', /needs a trusted workspace/);
+    assert.equal(py.probes(), 0, 'no probe in Restricted Mode');
+    const id = await vscode.commands.executeCommand('fdrMonitor.start', { kind: 'example', example: 'torch-mnist-mlp' });
+    assert.equal(id, undefined);
+    assert.deepEqual(py.argv(), [], 'the example never ran');
+    await setSetting('pythonInterpreter', undefined);
   }],
 ];
 
