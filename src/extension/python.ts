@@ -24,13 +24,16 @@ export async function pythonInterpreter(setting: string, log: (line: string) => 
   const ext = setting.trim() ? undefined : vscode.extensions.getExtension<PythonApi>(PYTHON_EXTENSION);
   if (!ext) return resolveInterpreter({ setting });
   let selected: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
   try {
     selected = await Promise.race([
       selectedByPythonExtension(ext),
-      new Promise<undefined>((r) => setTimeout(() => r(undefined), PYTHON_EXTENSION_TIMEOUT_MS)),
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), PYTHON_EXTENSION_TIMEOUT_MS))),
     ]);
   } catch (e) {
     log(`the Python extension did not report an interpreter: ${(e as Error).message}`);
+  } finally {
+    clearTimeout(timer);
   }
   return resolveInterpreter({ setting, pythonExtension: selected, pythonDefaultPath: userDefaultInterpreterPath() });
 }

@@ -13,7 +13,7 @@ import { EXTENSION_ID, pickerItems, runSuite, setSetting, testState, until, type
 import { fakePython } from '../fixtures/fake-python';
 import { NqmSimulator, NQM_DEFAULTS } from '../../../src/core/nqm';
 import { formatLine } from '../../../src/core/protocol';
-import { RESTRICTED_APPLY } from '../../../src/extension/session';
+import { RESTRICTED_APPLY, RESTRICTED_SPAWN } from '../../../src/extension/session';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-restricted-'));
 const log = path.join(dir, 'run.jsonl');
@@ -31,6 +31,24 @@ const tests: Test[] = [
     const id = await vscode.commands.executeCommand('fdrMonitor.start', { kind: 'example', example: 'nqm', args: ['--rate', '2000'] });
     assert.equal(id, undefined);
     assert.equal((await testState()).session, null, 'no session, no process');
+  }],
+  ['a refused start is reported once: the Restricted Mode warning, not an error as well', async () => {
+    // The monitor's log mirrors what it shows: the warning is logged as is, an error as "error: …".
+    const monitorLog = path.join(dir, 'monitor.log');
+    process.env.FDR_MONITOR_LOG_FILE = monitorLog;
+    try {
+      const id = await vscode.commands.executeCommand('fdrMonitor.start', { kind: 'script', command: process.execPath, args: ['-e', ''] });
+      assert.equal(id, undefined);
+      // Both lines, if there were two, are written before the command returns; appending is asynchronous.
+      const t0 = Date.now();
+      while (!(fs.existsSync(monitorLog) && fs.readFileSync(monitorLog, 'utf8').includes(RESTRICTED_SPAWN)) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      delete process.env.FDR_MONITOR_LOG_FILE;
+    }
+    const lines = fs.readFileSync(monitorLog, 'utf8').split('\n').filter(Boolean);
+    assert.equal(lines.filter((l) => l.endsWith(RESTRICTED_SPAWN)).length, 1, lines.join('\n'));
+    assert.deepEqual(lines.filter((l) => /\berror: /.test(l)), []);
   }],
   ['tailing a log file works', async () => {
     // A finished NQM run with a control file announced, written as a trainer would.
