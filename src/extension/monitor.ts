@@ -1,0 +1,186 @@
+/**
+ * The monitor: owns the current Session, the panel and the status item, and
+ * moves updates between them (session → panel, status bar, suggestion
+ * notifications; panel → Apply, Dismiss, …). The commands (extension.ts)
+ * call into it. The session machinery (analyzer, sources) loads on the first
+ * start, so activation stays cheap.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { readConfig, setAutoApply } from './config';
+import type { Log } from './log';
+import { PanelManager } from './panel';
+import { pythonInterpreter } from './python';
+import type { Session, StartSpec } from './session';
+import { StatusItem } from './statusBar';
+import { refuseUntrustedStart, showApplyFailure } from './trust';
+import type { ApplyView, UpdateMessage, WebviewToHost } from '../shared/messages';
+
+export class Monitor implements vscode.Disposable {
+  readonly panel: PanelManager;
+  private readonly status = new StatusItem();
+  private _session: Session | undefined;
+  private sessionSub: { dispose(): void } | undefined;
+  private updates = 0;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly out: Log,
+  ) {
+    this.panel = new PanelManager(context.extensionUri, {
+      onMessage: (m) => void this.onWebviewMessage(m),
+      log: (l) => this.log(l),
+      onDrained: () => this._session?.resume(),
+    });
+  }
+
+  /** The current (or last) session. */
+  get session(): Session | undefined {
+    return this._session;
+  }
+
+  log(line: string): void {
+    this.out.line(line);
+  }
+
+  /** Logs an error and shows it (commands' catch). */
+  readonly report = (e: unknown): undefined => {
+    const msg = e instanceof Error ? e.message : String(e);
+    this.log(`error: ${msg}`);
+    void vscode.window.showErrorMessage(`FDR: ${msg}`);
+    return undefined;
+  };
+
+  /** Starts monitoring `spec` (stopping the current session); undefined when Restricted Mode refuses it. */
+  async start(spec: StartSpec): Promise<Session | undefined> {
+    if (refuseUntrustedStart(spec, (l) => this.log(l))) return undefined;
+    const { Session } = await import('./session');
+    const cfg = readConfig();
+    if (spec.kind === 'example' && spec.example === 'torch-mnist-mlp' && !spec.python) {
+      const py = await pythonInterpreter(cfg.pythonInterpreter, (l) => this.log(l));
+      this.log(`PyTorch example: Python ${py.path} (${py.from})`);
+      spec = { ...spec, python: py.path };
+    }
+    await this.stopSession();
+    const session = new Session(spec, {
+      analyzer: { tolerance: cfg.tolerance, confidence: cfg.confidence, dropFactor: cfg.dropFactor, minSteps: cfg.minSteps },
+      trusted: vscode.workspace.isTrusted,
+      autoApply: cfg.autoApply,
+      extensionRoot: this.context.extensionPath,
+      nodePath: process.execPath,
+      spoolDir: path.join(this.context.globalStorageUri.fsPath, 'spool'),
+      log: (l) => this.log(l),
+      trainerLog: (l) => this.log(`[trainer] ${l}`),
+      canSend: () => this.panel.canSend(),
+    });
+    this._session = session;
+    this.log(`starting: ${session.title} (${session.source.description})`);
+    this.sessionSub = session.subscribe((u) => this.onUpdate(u));
+    void vscode.commands.executeCommand('setContext', 'fdrMonitor.running', true);
+    this.panel.show(true);
+    this.panel.post(session.snapshot());
+    await session.start();
+    return session;
+  }
+
+  private onUpdate(u: UpdateMessage): void {
+    this.updates++;
+    this.panel.post(u);
+    if (u.status) this.status.render(u.status);
+    if (u.suggestion !== undefined) void vscode.commands.executeCommand('setContext', 'fdrMonitor.hasSuggestion', !!u.suggestion);
+    if (u.suggestion && !this.panel.visible) {
+      void vscode.window.showInformationMessage(`FDR: ${u.suggestion.text}`, 'Apply', 'Show panel').then((a) => {
+        if (a === 'Apply') void this.applySuggestion();
+        else if (a === 'Show panel') this.panel.show();
+      });
+    }
+    if (u.status?.connection === 'ended' || u.status?.connection === 'failed') {
+      void vscode.commands.executeCommand('setContext', 'fdrMonitor.running', false);
+    }
+  }
+
+  async stopSession(): Promise<void> {
+    const s = this._session;
+    if (!s) return;
+    this.log(`stopping ${s.title}`);
+    await s.stop();
+    this.sessionSub?.dispose();
+    this.sessionSub = undefined;
+    // One last update so the panel shows the ended state.
+    this.panel.post(s.snapshot());
+    void vscode.commands.executeCommand('setContext', 'fdrMonitor.running', false);
+    void vscode.commands.executeCommand('setContext', 'fdrMonitor.hasSuggestion', false);
+  }
+
+  /** Applies the current suggestion (or `suggestionId`); a failure is shown once. */
+  async applySuggestion(suggestionId?: string): Promise<ApplyView | undefined> {
+    const s = this._session;
+    if (!s) {
+      void vscode.window.showWarningMessage('FDR: no run is being monitored.');
+      return undefined;
+    }
+    const v = await s.apply(suggestionId ?? s.feed.suggestion?.id);
+    if (v.phase === 'failed') showApplyFailure(v);
+    return v;
+  }
+
+  /** Workspace trust was granted: the live session may now apply. */
+  trustGranted(): void {
+    this.log('workspace trusted: starting trainers and applying learning rates are enabled');
+    this._session?.setTrusted(true);
+  }
+
+  autoApplyChanged(value: boolean): void {
+    this._session?.setAutoApply(value);
+  }
+
+  private async onWebviewMessage(m: WebviewToHost): Promise<void> {
+    if (m.type !== 'log') this.log(`panel → ${m.type}${'suggestionId' in m ? ` ${m.suggestionId}` : ''}`);
+    switch (m.type) {
+      case 'ready':
+      case 'resync':
+        if (this._session) this.panel.post(this._session.snapshot());
+        return;
+      case 'apply':
+        await this.applySuggestion(m.suggestionId);
+        return;
+      case 'dismiss':
+        this._session?.dismiss(m.suggestionId);
+        return;
+      case 'setAutoApply':
+        await setAutoApply(m.value);
+        return;
+      case 'start':
+        await vscode.commands.executeCommand('fdrMonitor.start');
+        return;
+      case 'export':
+        await vscode.commands.executeCommand('fdrMonitor.exportRun');
+        return;
+      case 'log':
+        this.log(`panel: ${m.message}`);
+        return;
+    }
+  }
+
+  /** What the in-host tests read (`fdrMonitor._testState`). */
+  state() {
+    return {
+      trusted: vscode.workspace.isTrusted,
+      session: this._session ? this._session.state() : null,
+      panel: { exists: this.panel.exists, visible: this.panel.visible, ...this.panel.stats },
+      updates: this.updates,
+      statusBar: this.status.text,
+    };
+  }
+
+  /** Ends the session (the trainer stops) when the extension deactivates. */
+  disposeSession(): Promise<void> | undefined {
+    return this._session?.dispose();
+  }
+
+  dispose(): void {
+    void this._session?.dispose();
+    this.panel.dispose();
+    this.status.dispose();
+  }
+}
