@@ -19,8 +19,7 @@ import { constants as osConstants } from 'node:os';
 import { Analyzer } from '../core/analyzer';
 import type { StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision } from '../core/types';
-import { createSource, type Run, type Source, type SourceSpec } from '../sources/index';
-import { ProcessSource } from '../sources/process';
+import { createSource, type ProcessSource, type Run, type Source, type SourceSpec } from '../sources';
 import { formatHuman } from './analyze';
 import { UsageError, parseNumberArg as num, parseDecisionOption } from './args';
 

@@ -8,7 +8,7 @@ import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ProcessSource } from '../../src/sources/index';
+import { ProcessSource } from '../../src/sources';
 import { FAKE_TRAINER, collect, waitFor, checksum, expectedSteps, tempDir, isAlive } from './helpers';
 
 // Sources a test created are disposed after it even when an assertion failed (no stray processes).
