@@ -186,9 +186,28 @@ test('unusable arguments: exit 2 with a clear message', async () => {
     [['--listen', '70000'], /port number/],
     [['--tail', 'f', '--tolerance', '2'], /--tolerance must be a number in \(0, 1\)/],
     [['--tail', 'f', '--exit-after-runs', '1'], /only goes with --listen/],
+    [['--tail'], /--tail needs a value \(a file\)/],
+    [['--tail', '--json'], /--tail needs a value/],
+    [['--tail', 'f', 'extra'], /unexpected argument 'extra' \(a command for --run goes after --\)/],
+    [['--tail', 'f', '--frobnicate'], /unknown option '--frobnicate'/],
+    [['--tail', 'f', '--json=yes'], /--json takes no value/],
+    [['--tail', 'f', '--estimator', 'best'], /--estimator must be auto, trend or classic, got 'best'/],
+    [['--listen', '1.5'], /--listen must be a port number \(0–65535\), got '1\.5'/],
+    [['--tail', 'f', '--control-timeout', '0'], /--control-timeout must be a number of seconds > 0/],
   ] as [string[], RegExp][]) {
     assert.throws(() => parseWatchArgs(args), msg, args.join(' '));
   }
+  const ok = parseWatchArgs(['--tail=f', '--from-end', '--tolerance', '0.02', '--min-steps=300', '--control-timeout', '2.5', '--json']);
+  assert.notEqual(ok, 'help');
+  if (ok !== 'help') {
+    assert.deepEqual(ok.spec, { kind: 'tail', path: 'f', from: 'end', controlTimeoutMs: 2500 });
+    assert.deepEqual(ok.options, { tolerance: 0.02, minSteps: 300 });
+    assert.equal(ok.json, true);
+  }
+  const run = parseWatchArgs(['--run', '--cwd', '/tmp', '--', 'python', 'train.py', '--lr', '0.1']);
+  assert.ok(run !== 'help' && run.spec.kind === 'process');
+  assert.deepEqual(run.spec, { kind: 'process', command: 'python', args: ['train.py', '--lr', '0.1'], cwd: '/tmp', controlTimeoutMs: undefined });
+  assert.equal(parseWatchArgs(['--tail', 'f', '-h']), 'help');
   // The CLI turns them into exit status 2 with the message and the usage.
   const r = await cli(['watch', '--listen', 'x']);
   assert.equal(r.code, 2);

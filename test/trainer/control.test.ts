@@ -272,8 +272,14 @@ test('control file: announced in meta.control_file, set_lr and stop appended as 
 
 test('bad flags exit 2 with a clear message', async () => {
   for (const [args, re] of [
-    [['nqm', '--dim', 'abc'], /--dim: expected a number/],
-    [['nqm', '--bogus'], /bogus/],
+    [['nqm', '--dim', 'abc'], /--dim must be an integer ≥ 1, got 'abc'/],
+    [['nqm', '--dim', '2.5'], /--dim must be an integer ≥ 1, got '2\.5'/],
+    [['nqm', '--steps'], /--steps needs a value \(an integer ≥ 0\)/],
+    [['nqm', '--serve-ws', '70000'], /--serve-ws must be a port number/],
+    [['nqm', '--stdin-control', 'maybe'], /--stdin-control must be auto, on or off, got 'maybe'/],
+    [['nqm', '--stdout=yes'], /--stdout takes no value/],
+    [['nqm', '10'], /unexpected argument '10'/],
+    [['nqm', '--bogus'], /unknown option '--bogus'/],
     [['nqm', '--lr', '-1', '--steps', '1'], /lr/],
     [['mnist-mlp', '--backend', 'tpu'], /unknown backend/],
     [['resnet'], /unknown example/],
