@@ -8,13 +8,14 @@
  *
  * Output: stdout by default; `--out FILE` and/or `--serve-ws PORT` (127.0.0.1
  * unless `--ws-host`) and/or `--connect-ws URL` instead (add `--stdout` to
- * keep stdout too). Control: stdin (when it is a pipe), the WebSocket, and a
- * control file (`--control-file`, default FILE.control with `--out FILE`).
+ * keep stdout too). Control: stdin (when it is a pipe; its end ends the run
+ * only under FDR_MONITOR_STDIN_CONTROL=1), the WebSocket, and a control file
+ * (`--control-file`, default FILE.control with `--out FILE`).
  */
 import * as path from 'node:path';
 import type { MetaRecord } from '../core/protocol';
 import { NQM_EXAMPLE_DEFAULTS, NqmStepper } from '../trainer/examples/nqm';
-import { ControlQueue, DEFAULT_MAX_LR_RATIO, stdinIsControlPipe } from '../trainer/control';
+import { ControlQueue, DEFAULT_MAX_LR_RATIO, STDIN_CONTROL_ENV, stdinIsControlPipe } from '../trainer/control';
 import { runTrainingLoop, type Stepper } from '../trainer/loop';
 import { fileSink, stdoutSink, WebSocketClientSink, WebSocketServerSink, DEFAULT_WS_REPLAY, type Sink } from '../trainer/sinks';
 import { UsageError, choice, flag, number, parseCommandLine, text, usageFailure, type OptionTable, type OptionValues } from './args';
@@ -28,6 +29,7 @@ const COMMON_HELP = `output and control (both examples):
   --stdout               also write to stdout when --out/--serve-ws/--connect-ws is given
   --control-file PATH    watch PATH for control lines (default FILE.control with --out FILE)
   --stdin-control MODE   auto (default: when stdin is a pipe) | on | off; closing stdin ends the run
+                         only under ${STDIN_CONTROL_ENV}=1 (set by 'fdr-monitor watch --run' and the extension)
   --max-lr-ratio R       refuse set_lr more than R× away from the current rate unless forced (default ${DEFAULT_MAX_LR_RATIO})
   --steps N              stop after N steps
   --rate R               at most R steps per second (default: unlimited)

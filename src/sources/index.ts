@@ -87,6 +87,8 @@ export type {
 } from './types';
 export { DEFAULT_CONTROL_TIMEOUT_MS } from './control';
 export { ProcessSource, type ProcessSourceOptions } from './process';
+/** The variable a process source sets for its trainer (docs/protocol.md, "Control"). */
+export { STDIN_CONTROL_ENV } from '../trainer/control';
 export { TailSource, type TailSourceOptions } from './tail';
 export {
   WebSocketClientSource,

@@ -8,10 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseWatchArgs } from '../../src/cli/watch';
-import { FAKE_TRAINER, ROOT, tempDir, waitFor, stepLine } from './helpers';
+import { FAKE_TRAINER, ROOT, isAlive, tempDir, waitFor, stepLine } from './helpers';
 
 const CLI = join(ROOT, 'out', 'src', 'cli', 'main.js');
 
@@ -52,7 +52,6 @@ test('--tail of a finished run: decision lines = analyze --decisions, last line 
   const { dir, cleanup } = tempDir('watch-tail');
   try {
     const log = join(dir, 'nqm.jsonl');
-    // stdin ignored: the trainer ends its run when a piped stdin closes.
     const gen = spawnSync(process.execPath, [CLI, 'train', 'nqm', '--steps', '4000', '--dim', '10', '--out', log], {
       cwd: ROOT,
       encoding: 'utf8',
@@ -226,3 +225,52 @@ test('--run: a trainer that sends finished but does not exit is stopped after a 
   assert.ok(Date.now() - t0 < 20_000);
   assert.equal((jsonLines(r.stdout).at(-1) as { records: number }).records, 2);
 });
+
+test('--run of a command that cannot start: exit 1 (as documented) with the reason', async () => {
+  const r = await cli(['watch', '--json', '--run', '--', '/nonexistent/trainer']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /failed \(cannot start \/nonexistent\/trainer: no such file \(ENOENT\)\)/);
+  assert.equal((jsonLines(r.stdout).at(-1) as { records: number }).records, 0, 'the (empty) summary is still printed');
+  const notExecutable = await cli(['watch', '--run', '--', join(ROOT, 'package.json')]);
+  assert.equal(notExecutable.code, 1, notExecutable.stderr);
+  assert.match(notExecutable.stderr, /permission denied: not an executable file \(EACCES\)/);
+});
+
+test('--run: when the watcher goes away (SIGKILL, no clean-up) the trainer sees its stdin close and ends its run', async () => {
+  const { dir, cleanup } = tempDir('watch-gone');
+  let trainerPid = 0;
+  try {
+    const log = join(dir, 'run.jsonl');
+    // No --steps: the trainer would run until stopped. --out keeps a record of what it did after the watcher died.
+    const trainer = [process.execPath, CLI, 'train', 'nqm', '--dim', '4', '--rate', '500', '--fdr2-every', '0', '--out', log, '--stdout', '--control-file', join(dir, 'ctl')];
+    const r = await cli(['watch', '--run', '--', ...trainer], {
+      onSpawn: (pid, _out, err) => {
+        void waitFor('trainer live with steps in its log', () => /live \(pid \d+\)/.test(err()) && /"step":20,/.test(existsSync(log) ? readFileSync(log, 'utf8') : ''), 20_000).then(() => {
+          trainerPid = Number(/live \(pid (\d+)\)/.exec(err())![1]);
+          process.kill(pid, 'SIGKILL');
+        });
+      },
+    });
+    assert.equal(r.code, null, 'the watcher was killed');
+    assert.ok(trainerPid > 0);
+    await waitFor('the finished line in the trainer log', () => readFileSync(log, 'utf8').includes('"finished"'), 20_000);
+    await waitFor('the trainer to exit', () => hasExited(trainerPid), 20_000);
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    const fin = JSON.parse(lines.at(-1)!) as { event: string; reason: string };
+    assert.equal(fin.event, 'finished');
+    assert.equal(fin.reason, 'stdin closed');
+  } finally {
+    if (trainerPid > 0 && isAlive(trainerPid)) process.kill(trainerPid, 'SIGKILL');
+    cleanup();
+  }
+});
+
+/** Gone, or a zombie waiting for a reaper (an orphan's new parent may be slow to reap it). */
+function hasExited(pid: number): boolean {
+  if (!isAlive(pid)) return true;
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return !isAlive(pid);
+  }
+}
