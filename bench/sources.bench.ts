@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { StreamParser } from '../src/core/protocol';
-import { TailSource, WebSocketClientSource, type Source } from '../src/sources/index';
+import { TailSource, WebSocketClientSource, type Source } from '../src/sources';
 
 const TAIL_RECORDS = 1_000_000;
 const WS_RECORDS = 200_000;

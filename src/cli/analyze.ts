@@ -11,7 +11,7 @@ import { StreamParser } from '../core/protocol';
 import { Analyzer } from '../core/analyzer';
 import type { AnalysisSummary, AnalyzerOptions, Decision, SegmentSummary } from '../core/types';
 import { DEFAULT_OPTIONS } from '../core/types';
-import { UsageError, parseDecisionOption } from './args';
+import { DECISION_OPTIONS, UsageError, decisionOptions, flag, parseCommandLine, usageFailure } from './args';
 
 export const ANALYZE_USAGE = `usage: fdr-monitor analyze <file | -> [options]
 
@@ -39,39 +39,20 @@ interface Args {
   options: Partial<AnalyzerOptions>;
 }
 
+const ANALYZE_OPTIONS = {
+  json: flag(),
+  decisions: flag(),
+  ...DECISION_OPTIONS,
+} as const;
+
 export function parseArgs(argv: string[]): Args | 'help' {
-  let file: string | undefined;
-  let mode: Args['mode'] = 'human';
-  const options: Partial<AnalyzerOptions> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = () => (inline !== undefined ? inline : argv[++i]);
-    switch (name) {
-      case '-h':
-      case '--help':
-        return 'help';
-      case '--json':
-      case '--decisions': {
-        const m = name === '--json' ? 'json' : 'decisions';
-        if (mode !== 'human' && mode !== m) throw new UsageError('--json and --decisions cannot be combined');
-        mode = m;
-        break;
-      }
-      default:
-        if (parseDecisionOption(name, value, options)) break;
-        if (a === '-' || !a.startsWith('-')) {
-          if (file !== undefined) throw new UsageError(`only one input file, got '${file}' and '${a}'`);
-          file = a;
-        } else {
-          throw new UsageError(`unknown option '${a}'`);
-        }
-    }
-  }
-  if (file === undefined) throw new UsageError('missing input: a file, or - for stdin');
-  return { file, mode, options };
+  const { help, values: v, positionals, afterDashes } = parseCommandLine(argv, ANALYZE_OPTIONS);
+  if (help) return 'help';
+  if (v.json && v.decisions) throw new UsageError('--json and --decisions cannot be combined');
+  const files = [...positionals, ...(afterDashes ?? [])];
+  if (files.length > 1) throw new UsageError(`only one input file, got '${files[0]}' and '${files[1]}'`);
+  if (files.length === 0) throw new UsageError('missing input: a file, or - for stdin');
+  return { file: files[0], mode: v.json ? 'json' : v.decisions ? 'decisions' : 'human', options: decisionOptions(v) };
 }
 
 /** Feeds a file (or stdin) through the parser into the analyzer, chunk by chunk. */
@@ -91,11 +72,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     args = parseArgs(argv);
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`fdr-monitor analyze: ${e.message}\n\n${ANALYZE_USAGE}`);
-      return 2;
-    }
-    throw e;
+    return usageFailure('analyze', e, ANALYZE_USAGE);
   }
   if (args === 'help') {
     console.log(ANALYZE_USAGE);

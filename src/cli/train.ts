@@ -8,16 +8,17 @@
  *
  * Output: stdout by default; `--out FILE` and/or `--serve-ws PORT` (127.0.0.1
  * unless `--ws-host`) and/or `--connect-ws URL` instead (add `--stdout` to
- * keep stdout too). Control: stdin (when it is a pipe), the WebSocket, and a
- * control file (`--control-file`, default FILE.control with `--out FILE`).
+ * keep stdout too). Control: stdin (when it is a pipe; its end ends the run
+ * only under FDR_MONITOR_STDIN_CONTROL=1), the WebSocket, and a control file
+ * (`--control-file`, default FILE.control with `--out FILE`).
  */
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { MetaRecord } from '../core/protocol';
 import { NQM_EXAMPLE_DEFAULTS, NqmStepper } from '../trainer/examples/nqm';
-import { ControlQueue, DEFAULT_MAX_LR_RATIO, stdinIsControlPipe } from '../trainer/control';
+import { ControlQueue, DEFAULT_MAX_LR_RATIO, STDIN_CONTROL_ENV, stdinIsControlPipe } from '../trainer/control';
 import { runTrainingLoop, type Stepper } from '../trainer/loop';
 import { fileSink, stdoutSink, WebSocketClientSink, WebSocketServerSink, DEFAULT_WS_REPLAY, type Sink } from '../trainer/sinks';
+import { UsageError, choice, flag, number, parseCommandLine, text, usageFailure, type OptionTable, type OptionValues } from './args';
 
 const COMMON_HELP = `output and control (both examples):
   --out FILE             write the stream to FILE (truncated) instead of stdout
@@ -28,6 +29,7 @@ const COMMON_HELP = `output and control (both examples):
   --stdout               also write to stdout when --out/--serve-ws/--connect-ws is given
   --control-file PATH    watch PATH for control lines (default FILE.control with --out FILE)
   --stdin-control MODE   auto (default: when stdin is a pipe) | on | off; closing stdin ends the run
+                         only under ${STDIN_CONTROL_ENV}=1 (set by 'fdr-monitor watch --run' and the extension)
   --max-lr-ratio R       refuse set_lr more than R× away from the current rate unless forced (default ${DEFAULT_MAX_LR_RATIO})
   --steps N              stop after N steps
   --rate R               at most R steps per second (default: unlimited)
@@ -74,62 +76,59 @@ examples:
 
 Run 'fdr-monitor train <example> --help' for its options.`;
 
+const port = number({ integer: true, min: 0, max: 65535, what: 'a port number (0–65535)' });
+
 const COMMON_OPTIONS = {
-  out: { type: 'string' },
-  'serve-ws': { type: 'string' },
-  'ws-host': { type: 'string' },
-  'ws-replay': { type: 'string' },
-  'connect-ws': { type: 'string' },
-  stdout: { type: 'boolean' },
-  'control-file': { type: 'string' },
-  'stdin-control': { type: 'string' },
-  'max-lr-ratio': { type: 'string' },
-  steps: { type: 'string' },
-  rate: { type: 'string' },
-  'fdr2-every': { type: 'string' },
-  'center-block': { type: 'string' },
-  lr: { type: 'string' },
-  momentum: { type: 'string' },
-  dampening: { type: 'string' },
-  'weight-decay': { type: 'string' },
-  seed: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  out: text('a file'),
+  'serve-ws': port,
+  'ws-host': text('an address'),
+  'ws-replay': number({ integer: true, min: 0 }),
+  'connect-ws': text('a ws:// URL'),
+  stdout: flag(),
+  'control-file': text('a file'),
+  'stdin-control': choice('auto', 'on', 'off'),
+  'max-lr-ratio': number({ min: 1 }),
+  steps: number({ integer: true, min: 0 }),
+  rate: number({ min: 0 }),
+  'fdr2-every': number({ integer: true, min: 0 }),
+  'center-block': number({ integer: true, min: 0 }),
+  lr: number(),
+  momentum: number(),
+  dampening: number(),
+  'weight-decay': number(),
+  seed: number({ integer: true }),
 } as const;
 
 const NQM_OPTIONS = {
   ...COMMON_OPTIONS,
-  dim: { type: 'string' },
-  hmin: { type: 'string' },
-  hmax: { type: 'string' },
-  offset: { type: 'string' },
-  sigma: { type: 'string' },
-  'init-distance': { type: 'string' },
-  'init-stationary': { type: 'boolean' },
+  dim: number({ integer: true, min: 1 }),
+  hmin: number(),
+  hmax: number(),
+  offset: number(),
+  sigma: number({ min: 0 }),
+  'init-distance': number(),
+  'init-stationary': flag(),
 } as const;
 
 const MNIST_OPTIONS = {
   ...COMMON_OPTIONS,
-  'batch-size': { type: 'string' },
-  epochs: { type: 'string' },
-  hidden: { type: 'string' },
-  'train-per-class': { type: 'string' },
-  'test-per-class': { type: 'string' },
-  backend: { type: 'string' },
+  'batch-size': number({ integer: true, min: 1 }),
+  epochs: number({ integer: true, min: 0 }),
+  hidden: number({ integer: true, min: 1 }),
+  'train-per-class': number({ integer: true, min: 1 }),
+  'test-per-class': number({ integer: true, min: 1 }),
+  backend: text('a backend name'),
 } as const;
 
-class UsageError extends Error {}
+type Values = OptionValues<typeof COMMON_OPTIONS>;
 
-type Values = Record<string, string | boolean | undefined>;
-
-/** Reads a numeric flag: a finite number (integer when asked), or a clear error. */
-function num(v: Values, name: string, dflt: number, opts: { integer?: boolean; min?: number } = {}): number {
-  const raw = v[name];
-  if (raw === undefined) return dflt;
-  const x = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(x)) throw new UsageError(`--${name}: expected a number, got '${String(raw)}'`);
-  if (opts.integer && !Number.isInteger(x)) throw new UsageError(`--${name}: expected an integer, got '${raw}'`);
-  if (opts.min !== undefined && x < opts.min) throw new UsageError(`--${name}: must be ≥ ${opts.min}, got ${raw}`);
-  return x;
+/** Parses an example's flags; it takes no positional arguments. */
+function parseExampleArgs<T extends OptionTable>(argv: string[], table: T): OptionValues<T> | 'help' {
+  const { help, values, positionals, afterDashes } = parseCommandLine(argv, table);
+  if (help) return 'help';
+  const extra = [...positionals, ...(afterDashes ?? [])];
+  if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+  return values;
 }
 
 interface Plumbing {
@@ -147,34 +146,30 @@ async function plumbing(v: Values, log: (m: string) => void): Promise<Plumbing> 
   const meta: Record<string, unknown> = {};
   const notices: string[] = [];
   const onControl = (line: string) => control.pushLine(line, 'ws');
-  if (typeof v.out === 'string') sinks.push(fileSink(v.out));
-  if (typeof v['serve-ws'] === 'string') {
-    const port = num(v, 'serve-ws', 0, { integer: true, min: 0 });
-    if (port > 65535) throw new UsageError('--serve-ws: port must be ≤ 65535');
-    const host = typeof v['ws-host'] === 'string' ? v['ws-host'] : '127.0.0.1';
-    const ws = new WebSocketServerSink({ port, host, replay: num(v, 'ws-replay', DEFAULT_WS_REPLAY, { integer: true, min: 0 }), onControl, log });
-    const actual = await ws.ready;
+  if (v.out !== undefined) sinks.push(fileSink(v.out));
+  if (v['serve-ws'] !== undefined) {
+    const host = v['ws-host'] ?? '127.0.0.1';
+    const ws = new WebSocketServerSink({ port: v['serve-ws'], host, replay: v['ws-replay'] ?? DEFAULT_WS_REPLAY, onControl, log });
+    await ws.ready;
     sinks.push(ws);
     channels.push('ws');
     meta.ws_url = ws.name;
     // Tools (and tests) read this line to find an ephemeral port.
     log(`serving stream v1 on ${ws.name}`);
-    void actual;
   }
-  if (typeof v['connect-ws'] === 'string') {
+  if (v['connect-ws'] !== undefined) {
     const client = new WebSocketClientSink(v['connect-ws'], onControl);
     await client.ready;
     sinks.push(client);
     channels.push('ws');
   }
   if (sinks.length === 0 || v.stdout === true) sinks.unshift(stdoutSink());
-  const stdinMode = typeof v['stdin-control'] === 'string' ? v['stdin-control'] : 'auto';
-  if (!['auto', 'on', 'off'].includes(stdinMode)) throw new UsageError(`--stdin-control: expected auto, on or off, got '${stdinMode}'`);
+  const stdinMode = v['stdin-control'] ?? 'auto';
   if (stdinMode === 'on' || (stdinMode === 'auto' && stdinIsControlPipe())) {
     control.attachStdin(process.stdin);
     channels.unshift('stdin');
   }
-  const controlFile = typeof v['control-file'] === 'string' ? v['control-file'] : typeof v.out === 'string' ? `${v.out}.control` : undefined;
+  const controlFile = v['control-file'] ?? (v.out !== undefined ? `${v.out}.control` : undefined);
   if (controlFile) {
     control.attachControlFile(controlFile);
     channels.push('file');
@@ -185,26 +180,26 @@ async function plumbing(v: Values, log: (m: string) => void): Promise<Plumbing> 
 }
 
 async function runNqm(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, options: NQM_OPTIONS, allowPositionals: false, strict: true });
-  if (v.help) {
+  const v = parseExampleArgs(argv, NQM_OPTIONS);
+  if (v === 'help') {
     console.log(NQM_HELP);
     return 0;
   }
   const d = NQM_EXAMPLE_DEFAULTS;
   const cfg = {
-    dim: num(v, 'dim', d.dim, { integer: true, min: 1 }),
-    hmin: num(v, 'hmin', d.hmin),
-    hmax: num(v, 'hmax', d.hmax),
-    offset: num(v, 'offset', d.offset),
-    sigma: num(v, 'sigma', d.sigma, { min: 0 }),
-    lr: num(v, 'lr', d.lr),
-    momentum: num(v, 'momentum', d.momentum),
-    dampening: num(v, 'dampening', d.dampening),
-    weightDecay: num(v, 'weight-decay', d.weightDecay),
-    initDistance: num(v, 'init-distance', d.initDistance),
-    seed: num(v, 'seed', d.seed, { integer: true }),
-    centerBlock: num(v, 'center-block', d.centerBlock, { integer: true, min: 0 }),
-    fdr2Every: num(v, 'fdr2-every', d.fdr2Every, { integer: true, min: 0 }),
+    dim: v.dim ?? d.dim,
+    hmin: v.hmin ?? d.hmin,
+    hmax: v.hmax ?? d.hmax,
+    offset: v.offset ?? d.offset,
+    sigma: v.sigma ?? d.sigma,
+    lr: v.lr ?? d.lr,
+    momentum: v.momentum ?? d.momentum,
+    dampening: v.dampening ?? d.dampening,
+    weightDecay: v['weight-decay'] ?? d.weightDecay,
+    initDistance: v['init-distance'] ?? d.initDistance,
+    seed: v.seed ?? d.seed,
+    centerBlock: v['center-block'] ?? d.centerBlock,
+    fdr2Every: v['fdr2-every'] ?? d.fdr2Every,
     ...(v['init-stationary'] ? { initStationary: true } : {}),
   };
   let stepper: NqmStepper;
@@ -217,8 +212,8 @@ async function runNqm(argv: string[]): Promise<number> {
 }
 
 async function runMnist(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, options: MNIST_OPTIONS, allowPositionals: false, strict: true });
-  if (v.help) {
+  const v = parseExampleArgs(argv, MNIST_OPTIONS);
+  if (v === 'help') {
     console.log(MNIST_HELP);
     return 0;
   }
@@ -227,23 +222,23 @@ async function runMnist(argv: string[]): Promise<number> {
   const { MnistStepper, MNIST_DEFAULTS: d } = await import('../trainer/examples/mnist');
   let forced;
   try {
-    forced = typeof v.backend === 'string' ? parseBackendName(v.backend) : undefined;
+    forced = v.backend !== undefined ? parseBackendName(v.backend) : undefined;
   } catch (e) {
     throw new UsageError(`--backend: ${(e as Error).message}`);
   }
   const opts = {
-    lr: num(v, 'lr', d.lr),
-    momentum: num(v, 'momentum', d.momentum ?? 0),
-    dampening: num(v, 'dampening', d.dampening ?? 0),
-    weightDecay: num(v, 'weight-decay', d.weightDecay ?? 0),
-    batchSize: num(v, 'batch-size', d.batchSize, { integer: true, min: 1 }),
-    epochs: num(v, 'epochs', d.epochs, { integer: true, min: 0 }),
-    hidden: num(v, 'hidden', d.hidden, { integer: true, min: 1 }),
-    seed: num(v, 'seed', d.seed, { integer: true }),
-    trainPerClass: num(v, 'train-per-class', d.trainPerClass, { integer: true, min: 1 }),
-    testPerClass: num(v, 'test-per-class', d.testPerClass, { integer: true, min: 1 }),
-    fdr2Every: num(v, 'fdr2-every', d.fdr2Every ?? 50, { integer: true, min: 0 }),
-    centerBlock: num(v, 'center-block', d.centerBlock ?? 256, { integer: true, min: 0 }),
+    lr: v.lr ?? d.lr,
+    momentum: v.momentum ?? d.momentum ?? 0,
+    dampening: v.dampening ?? d.dampening ?? 0,
+    weightDecay: v['weight-decay'] ?? d.weightDecay ?? 0,
+    batchSize: v['batch-size'] ?? d.batchSize,
+    epochs: v.epochs ?? d.epochs,
+    hidden: v.hidden ?? d.hidden,
+    seed: v.seed ?? d.seed,
+    trainPerClass: v['train-per-class'] ?? d.trainPerClass,
+    testPerClass: v['test-per-class'] ?? d.testPerClass,
+    fdr2Every: v['fdr2-every'] ?? d.fdr2Every ?? 50,
+    centerBlock: v['center-block'] ?? d.centerBlock ?? 256,
   };
   const backend = await selectBackend(forced);
   let stepper: InstanceType<typeof MnistStepper>;
@@ -269,9 +264,9 @@ async function runMnist(argv: string[]): Promise<number> {
 /** The part both examples share: sinks, control, signals, the loop. */
 async function drive(v: Values, stepper: Stepper, meta: (p: Plumbing) => MetaRecord): Promise<number> {
   const log = (m: string) => process.stderr.write(`fdr-monitor train: ${m}\n`);
-  const maxSteps = v.steps === undefined ? undefined : num(v, 'steps', 0, { integer: true, min: 0 });
-  const rate = num(v, 'rate', 0, { min: 0 });
-  const maxLrRatio = num(v, 'max-lr-ratio', DEFAULT_MAX_LR_RATIO, { min: 1 });
+  const maxSteps = v.steps;
+  const rate = v.rate ?? 0;
+  const maxLrRatio = v['max-lr-ratio'] ?? DEFAULT_MAX_LR_RATIO;
   const p = await plumbing(v, log);
   const abort = new AbortController();
   const onSignal = (sig: string) => () => abort.abort(`${sig} received`);
@@ -307,10 +302,6 @@ export async function run(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (e) {
-    if (e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith?.('ERR_PARSE_ARGS')) {
-      console.error(`fdr-monitor train ${example}: ${(e as Error).message}`);
-      return 2;
-    }
-    throw e;
+    return usageFailure(`train ${example}`, e);
   }
 }

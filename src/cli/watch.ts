@@ -19,10 +19,9 @@ import { constants as osConstants } from 'node:os';
 import { Analyzer } from '../core/analyzer';
 import type { StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision } from '../core/types';
-import { createSource, type Run, type Source, type SourceSpec } from '../sources/index';
-import { ProcessSource } from '../sources/process';
+import { createSource, type ProcessSource, type Run, type Source, type SourceSpec } from '../sources';
 import { formatHuman } from './analyze';
-import { UsageError, parseNumberArg as num, parseDecisionOption } from './args';
+import { DECISION_OPTIONS, UsageError, decisionOptions, flag, number, parseCommandLine, text, usageFailure } from './args';
 
 export const WATCH_USAGE = `usage: fdr-monitor watch <source> [options]
 
@@ -61,86 +60,45 @@ export interface WatchArgs {
   options: Partial<AnalyzerOptions>;
 }
 
+const WATCH_OPTIONS = {
+  tail: text('a file'),
+  'from-end': flag(),
+  connect: text('a ws:// URL'),
+  listen: number({ integer: true, min: 0, max: 65535, what: 'a port number (0–65535)' }),
+  host: text('an address'),
+  token: text('a token'),
+  run: flag(),
+  cwd: text('a directory'),
+  'exit-after-runs': number({ integer: true, min: 1 }),
+  json: flag(),
+  'auto-apply': flag(),
+  'control-timeout': number({ above: 0, what: 'a number of seconds > 0' }),
+  ...DECISION_OPTIONS,
+} as const;
+
 export function parseWatchArgs(argv: string[]): WatchArgs | 'help' {
-  const dd = argv.indexOf('--');
-  const own = dd >= 0 ? argv.slice(0, dd) : argv;
-  const command = dd >= 0 ? argv.slice(dd + 1) : undefined;
-  let tail: string | undefined, connect: string | undefined, listen: number | undefined, runCmd = false;
-  let fromEnd = false, host: string | undefined, token: string | undefined, cwd: string | undefined;
-  let json = false, autoApply = false, exitAfterRuns: number | undefined, timeoutMs: number | undefined;
-  const options: Partial<AnalyzerOptions> = {};
-  for (let i = 0; i < own.length; i++) {
-    const a = own[i];
-    const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-    const name = eq > 0 ? a.slice(0, eq) : a;
-    const inline = eq > 0 ? a.slice(eq + 1) : undefined;
-    const value = (): string | undefined => (inline !== undefined ? inline : own[++i]);
-    const str = (what: string): string => {
-      const v = value();
-      if (v === undefined || v === '' || v.startsWith('--')) throw new UsageError(`${name} needs ${what}`);
-      return v;
-    };
-    switch (name) {
-      case '-h':
-      case '--help':
-        return 'help';
-      case '--tail':
-        tail = str('a file');
-        break;
-      case '--from-end':
-        fromEnd = true;
-        break;
-      case '--connect':
-        connect = str('a ws:// URL');
-        if (!/^wss?:\/\//.test(connect)) throw new UsageError(`--connect needs a ws:// or wss:// URL, got '${connect}'`);
-        break;
-      case '--listen':
-        listen = num(name, value(), (x) => Number.isInteger(x) && x >= 0 && x < 65536, 'a port number (0–65535)');
-        break;
-      case '--host':
-        host = str('an address');
-        break;
-      case '--token':
-        token = str('a token');
-        break;
-      case '--run':
-        runCmd = true;
-        break;
-      case '--cwd':
-        cwd = str('a directory');
-        break;
-      case '--exit-after-runs':
-        exitAfterRuns = num(name, value(), (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
-        break;
-      case '--json':
-        json = true;
-        break;
-      case '--auto-apply':
-        autoApply = true;
-        break;
-      case '--control-timeout':
-        timeoutMs = 1000 * num(name, value(), (x) => x > 0, 'a number of seconds > 0');
-        break;
-      default:
-        if (parseDecisionOption(name, value, options)) break;
-        throw new UsageError(a.startsWith('-') ? `unknown option '${a}'` : `unexpected argument '${a}' (a command for --run goes after --)`);
-    }
-  }
+  const { help, values: v, positionals, afterDashes: command } = parseCommandLine(argv, WATCH_OPTIONS);
+  if (help) return 'help';
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' (a command for --run goes after --)`);
+  const { tail, connect, listen, host, token, cwd } = v;
+  const runCmd = v.run === true;
+  if (connect !== undefined && !/^wss?:\/\//.test(connect)) throw new UsageError(`--connect needs a ws:// or wss:// URL, got '${connect}'`);
   const chosen = [tail !== undefined, connect !== undefined, listen !== undefined, runCmd].filter(Boolean).length;
   if (chosen !== 1) throw new UsageError('choose exactly one source: --tail FILE, --connect URL, --listen PORT or --run -- CMD…');
   if (runCmd && (!command || command.length === 0)) throw new UsageError('--run needs a command after --, e.g. --run -- python train.py');
   if (!runCmd && command) throw new UsageError("'--' (a command) only goes with --run");
-  if (exitAfterRuns !== undefined && listen === undefined) throw new UsageError('--exit-after-runs only goes with --listen');
-  if (fromEnd && tail === undefined) throw new UsageError('--from-end only goes with --tail');
+  if (v['exit-after-runs'] !== undefined && listen === undefined) throw new UsageError('--exit-after-runs only goes with --listen');
+  if (v['from-end'] && tail === undefined) throw new UsageError('--from-end only goes with --tail');
   if (host !== undefined && listen === undefined) throw new UsageError('--host only goes with --listen');
   if (cwd !== undefined && !runCmd) throw new UsageError('--cwd only goes with --run');
   if (token !== undefined && connect === undefined && listen === undefined) throw new UsageError('--token goes with --connect or --listen');
+  const timeoutMs = v['control-timeout'] === undefined ? undefined : 1000 * v['control-timeout'];
   let spec: SourceSpec;
-  if (tail !== undefined) spec = { kind: 'tail', path: tail, from: fromEnd ? 'end' : 'start', controlTimeoutMs: timeoutMs };
+  if (tail !== undefined) spec = { kind: 'tail', path: tail, from: v['from-end'] ? 'end' : 'start', controlTimeoutMs: timeoutMs };
   else if (connect !== undefined) spec = { kind: 'websocket-client', url: connect, token, controlTimeoutMs: timeoutMs };
   else if (listen !== undefined) spec = { kind: 'websocket-server', port: listen, host, token, controlTimeoutMs: timeoutMs };
   else spec = { kind: 'process', command: command![0], args: command!.slice(1), cwd, controlTimeoutMs: timeoutMs };
-  return { spec, json, autoApply, exitAfterRuns, options };
+  return { spec, json: v.json === true, autoApply: v['auto-apply'] === true, exitAfterRuns: v['exit-after-runs'], options: decisionOptions(v) };
 }
 
 /** Per-run analysis state. */
@@ -157,11 +115,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     args = parseWatchArgs(argv);
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`fdr-monitor watch: ${e.message}\n\n${WATCH_USAGE}`);
-      return 2;
-    }
-    throw e;
+    return usageFailure('watch', e, WATCH_USAGE);
   }
   if (args === 'help') {
     console.log(WATCH_USAGE);

@@ -3,10 +3,10 @@
  * counting is the same everywhere), state changes, and routing of each parsed
  * record to the run's control channel before consumers see it.
  */
-import { StreamParser, type MetaRecord, type SkipExample, type StreamRecord } from '../core/protocol';
-import type { ControlChannel, ControlLink } from './control';
-import { Emitter, type Disposable } from './emitter';
-import type { Run, SkipInfo, Source, SourceEvents, SourceKind, SourceState } from './index';
+import { StreamParser, type MetaRecord, type StreamRecord } from '../core/protocol';
+import type { ControlLink } from './control';
+import { Emitter } from './emitter';
+import type { ControlChannel, Disposable, Run, SkipInfo, Source, SourceEvents, SourceKind, SourceState } from './types';
 
 export class RunImpl implements Run {
   readonly parser: StreamParser;
@@ -180,5 +180,3 @@ export abstract class BaseSource implements Source {
     this.events.emit('error', err instanceof Error ? err : new Error(String(err)), run);
   }
 }
-
-export type { SkipExample };

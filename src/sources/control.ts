@@ -10,61 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatLine, type ControlMessage, type StreamRecord } from '../core/protocol';
-import { Emitter, type Disposable } from './emitter';
-
-export type ControlKind = 'stdin' | 'websocket' | 'file';
-export type RequestState = 'pending' | 'acknowledged' | 'failed';
-/** Why a request failed: rejected locally as invalid, rejected by the trainer, channel gone, or no answer in time. */
-export type FailureKind = 'invalid' | 'rejected' | 'channel_gone' | 'timeout';
-
-export interface ControlRequest {
-  /** The id sent as `request` and echoed by the trainer's answer. */
-  readonly id: string;
-  readonly command: 'set_lr' | 'stop';
-  /** Requested learning rate (set_lr). */
-  readonly lr?: number;
-  readonly force?: boolean;
-  state: RequestState;
-  /** Human-readable: why it failed, or how it was acknowledged. */
-  reason?: string;
-  failure?: FailureKind;
-  /** Date.now() when sent, and when it settled. */
-  readonly sentAt: number;
-  settledAt?: number;
-  /** Step at which the trainer applied it (from the `lr_set` / `finished` event). */
-  ackStep?: number;
-  /** Learning rate the trainer reports it set. */
-  ackLr?: number;
-}
-
-export type RequestOutcome = ControlRequest & { state: 'acknowledged' | 'failed' };
-
-export interface RequestOptions {
-  /** How long to wait for the trainer's answer before failing with `timeout` (default: the channel's). */
-  timeoutMs?: number;
-}
-
-export interface ControlChannelEvents {
-  /** A request was created or changed state. */
-  request: (req: ControlRequest) => void;
-}
-
-/** The control handle a source exposes (see index.ts). */
-export interface ControlChannel {
-  readonly kind: ControlKind;
-  /** E.g. "stdin of pid 1234", "ws://127.0.0.1:8765/", "control file /tmp/x.ctl". */
-  readonly description: string;
-  /** False once the channel is gone (process exited, socket closed, trainer finished); `reason` says why. */
-  readonly open: boolean;
-  readonly closedReason: string | undefined;
-  /** Recent requests, oldest first (bounded). */
-  readonly requests: readonly ControlRequest[];
-  /** Asks the trainer to use learning rate `lr` from its next step. Resolves when acknowledged or failed; never rejects. */
-  setLr(lr: number, options?: RequestOptions & { force?: boolean }): Promise<RequestOutcome>;
-  /** Asks the trainer to stop cleanly (it answers with a `finished` event). Never rejects. */
-  stop(options?: RequestOptions): Promise<RequestOutcome>;
-  on<K extends 'request'>(event: K, listener: ControlChannelEvents[K]): Disposable;
-}
+import { Emitter } from './emitter';
+import type { ControlChannel, ControlChannelEvents, ControlKind, ControlRequest, Disposable, FailureKind, RequestOptions, RequestOutcome } from './types';
 
 export const DEFAULT_CONTROL_TIMEOUT_MS = 15_000;
 const MAX_KEPT_REQUESTS = 100;

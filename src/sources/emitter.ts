@@ -5,10 +5,7 @@
  * A listener that throws is reported to the `onListenerError` hook (by default
  * printed) and the remaining listeners still run.
  */
-
-export interface Disposable {
-  dispose(): void;
-}
+import type { Disposable } from './types';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type EventMap<E> = { [K in keyof E]: (...args: any[]) => void };

@@ -48,7 +48,7 @@
  * connection (several trainers may connect). `source.control` is the newest
  * run's channel; use `run.control` to address a particular run.
  *
- * ## Control (`ControlChannel`, see control.ts)
+ * ## Control (`ControlChannel`, see types.ts and control.ts)
  *
  * `setLr(lr, {force?, timeoutMs?})` and `stop()` return a Promise that never
  * rejects: it resolves to the request when it is `acknowledged` (the
@@ -65,87 +65,45 @@
  * undefined` and `controlUnavailable` explains why (e.g. "the trainer
  * announced no control_file in its meta").
  */
-import type { MetaRecord, SkipExample, StreamRecord } from '../core/protocol';
-import type { ControlChannel, ControlRequest } from './control';
-import type { Disposable } from './emitter';
-
-export type SourceKind = 'process' | 'tail' | 'websocket-client' | 'websocket-server';
-export type SourceState = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'ended' | 'failed';
-
-export interface StateChange {
-  state: SourceState;
-  previous: SourceState;
-  reason?: string;
-  /** Set when the change is a run's (all changes of single-run sources; per-trainer changes of the server). */
-  run?: Run;
-}
-
-export interface SkipInfo {
-  /** Total lines skipped so far in this run. */
-  count: number;
-  /** The first few (line number, reason) pairs, for display. */
-  examples: SkipExample[];
-}
-
-export interface RecordContext {
-  run: Run;
-  /** 1-based line number in the run's stream (WebSocket: counted over messages' lines). */
-  line: number;
-}
-
-export interface Run {
-  /** Unique within the source: "run-1", "run-2", … */
-  readonly id: string;
-  /** meta.run when known, plus where it comes from (command, file, peer address). */
-  readonly label: string;
-  readonly state: SourceState;
-  readonly stateReason: string | undefined;
-  readonly meta: MetaRecord | undefined;
-  /** Valid records delivered so far. */
-  readonly records: number;
-  readonly skipped: SkipInfo;
-  readonly control: ControlChannel | undefined;
-  /** Why `control` is undefined. */
-  readonly controlUnavailable: string | undefined;
-}
-
-export interface SourceEvents {
-  run: (run: Run) => void;
-  record: (record: StreamRecord, ctx: RecordContext) => void;
-  state: (change: StateChange) => void;
-  skipped: (info: SkipInfo & { run: Run }) => void;
-  error: (err: Error, run?: Run) => void;
-  log: (line: string, run?: Run) => void;
-  control: (run: Run) => void;
-  request: (req: ControlRequest, run: Run) => void;
-}
-
-export interface Source {
-  readonly kind: SourceKind;
-  /** What it reads, for display: the command line, file path, URL or listening address. */
-  readonly description: string;
-  readonly state: SourceState;
-  readonly stateReason: string | undefined;
-  readonly runs: readonly Run[];
-  /** The newest run's control channel. */
-  readonly control: ControlChannel | undefined;
-  readonly controlUnavailable: string | undefined;
-  /** Starts reading/connecting/listening. Resolves once started (listening, spawned, first read done); start failures are reported as state `failed`, not thrown. */
-  start(): Promise<void>;
-  /** Stops everything and releases every resource; pending control requests fail with `channel_gone`. */
-  dispose(): Promise<void>;
-  on<K extends keyof SourceEvents>(event: K, listener: SourceEvents[K]): Disposable;
-}
-
-export type { ControlChannel, ControlRequest, RequestOutcome, ControlKind, FailureKind, RequestState } from './control';
-export type { Disposable } from './emitter';
+export type {
+  ControlChannel,
+  ControlChannelEvents,
+  ControlKind,
+  ControlRequest,
+  Disposable,
+  FailureKind,
+  RecordContext,
+  RequestOptions,
+  RequestOutcome,
+  RequestState,
+  Run,
+  SkipExample,
+  SkipInfo,
+  Source,
+  SourceEvents,
+  SourceKind,
+  SourceState,
+  StateChange,
+} from './types';
+export { DEFAULT_CONTROL_TIMEOUT_MS } from './control';
 export { ProcessSource, type ProcessSourceOptions } from './process';
+/** The variable a process source sets for its trainer (docs/protocol.md, "Control"). */
+export { STDIN_CONTROL_ENV } from '../trainer/control';
 export { TailSource, type TailSourceOptions } from './tail';
-export { WebSocketClientSource, WebSocketServerSource, type WebSocketClientOptions, type WebSocketServerOptions } from './websocket';
+export {
+  WebSocketClientSource,
+  WebSocketServerSource,
+  ReplayFilter,
+  tokenMatches,
+  DEFAULT_MAX_PAYLOAD,
+  type WebSocketClientOptions,
+  type WebSocketServerOptions,
+} from './websocket';
 
 import { ProcessSource, type ProcessSourceOptions } from './process';
 import { TailSource, type TailSourceOptions } from './tail';
 import { WebSocketClientSource, WebSocketServerSource, type WebSocketClientOptions, type WebSocketServerOptions } from './websocket';
+import type { Source } from './types';
 
 export type SourceSpec =
   | ({ kind: 'process' } & ProcessSourceOptions)

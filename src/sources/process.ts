@@ -5,10 +5,14 @@
  *
  * The child is spawned detached, in its own process group, so `dispose()` can
  * signal the group (-pid): a shell script's `python train.py` grandchild stops
- * too, instead of being orphaned with the GPU.
+ * too, instead of being orphaned with the GPU. The child gets
+ * FDR_MONITOR_STDIN_CONTROL=1 (docs/protocol.md, "Control"): its stdin is
+ * ours, so when it closes — we stopped or died — the trainer ends its run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { MetaRecord } from '../core/protocol';
+import { STDIN_CONTROL_ENV } from '../trainer/control';
 import { ControlLink } from './control';
 import { BaseSource, type RunImpl } from './base';
 
@@ -17,7 +21,7 @@ export interface ProcessSourceOptions {
   command: string;
   args?: string[];
   cwd?: string;
-  /** Environment of the child (default: this process's). */
+  /** Environment of the child (default: this process's); STDIN_CONTROL_ENV=1 is always added. */
   env?: NodeJS.ProcessEnv;
   /** How many trailing stderr lines to keep for the failure report (default 20). */
   stderrLines?: number;
@@ -91,7 +95,8 @@ export class ProcessSource extends BaseSource {
     try {
       child = spawn(this.opts.command, this.opts.args ?? [], {
         cwd: this.opts.cwd,
-        env: this.opts.env ?? process.env,
+        // We own its stdin and close it when we stop or die: tell the trainer kit that this EOF ends the run.
+        env: { ...(this.opts.env ?? process.env), [STDIN_CONTROL_ENV]: '1' },
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: !isWindows,
         windowsHide: true,
@@ -121,14 +126,17 @@ export class ProcessSource extends BaseSource {
     // EPIPE when the child exits or closes stdin: the write callback reports it to the request.
     child.stdin?.on('error', () => {});
 
-    let spawnError: Error | undefined;
+    let spawned = false;
+    let spawnError: NodeJS.ErrnoException | undefined;
     child.once('spawn', () => {
+      spawned = true;
       if (run === this.currentRun) this.setState('live', `pid ${child.pid}`);
     });
     child.on('error', (err) => {
-      // 'error' without 'spawn' = could not start (ENOENT, EACCES); 'close' still follows.
-      spawnError = err;
-      this.reportError(err, run);
+      // 'error' before 'spawn' = could not start (ENOENT, EACCES); 'close' still follows and
+      // reports it as the failed state. Later errors (a failed kill) are passed on.
+      if (!spawned) spawnError = err;
+      else this.reportError(err, run);
     });
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => run.push(chunk));
@@ -148,16 +156,21 @@ export class ProcessSource extends BaseSource {
         this.keepStderr(this.stderrPartial, run);
         this.stderrPartial = '';
       }
+      if (this.child === child) this.child = undefined;
+      if (spawnError && !spawned) {
+        // It never ran, so it has no exit status (Node reports the errno, e.g. -2, as the code).
+        link.close('the process could not be started', false);
+        if (run === this.currentRun) this.setState('failed', `cannot start ${this.opts.command}: ${spawnFailure(spawnError, this.opts.cwd)}`);
+        resolveClosed();
+        return;
+      }
       this.exitCode = code;
       this.signal = signal;
-      if (this.child === child) this.child = undefined;
       const status = signal ? `killed by ${signal}` : `exited with code ${code}`;
       const clean = (code === 0 && !signal) || this.stopping;
       link.close(`the process ${status}`, clean);
       if (run === this.currentRun) {
-        if (spawnError && child.pid === undefined) {
-          this.setState('failed', `cannot start ${this.opts.command}: ${spawnError.message}`);
-        } else if (clean) {
+        if (clean) {
           this.setState('ended', this.stopping ? `stopped by the monitor (${status})` : status);
         } else {
           const tail = this.stderrTail.slice(-5).join('\n');
@@ -222,6 +235,16 @@ function signalTree(child: ChildProcess, sig: NodeJS.Signals): void {
   } catch {
     // ESRCH: the group is already gone.
   }
+}
+
+/** Why a command could not be started, in words (the error code kept for searching). */
+function spawnFailure(err: NodeJS.ErrnoException, cwd: string | undefined): string {
+  if (err.code === 'ENOENT') {
+    if (cwd !== undefined && !existsSync(cwd)) return `the working directory ${cwd} does not exist (ENOENT)`;
+    return `${/[\\/]/.test(err.path ?? '') ? 'no such file' : 'command not found on PATH'} (ENOENT)`;
+  }
+  if (err.code === 'EACCES') return 'permission denied: not an executable file (EACCES)';
+  return err.message;
 }
 
 function quoteForDisplay(s: string): string {

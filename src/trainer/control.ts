@@ -77,12 +77,28 @@ export function setLrRefusal(lr: number, current: number, force: boolean, maxRat
   return undefined;
 }
 
+/**
+ * Set to `1` by a monitor that spawns the trainer and owns its stdin
+ * (docs/protocol.md, "Control"): then the end of stdin means the monitor
+ * closed it or died, and the run ends. Without it a piped stdin that closes
+ * (`echo -n | train …`, a script's `subprocess.run`) only ends stdin
+ * control; the run goes on.
+ */
+export const STDIN_CONTROL_ENV = 'FDR_MONITOR_STDIN_CONTROL';
+
+/** Whether the end of stdin ends the run: only when the monitor that launched us said so. */
+export function stdinEofEndsRun(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env[STDIN_CONTROL_ENV] === '1';
+}
+
 /** Collects control lines from every channel into one queue. */
 export class ControlQueue {
   private readonly items: ParsedControl[] = [];
   private readonly closers: (() => void)[] = [];
-  /** Called when a channel that ends the run on close (stdin) closes. */
+  /** Called when a channel that ends the run on close (stdin under STDIN_CONTROL_ENV) closes. */
   onEnd?: (reason: string) => void;
+  /** Called when a channel closes and the run goes on (stdin without STDIN_CONTROL_ENV). */
+  onChannelClosed?: (notice: string) => void;
   /** Called when anything arrives (lets a throttled loop wake up early). */
   onArrival?: () => void;
 
@@ -107,13 +123,18 @@ export class ControlQueue {
   }
 
   /**
-   * Reads control lines from a readable (stdin). When it ends — the parent
-   * closed our stdin or died — the run ends cleanly (`onEnd`).
+   * Reads control lines from a readable (stdin). When it ends and
+   * `endsRun` (default: the monitor set STDIN_CONTROL_ENV) — the monitor
+   * closed our stdin or died — the run ends cleanly (`onEnd`); otherwise
+   * only control from stdin ends (`onChannelClosed`).
    */
-  attachStdin(input: NodeJS.ReadableStream = process.stdin): void {
+  attachStdin(input: NodeJS.ReadableStream = process.stdin, endsRun = stdinEofEndsRun()): void {
     const rl = readline.createInterface({ input, crlfDelay: Infinity, terminal: false });
     rl.on('line', (line) => this.pushLine(line, 'stdin'));
-    rl.on('close', () => this.onEnd?.('stdin closed'));
+    rl.on('close', () => {
+      if (endsRun) this.onEnd?.('stdin closed');
+      else this.onChannelClosed?.(`stdin closed: no more control from stdin, the run goes on (${STDIN_CONTROL_ENV} is not 1)`);
+    });
     this.closers.push(() => {
       rl.removeAllListeners('close');
       rl.close();

@@ -32,7 +32,7 @@ export interface LoopOptions {
   stepper: Stepper;
   sinks: Sink[];
   control?: ControlQueue;
-  /** Stop after this many steps (default: until the stepper is done, a stop request, or stdin closes). */
+  /** Stop after this many steps (default: until the stepper is done, a stop request, or stdin closes under FDR_MONITOR_STDIN_CONTROL=1). */
   maxSteps?: number;
   /** Throttle to this many steps per second (0 or undefined = as fast as possible). */
   rate?: number;
@@ -62,7 +62,8 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 /**
  * Runs the loop until the stepper is done, `maxSteps` steps have run, a
- * `stop` request arrives, stdin closes, or every sink has failed. Always ends
+ * `stop` request arrives, stdin closes (when the monitor that launched the
+ * trainer set FDR_MONITOR_STDIN_CONTROL=1, see control.ts), or every sink has failed. Always ends
  * with a `finished` event and closes the sinks.
  */
 export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
@@ -79,6 +80,7 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
       wake?.();
     };
     control.onArrival = () => wake?.();
+    control.onChannelClosed = (notice) => log(notice);
   }
   const onAbort = () => {
     stopReason ??= String(opts.signal?.reason ?? 'aborted');

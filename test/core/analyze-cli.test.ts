@@ -107,6 +107,9 @@ test('unusable arguments exit 2, an unreadable file exits 1, with a clear messag
     [[file, '--frobnicate'], /unknown option '--frobnicate'/],
     [[], /missing input/],
     [[file, '--json', '--decisions'], /cannot be combined/],
+    [[file, '--confidence', '--json'], /--confidence needs a value \(a number in \(0, 1\)\)/],
+    [[file, '--json=yes'], /--json takes no value/],
+    [[file, 'second.jsonl'], /only one input file/],
   ] as const;
   for (const [args, msg] of bad) {
     const r = cli([...args]);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { StreamRecord, StepRecord } from '../../src/core/protocol';
-import type { Run, Source, StateChange, SkipInfo } from '../../src/sources/index';
+import type { Run, Source, StateChange, SkipInfo } from '../../src/sources';
 
 /** Compiled fixture trainer (out/test/sources/fixtures/fake-trainer.js). */
 export const FAKE_TRAINER = join(__dirname, 'fixtures', 'fake-trainer.js');

@@ -8,7 +8,7 @@ import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ProcessSource } from '../../src/sources/index';
+import { ProcessSource, STDIN_CONTROL_ENV } from '../../src/sources';
 import { FAKE_TRAINER, collect, waitFor, checksum, expectedSteps, tempDir, isAlive } from './helpers';
 
 // Sources a test created are disposed after it even when an assertion failed (no stray processes).
@@ -114,11 +114,38 @@ test('failure report: non-zero exit code and the last stderr lines; spawn failur
   await src.dispose();
 
   const missing = track(new ProcessSource({ command: '/nonexistent/trainer-binary', args: [] }));
+  const cm = collect(missing);
   await missing.start();
   await waitFor('spawn failure', () => missing.state === 'failed');
   assert.match(missing.stateReason!, /cannot start .*ENOENT/);
+  assert.match(missing.stateReason!, /^cannot start \/nonexistent\/trainer-binary: no such file \(ENOENT\)$/);
+  assert.equal(missing.exitCode, null, 'a process that never ran has no exit status');
   assert.equal(missing.control, undefined);
+  assert.deepEqual(cm.errors, [], 'the failure is the state, not an extra error event');
   await missing.dispose();
+
+  const { dir, cleanup } = tempDir('proc-cwd');
+  try {
+    const badCwd = track(new ProcessSource({ command: process.execPath, args: ['-e', '0'], cwd: join(dir, 'gone') }));
+    await badCwd.start();
+    await waitFor('spawn failure', () => badCwd.state === 'failed');
+    assert.match(badCwd.stateReason!, /the working directory .*gone does not exist/);
+    assert.equal(badCwd.exitCode, null);
+  } finally {
+    cleanup();
+  }
+});
+
+test('the child gets FDR_MONITOR_STDIN_CONTROL=1, with the default environment and with its own', async () => {
+  const print = ['-e', 'console.error("env=" + process.env.FDR_MONITOR_STDIN_CONTROL + " other=" + process.env.FDR_TEST_OTHER)'];
+  for (const env of [undefined, { PATH: process.env.PATH, FDR_TEST_OTHER: 'kept' }]) {
+    const src = track(new ProcessSource({ command: process.execPath, args: print, env }));
+    const c = collect(src);
+    await src.start();
+    await waitFor('exit', () => src.exitCode !== null);
+    assert.equal(STDIN_CONTROL_ENV, 'FDR_MONITOR_STDIN_CONTROL');
+    assert.deepEqual(c.logs, [`env=1 other=${env ? 'kept' : 'undefined'}`]);
+  }
 });
 
 test('dispose stops the whole process tree; restart starts a new run', async () => {

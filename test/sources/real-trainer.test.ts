@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ProcessSource, TailSource, WebSocketClientSource, WebSocketServerSource, type ControlChannel, type Run } from '../../src/sources/index';
+import { ProcessSource, TailSource, WebSocketClientSource, WebSocketServerSource, type ControlChannel, type Run } from '../../src/sources';
 import { ROOT, collect, trackSources, waitFor, tempDir, type Collected } from './helpers';
 
 const CLI = join(ROOT, 'out', 'src', 'cli', 'main.js');

@@ -9,8 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, writeFileSync, renameSync, unlinkSync, truncateSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { TailSource } from '../../src/sources/index';
-import { ProcessSource, type Source } from '../../src/sources/index';
+import { ProcessSource, TailSource, type Source } from '../../src/sources';
 import { collect, waitFor, checksum, expectedSteps, tempDir, stepLine, FAKE_TRAINER } from './helpers';
 
 function lines(from: number, to: number, lr = 0.1): string {

@@ -8,10 +8,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseWatchArgs } from '../../src/cli/watch';
-import { FAKE_TRAINER, ROOT, tempDir, waitFor, stepLine } from './helpers';
+import { FAKE_TRAINER, ROOT, isAlive, tempDir, waitFor, stepLine } from './helpers';
 
 const CLI = join(ROOT, 'out', 'src', 'cli', 'main.js');
 
@@ -52,7 +52,6 @@ test('--tail of a finished run: decision lines = analyze --decisions, last line 
   const { dir, cleanup } = tempDir('watch-tail');
   try {
     const log = join(dir, 'nqm.jsonl');
-    // stdin ignored: the trainer ends its run when a piped stdin closes.
     const gen = spawnSync(process.execPath, [CLI, 'train', 'nqm', '--steps', '4000', '--dim', '10', '--out', log], {
       cwd: ROOT,
       encoding: 'utf8',
@@ -186,9 +185,28 @@ test('unusable arguments: exit 2 with a clear message', async () => {
     [['--listen', '70000'], /port number/],
     [['--tail', 'f', '--tolerance', '2'], /--tolerance must be a number in \(0, 1\)/],
     [['--tail', 'f', '--exit-after-runs', '1'], /only goes with --listen/],
+    [['--tail'], /--tail needs a value \(a file\)/],
+    [['--tail', '--json'], /--tail needs a value/],
+    [['--tail', 'f', 'extra'], /unexpected argument 'extra' \(a command for --run goes after --\)/],
+    [['--tail', 'f', '--frobnicate'], /unknown option '--frobnicate'/],
+    [['--tail', 'f', '--json=yes'], /--json takes no value/],
+    [['--tail', 'f', '--estimator', 'best'], /--estimator must be auto, trend or classic, got 'best'/],
+    [['--listen', '1.5'], /--listen must be a port number \(0–65535\), got '1\.5'/],
+    [['--tail', 'f', '--control-timeout', '0'], /--control-timeout must be a number of seconds > 0/],
   ] as [string[], RegExp][]) {
     assert.throws(() => parseWatchArgs(args), msg, args.join(' '));
   }
+  const ok = parseWatchArgs(['--tail=f', '--from-end', '--tolerance', '0.02', '--min-steps=300', '--control-timeout', '2.5', '--json']);
+  assert.notEqual(ok, 'help');
+  if (ok !== 'help') {
+    assert.deepEqual(ok.spec, { kind: 'tail', path: 'f', from: 'end', controlTimeoutMs: 2500 });
+    assert.deepEqual(ok.options, { tolerance: 0.02, minSteps: 300 });
+    assert.equal(ok.json, true);
+  }
+  const run = parseWatchArgs(['--run', '--cwd', '/tmp', '--', 'python', 'train.py', '--lr', '0.1']);
+  assert.ok(run !== 'help' && run.spec.kind === 'process');
+  assert.deepEqual(run.spec, { kind: 'process', command: 'python', args: ['train.py', '--lr', '0.1'], cwd: '/tmp', controlTimeoutMs: undefined });
+  assert.equal(parseWatchArgs(['--tail', 'f', '-h']), 'help');
   // The CLI turns them into exit status 2 with the message and the usage.
   const r = await cli(['watch', '--listen', 'x']);
   assert.equal(r.code, 2);
@@ -207,3 +225,52 @@ test('--run: a trainer that sends finished but does not exit is stopped after a 
   assert.ok(Date.now() - t0 < 20_000);
   assert.equal((jsonLines(r.stdout).at(-1) as { records: number }).records, 2);
 });
+
+test('--run of a command that cannot start: exit 1 (as documented) with the reason', async () => {
+  const r = await cli(['watch', '--json', '--run', '--', '/nonexistent/trainer']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /failed \(cannot start \/nonexistent\/trainer: no such file \(ENOENT\)\)/);
+  assert.equal((jsonLines(r.stdout).at(-1) as { records: number }).records, 0, 'the (empty) summary is still printed');
+  const notExecutable = await cli(['watch', '--run', '--', join(ROOT, 'package.json')]);
+  assert.equal(notExecutable.code, 1, notExecutable.stderr);
+  assert.match(notExecutable.stderr, /permission denied: not an executable file \(EACCES\)/);
+});
+
+test('--run: when the watcher goes away (SIGKILL, no clean-up) the trainer sees its stdin close and ends its run', async () => {
+  const { dir, cleanup } = tempDir('watch-gone');
+  let trainerPid = 0;
+  try {
+    const log = join(dir, 'run.jsonl');
+    // No --steps: the trainer would run until stopped. --out keeps a record of what it did after the watcher died.
+    const trainer = [process.execPath, CLI, 'train', 'nqm', '--dim', '4', '--rate', '500', '--fdr2-every', '0', '--out', log, '--stdout', '--control-file', join(dir, 'ctl')];
+    const r = await cli(['watch', '--run', '--', ...trainer], {
+      onSpawn: (pid, _out, err) => {
+        void waitFor('trainer live with steps in its log', () => /live \(pid \d+\)/.test(err()) && /"step":20,/.test(existsSync(log) ? readFileSync(log, 'utf8') : ''), 20_000).then(() => {
+          trainerPid = Number(/live \(pid (\d+)\)/.exec(err())![1]);
+          process.kill(pid, 'SIGKILL');
+        });
+      },
+    });
+    assert.equal(r.code, null, 'the watcher was killed');
+    assert.ok(trainerPid > 0);
+    await waitFor('the finished line in the trainer log', () => readFileSync(log, 'utf8').includes('"finished"'), 20_000);
+    await waitFor('the trainer to exit', () => hasExited(trainerPid), 20_000);
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    const fin = JSON.parse(lines.at(-1)!) as { event: string; reason: string };
+    assert.equal(fin.event, 'finished');
+    assert.equal(fin.reason, 'stdin closed');
+  } finally {
+    if (trainerPid > 0 && isAlive(trainerPid)) process.kill(trainerPid, 'SIGKILL');
+    cleanup();
+  }
+});
+
+/** Gone, or a zombie waiting for a reaper (an orphan's new parent may be slow to reap it). */
+function hasExited(pid: number): boolean {
+  if (!isAlive(pid)) return true;
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return !isAlive(pid);
+  }
+}

@@ -7,8 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { ProcessSource, WebSocketClientSource, WebSocketServerSource } from '../../src/sources/index';
-import { tokenMatches } from '../../src/sources/websocket';
+import { ProcessSource, ReplayFilter, WebSocketClientSource, WebSocketServerSource, tokenMatches } from '../../src/sources';
 import { FAKE_TRAINER, collect, trackSources, waitFor, checksum, expectedSteps } from './helpers';
 
 const track = trackSources();
@@ -229,7 +228,6 @@ test('server: listen error reported as failed state with the reason', async () =
 });
 
 test('replay filter: drops only inside a replay; a trainer with another meta counts its steps afresh', async () => {
-  const { ReplayFilter } = await import('../../src/sources/websocket');
   const f = new ReplayFilter();
   const meta = { type: 'meta' as const, run: 'x' };
   const step = (s: number) => ({ type: 'step' as const, step: s, lr: 0.1 });

@@ -2,8 +2,9 @@
  * Control round trips with the real `fdr-monitor train nqm` process over each
  * channel (stdin, WebSocket, control file): request → `lr_set` at a later
  * step → every record from that step on carries the new rate; invalid
- * requests answered with an `error` event; `stop` and stdin EOF end the run
- * cleanly with a `finished` event.
+ * requests answered with an `error` event; `stop` and stdin EOF (under
+ * FDR_MONITOR_STDIN_CONTROL=1) end the run cleanly with a `finished` event,
+ * and without the variable a closed stdin leaves the run going.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { parseLine, type EventRecord, type MetaRecord, type StepRecord, type StreamRecord } from '../../src/core/protocol';
-import { parseControlLine, setLrRefusal } from '../../src/trainer/control';
+import { STDIN_CONTROL_ENV, parseControlLine, setLrRefusal } from '../../src/trainer/control';
 import { collector, isEvent, isStepAtLeast, spawnTrainer, withTimeout, type Collector } from './proc';
 
 /** A small NQM at a throttled rate, so requests land mid-run. */
@@ -114,14 +115,34 @@ test('stdin: set_lr round trip, invalid requests rejected with reasons, stop end
   }
 });
 
-test('stdin EOF (the parent closed our stdin) ends the run with a finished event and exit 0', async () => {
-  const tr = spawnTrainer(NQM_ARGS);
+test('stdin EOF under FDR_MONITOR_STDIN_CONTROL=1 (the monitor that launched us closed it) ends the run with a finished event and exit 0', async () => {
+  const tr = spawnTrainer(NQM_ARGS, { [STDIN_CONTROL_ENV]: '1' });
   try {
     await tr.out.waitFor(isStepAtLeast(5), 'step 5');
     tr.proc.stdin.end();
     const fin = await tr.out.waitFor<EventRecord>(isEvent('finished'), 'finished');
     assert.equal(fin.reason, 'stdin closed');
     assert.equal(await withTimeout(tr.exit, 10000, 'exit after stdin EOF'), 0);
+  } finally {
+    tr.proc.kill();
+  }
+});
+
+test('a piped stdin that closes at once without FDR_MONITOR_STDIN_CONTROL (echo -n | train, subprocess.run) ends only stdin control: all N steps run', async () => {
+  const N = 1000;
+  // Throttled to 0.5 s, so the EOF (at once) arrives while the run goes on.
+  const tr = spawnTrainer(['nqm', '--dim', '4', '--rate', '2000', '--fdr2-every', '0', '--steps', String(N)], { [STDIN_CONTROL_ENV]: undefined });
+  try {
+    tr.proc.stdin.end();
+    assert.equal(await withTimeout(tr.exit, 20000, 'exit after N steps'), 0);
+    const meta = tr.out.records[0] as MetaRecord;
+    assert.deepEqual(meta.control, ['stdin'], 'stdin was read as a control channel');
+    const fin = tr.out.records[tr.out.records.length - 1] as EventRecord;
+    assert.equal(fin.event, 'finished');
+    assert.equal(fin.reason, 'completed');
+    assert.equal(fin.steps, N);
+    assert.equal(tr.out.records.filter((r) => r.type === 'step').length, N);
+    assert.match(tr.stderr.join('\n'), /stdin closed: no more control from stdin, the run goes on/);
   } finally {
     tr.proc.kill();
   }
@@ -272,8 +293,14 @@ test('control file: announced in meta.control_file, set_lr and stop appended as 
 
 test('bad flags exit 2 with a clear message', async () => {
   for (const [args, re] of [
-    [['nqm', '--dim', 'abc'], /--dim: expected a number/],
-    [['nqm', '--bogus'], /bogus/],
+    [['nqm', '--dim', 'abc'], /--dim must be an integer ≥ 1, got 'abc'/],
+    [['nqm', '--dim', '2.5'], /--dim must be an integer ≥ 1, got '2\.5'/],
+    [['nqm', '--steps'], /--steps needs a value \(an integer ≥ 0\)/],
+    [['nqm', '--serve-ws', '70000'], /--serve-ws must be a port number/],
+    [['nqm', '--stdin-control', 'maybe'], /--stdin-control must be auto, on or off, got 'maybe'/],
+    [['nqm', '--stdout=yes'], /--stdout takes no value/],
+    [['nqm', '10'], /unexpected argument '10'/],
+    [['nqm', '--bogus'], /unknown option '--bogus'/],
     [['nqm', '--lr', '-1', '--steps', '1'], /lr/],
     [['mnist-mlp', '--backend', 'tpu'], /unknown backend/],
     [['resnet'], /unknown example/],
