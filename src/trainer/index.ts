@@ -54,7 +54,7 @@ export interface TrainOptions<B> {
   model: TrainableModel<B>;
   data: DataSource<B>;
   sgd: SgdOptions;
-  /** Stop after this many steps (default: until a `stop` request, stdin closes, or SIGINT/SIGTERM). */
+  /** Stop after this many steps (default: until a `stop` request, SIGINT/SIGTERM, or — when the monitor launched the trainer and set FDR_MONITOR_STDIN_CONTROL=1 — stdin closing). */
   steps?: number;
   /** Extra `meta` fields (run name, dataset, batch_size …). */
   meta?: Record<string, unknown>;

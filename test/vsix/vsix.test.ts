@@ -144,7 +144,7 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
       assert.equal(p.skipped, 0, JSON.stringify(p.examples));
       return recs;
     };
-    // (--stdin-control off: spawnSync closes stdin at once, which would end the run.)
+    // (--stdin-control off: this test reads no control, so stdin plays no part.)
     const nqm = run(['train', 'nqm', '--steps', '3000', '--seed', '5', '--stdin-control', 'off']);
     assert.equal(nqm.status, 0, `train nqm from the .vsix failed:\n${nqm.stderr}`);
     assert.equal(parse(nqm.stdout).filter((r) => r.type === 'step').length, 3000);
