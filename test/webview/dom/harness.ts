@@ -63,6 +63,9 @@ export interface TestPanel {
   close(): Promise<void>;
 }
 
+/** A frame not drawn by then was never scheduled (a broken test, not a slow machine): fail instead of hanging. */
+const NO_FRAME_MS = 30_000;
+
 export function openPanel(vscode = new FakeVsCodeApi()): TestPanel {
   const win = new Window({ url: 'https://fdr-panel.test/', width: 1000, height: 1200 });
   const doc = win.document as unknown as Document;
@@ -84,8 +87,13 @@ export function openPanel(vscode = new FakeVsCodeApi()): TestPanel {
     text: (id) => (byId(id).textContent ?? '').trim(),
     nextFrame: () => {
       const frames = panel.metrics.renderTimes.length;
-      return new Promise<void>((resolve) => {
-        const poll = () => (panel.metrics.renderTimes.length > frames ? resolve() : void setTimeout(poll, 2));
+      const giveUp = Date.now() + NO_FRAME_MS;
+      return new Promise<void>((resolve, reject) => {
+        const poll = (): void => {
+          if (panel.metrics.renderTimes.length > frames) resolve();
+          else if (Date.now() > giveUp) reject(new Error(`no frame drawn within ${NO_FRAME_MS} ms: was a render scheduled?`));
+          else setTimeout(poll, 2);
+        };
         poll();
       });
     },
