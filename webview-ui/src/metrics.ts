@@ -1,0 +1,48 @@
+/**
+ * Timings the panel keeps for the bench and the UI tests (published as data-*
+ * attributes on the body by test-hooks.ts): record → drawn latency, delivery
+ * delay, message handling and render times.
+ */
+
+/** Entries kept of the latencies and render times. */
+const KEEP = 5000;
+/** Entries kept of the arrival and handling times. */
+const KEEP_RECENT = 300;
+
+function pushBounded(xs: number[], x: number, keep: number): void {
+  xs.push(x);
+  if (xs.length > keep) xs.shift();
+}
+
+export class Metrics {
+  /** Latencies (ms) from a record's `time` to the frame that drew it; read by the bench and UI test. */
+  readonly latencies: number[] = [];
+  /** Time (ms) spent in each render. */
+  readonly renderTimes: number[] = [];
+  /** Delivery delay alone (record → message here, ms), to tell transport from drawing. */
+  readonly arrivals: number[] = [];
+  /** Time (ms) spent handling each applied update. */
+  readonly handleMs: number[] = [];
+  /** Oldest record time (Unix s) among updates not drawn yet; gives record-written → drawn latency. */
+  private pendingOldest: number | null = null;
+
+  /** An update was applied whose oldest record was written at `oldestTime` (Unix s), if known. */
+  received(oldestTime: number | undefined): void {
+    if (oldestTime === undefined) return;
+    if (this.pendingOldest === null || oldestTime < this.pendingOldest) this.pendingOldest = oldestTime;
+    pushBounded(this.arrivals, Date.now() - oldestTime * 1000, KEEP_RECENT);
+  }
+
+  handled(ms: number): void {
+    pushBounded(this.handleMs, ms, KEEP_RECENT);
+  }
+
+  /** A frame took `ms`; everything received so far is drawn now. */
+  drawn(ms: number): void {
+    pushBounded(this.renderTimes, ms, KEEP);
+    if (this.pendingOldest !== null) {
+      pushBounded(this.latencies, Date.now() - this.pendingOldest * 1000, KEEP);
+      this.pendingOldest = null;
+    }
+  }
+}
