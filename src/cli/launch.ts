@@ -17,7 +17,11 @@
  *    cached on first use by src/cli/host/install.ts: Node 24 + code-server,
  *    ≈3.5 min once), the extension linked into its own extensions folder, the
  *    URL printed (and opened with xdg-open when there is a display). Ctrl-C
- *    stops code-server and with it the training run.
+ *    stops code-server and with it the training run. code-server's config
+ *    file, user data, extensions and XDG folders live in the work folder
+ *    under the host cache (`launch/`, or `launch-check-<pid>/` for --check,
+ *    removed afterwards): nothing is read from or written to ~/.config or
+ *    ~/.local (docs/host.md, "Isolation").
  *
  * AGREEMENT WITH THE EXTENSION (src/extension) — keep both sides in step:
  *  1. Environment variable FDR_MONITOR_AUTOSTART = 'mnist-mlp' | 'nqm'. When

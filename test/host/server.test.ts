@@ -12,7 +12,17 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CODE_SERVER_VERSION, ensureSystemPackages, HostSetupError, locateHost, missingNativeModules, NODE_VERSION, type HostPaths } from '../../src/cli/host/install';
+import {
+  CODE_SERVER_VERSION,
+  codeServerHome,
+  ensureSystemPackages,
+  HostSetupError,
+  locateHost,
+  missingNativeModules,
+  NODE_VERSION,
+  parseVersionLine,
+  type HostPaths,
+} from '../../src/cli/host/install';
 import { assertPortFree, startCodeServer } from '../../src/cli/host/server';
 import { host } from './runner';
 
@@ -26,8 +36,16 @@ test('the cached host is Node 24 with headers and code-server with its natively 
   assert.equal(v.stdout.trim(), `v${NODE_VERSION}`);
   assert.ok(fs.existsSync(path.join(paths.nodeDir, 'include', 'node', 'node_api.h')), 'Node 24 headers missing');
   assert.deepEqual(missingNativeModules(paths.codeServerDir), []);
-  const cs = spawnSync(paths.nodeBin, [paths.codeServerEntry, '--version'], { encoding: 'utf8' });
-  assert.match(cs.stdout, new RegExp(`^${CODE_SERVER_VERSION.replace(/\./g, '\\.')} \\w+ with Code 1\\.\\d+\\.\\d+`));
+  // With its own config file and XDG folders code-server prints nothing before its version (no "Wrote default config").
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-cs-version-'));
+  try {
+    const home = codeServerHome(dir);
+    const cs = spawnSync(paths.nodeBin, [paths.codeServerEntry, ...home.args, '--version'], { encoding: 'utf8', env: { ...process.env, ...home.env } });
+    assert.match(cs.stdout, new RegExp(`^${CODE_SERVER_VERSION.replace(/\./g, '\\.')} \\w+ with Code 1\\.\\d+\\.\\d+`));
+    assert.deepEqual(parseVersionLine(cs.stdout)?.codeServer, CODE_SERVER_VERSION);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
   assert.deepEqual(locateHost(paths.cacheDir), paths);
 });
 

@@ -5,6 +5,7 @@
  * Selectors and waits: docs/host.md ("Driving the workbench").
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
 
@@ -22,10 +23,32 @@ export const CHROMIUM_ARGS = [
   '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
 ];
 
+/**
+ * Headless (by default) Chromium at `executablePath`. Playwright gives it a
+ * temp profile, but Chromium still writes `$XDG_CONFIG_HOME/chromium/Crash
+ * Reports` and `$XDG_CACHE_HOME/dconf` (default under ~/.config and
+ * ~/.cache): its XDG folders point into a temp folder, removed when the
+ * browser closes, so nothing lands in the user's home.
+ */
 export async function launchChromium(executablePath: string, headless = true): Promise<Browser> {
   // Loaded lazily: only the browser paths need playwright-core.
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath, headless, args: CHROMIUM_ARGS });
+  const xdg = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-chromium-'));
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  env.XDG_CONFIG_HOME = path.join(xdg, 'config');
+  env.XDG_CACHE_HOME = path.join(xdg, 'cache');
+  env.XDG_DATA_HOME = path.join(xdg, 'data');
+  const removeXdg = () => fs.rmSync(xdg, { recursive: true, force: true, maxRetries: 3 });
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({ executablePath, headless, args: CHROMIUM_ARGS, env });
+  } catch (e) {
+    removeXdg();
+    throw e;
+  }
+  browser.on('disconnected', removeXdg);
+  return browser;
 }
 
 /** Opens `url` and waits for the workbench and its status bar. */

@@ -19,6 +19,15 @@
  * interrupted install is redone, never half-used. A lock file serialises
  * concurrent installers (tests run in parallel processes).
  *
+ * "Installed" is decided from files, never from what code-server prints:
+ * code-server's package.json has the pinned version, its native modules
+ * exist, and the marker {@link INSTALL_MARKER} (written after the staged
+ * install ran, loaded its native modules with Node 24 and reported its
+ * version) names this code-server and this Node. Every code-server run gets
+ * its own config file and XDG folders ({@link codeServerHome}): code-server
+ * never reads or writes the user's `~/.config/code-server` or
+ * `~/.local/share/code-server`.
+ *
  * Usage: `ensureHost({ log })` → {@link HostPaths}; `locateHost()` returns
  * the paths only when everything is already installed.
  */
@@ -81,12 +90,71 @@ function codeServerInstallDir(cache: string): string {
  * Node 24 headers). Their presence proves npm really ran install scripts
  * (node-pty and @parcel/watcher ship prebuilds, so they prove nothing).
  */
-const REQUIRED_NATIVE = [
+export const REQUIRED_NATIVE = [
   'lib/vscode/node_modules/@vscode/spdlog/build/Release/spdlog.node',
   'lib/vscode/node_modules/@vscode/sqlite3/build/Release/vscode-sqlite3.node',
   'lib/vscode/node_modules/kerberos/build/Release/kerberos.node',
   'lib/vscode/node_modules/@vscode/native-watchdog/build/Release/watchdog.node',
 ];
+
+/**
+ * Written into code-server's install folder (next to its node_modules) once
+ * the install is verified: `{ codeServer, node, versionLine, nativeModules }`.
+ * Its absence means "not known to be complete"; another `node` means the
+ * native modules were built for another ABI.
+ */
+export const INSTALL_MARKER = 'fdr-host-install.json';
+
+interface InstallMarker {
+  codeServer: string;
+  node: string;
+  versionLine: string;
+  nativeModules: string[];
+}
+
+/**
+ * The config file every code-server run is given. Without `--config`,
+ * code-server reads `$XDG_CONFIG_HOME/code-server/config.yaml` (default
+ * `~/.config/code-server`) and, the first time, writes one there with a
+ * random password and prints "Wrote default config file to …" on stdout.
+ */
+const CONFIG_YAML = `# FDR Monitor's offline VS Code host (src/cli/host): code-server's config, so that it
+# never reads or creates ~/.config/code-server/config.yaml. The command line sets the rest
+# (address, port, folders).
+auth: none
+cert: false
+disable-telemetry: true
+disable-update-check: true
+`;
+
+/** code-server's own config file and XDG folders, all under one folder. */
+export interface CodeServerHome {
+  /** Our config.yaml, passed as `--config` and `CODE_SERVER_CONFIG`. */
+  configFile: string;
+  /**
+   * XDG_CONFIG_HOME / XDG_DATA_HOME / XDG_CACHE_HOME under the folder, and
+   * CODE_SERVER_CONFIG. code-server derives its data folder from
+   * XDG_DATA_HOME when its modules load (its wrapper creates
+   * `<data>/code-server/coder-logs` even for `--version`), so the variables
+   * are needed as well as `--user-data-dir`.
+   */
+  env: Record<string, string>;
+  /** `['--config', configFile]`, for the command line. */
+  args: string[];
+}
+
+/** Creates (or renews) code-server's config file and XDG folders under `dir`. */
+export function codeServerHome(dir: string): CodeServerHome {
+  const env = {
+    XDG_CONFIG_HOME: path.join(dir, 'xdg-config'),
+    XDG_DATA_HOME: path.join(dir, 'xdg-data'),
+    XDG_CACHE_HOME: path.join(dir, 'xdg-cache'),
+    CODE_SERVER_CONFIG: path.join(dir, 'code-server.yaml'),
+  };
+  for (const d of [env.XDG_CONFIG_HOME, env.XDG_DATA_HOME, env.XDG_CACHE_HOME]) fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(env.CODE_SERVER_CONFIG, CONFIG_YAML);
+  return { configFile: env.CODE_SERVER_CONFIG, env, args: ['--config', env.CODE_SERVER_CONFIG] };
+}
 
 // ---------------------------------------------------------------- locate
 
@@ -124,11 +192,83 @@ export function missingNativeModules(codeServerDir: string): string[] {
   return REQUIRED_NATIVE.filter((rel) => !fs.existsSync(path.join(codeServerDir, rel)));
 }
 
-function codeServerUsable(nodeBin: string, cache: string): boolean {
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The version in code-server's package.json ('' when unreadable). */
+function packageVersion(codeServerDir: string): string {
+  const m = readJson(path.join(codeServerDir, 'package.json')) as { version?: unknown } | undefined;
+  return typeof m?.version === 'string' ? m.version : '';
+}
+
+/**
+ * What the cache holds of code-server, from files only (no process is run):
+ *  * 'ready': the pinned version, its native modules, and a marker for this Node;
+ *  * 'unverified': the files are complete but the marker is missing (an install
+ *    by an earlier version of this installer): {@link verifyCodeServer} decides;
+ *  * 'missing': anything else (absent, another version, modules missing, built
+ *    for another Node) — install it.
+ */
+export function codeServerState(cache: string): 'ready' | 'unverified' | 'missing' {
   const { codeServerDir, codeServerEntry } = codeServerPaths(cache);
-  if (!fs.existsSync(codeServerEntry) || missingNativeModules(codeServerDir).length) return false;
-  const r = spawnSync(nodeBin, [codeServerEntry, '--version'], { encoding: 'utf8', timeout: 60_000, env: isolatedEnv(cache) });
-  return r.status === 0 && r.stdout.startsWith(CODE_SERVER_VERSION);
+  if (!fs.existsSync(codeServerEntry) || packageVersion(codeServerDir) !== CODE_SERVER_VERSION) return 'missing';
+  if (missingNativeModules(codeServerDir).length) return 'missing';
+  const marker = readJson(path.join(codeServerInstallDir(cache), INSTALL_MARKER)) as Partial<InstallMarker> | undefined;
+  if (!marker) return 'unverified';
+  return marker.codeServer === CODE_SERVER_VERSION && marker.node === NODE_VERSION ? 'ready' : 'missing';
+}
+
+/** Parses `4.139.1 <commit> with Code 1.139.1` from any line of code-server's `--version` output. */
+export function parseVersionLine(stdout: string): { codeServer: string; line: string } | undefined {
+  for (const line of stdout.split('\n')) {
+    const m = /^(\d+\.\d+\.\d+)\s+\S+\s+with Code\s+\d+\.\d+\.\d+/.exec(line.trim());
+    if (m) return { codeServer: m[1], line: line.trim() };
+  }
+  return undefined;
+}
+
+/**
+ * Proves an installed code-server works with Node 24: its native modules
+ * load in that Node, and `--version` (run with its own config and XDG
+ * folders under a throw-away folder in the cache) reports the pinned
+ * version on some line. Throws a {@link HostSetupError} saying what failed;
+ * returns the marker to write.
+ */
+export function verifyCodeServer(nodeBin: string, codeServerDir: string, cache: string): InstallMarker {
+  const version = packageVersion(codeServerDir);
+  if (version !== CODE_SERVER_VERSION) throw new HostSetupError(`${codeServerDir}/package.json has version '${version}', expected ${CODE_SERVER_VERSION}`);
+  const missing = missingNativeModules(codeServerDir);
+  if (missing.length) throw new HostSetupError(`code-server's native modules were not built: ${missing.join(', ')}`);
+  const native = REQUIRED_NATIVE.map((rel) => path.join(codeServerDir, rel));
+  const load = spawnSync(nodeBin, ['-e', 'for (const f of process.argv.slice(1)) require(f)', ...native], { encoding: 'utf8', timeout: 60_000 });
+  if (load.status !== 0) {
+    throw new HostSetupError(`code-server's native modules do not load in Node ${NODE_VERSION} (exit ${load.status}): ${(load.stderr ?? '').trim().split('\n').slice(0, 5).join(' | ')}`);
+  }
+  const dir = fs.mkdtempSync(path.join(cache, 'verify-'));
+  try {
+    const home = codeServerHome(dir);
+    const entry = path.join(codeServerDir, 'out', 'node', 'entry.js');
+    const args = [entry, ...home.args, '--user-data-dir', path.join(dir, 'user-data'), '--version'];
+    const r = spawnSync(nodeBin, args, { encoding: 'utf8', timeout: 60_000, cwd: dir, env: { ...isolatedEnv(cache), ...home.env } });
+    const parsed = parseVersionLine(r.stdout ?? '');
+    if (r.status !== 0 || parsed?.codeServer !== CODE_SERVER_VERSION) {
+      throw new HostSetupError(
+        `'${nodeBin} ${entry} --version' exited ${r.status} without reporting ${CODE_SERVER_VERSION}:\n${`${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-10).join('\n')}`,
+      );
+    }
+    return { codeServer: CODE_SERVER_VERSION, node: NODE_VERSION, versionLine: parsed.line, nativeModules: REQUIRED_NATIVE };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function writeMarker(installDir: string, marker: InstallMarker): void {
+  fs.writeFileSync(path.join(installDir, INSTALL_MARKER), JSON.stringify(marker, null, 2) + '\n');
 }
 
 /** Everything already installed? Then its paths, else undefined. Installs nothing. */
@@ -136,7 +276,7 @@ export function locateHost(cache = cacheDir()): HostPaths | undefined {
   const chromium = findChromium();
   const { nodeDir, nodeBin } = nodePaths(cache);
   if (!chromium || !nodeUsable(nodeBin, nodeDir)) return undefined;
-  if (!codeServerUsable(nodeBin, cache)) return undefined;
+  if (codeServerState(cache) !== 'ready') return undefined;
   return { cacheDir: cache, nodeDir, nodeBin, chromium, ...codeServerPaths(cache) };
 }
 
@@ -153,9 +293,10 @@ export async function ensureHost(options: EnsureOptions = {}): Promise<HostPaths
   const unlock = await lock(path.join(cache, '.install.lock'), log);
   try {
     const { nodeDir, nodeBin } = nodePaths(cache);
-    const csNeeded = !codeServerUsableQuick(cache);
+    const csState = codeServerState(cache);
     const needBrowser = options.needBrowser ?? true;
-    ensureSystemPackages({ needBuildTools: csNeeded, needBrowser, allowApt: options.allowApt ?? true, log });
+    const allowApt = options.allowApt ?? true;
+    ensureSystemPackages({ needBuildTools: csState === 'missing', needBrowser, allowApt, log });
     const chromium = findChromium() ?? '';
 
     if (nodeUsable(nodeBin, nodeDir)) log(`Node ${NODE_VERSION}: cached (${nodeDir})`);
@@ -167,30 +308,45 @@ export async function ensureHost(options: EnsureOptions = {}): Promise<HostPaths
       log(`Node ${NODE_VERSION}: installed in ${secs(t0)}`);
     }
 
-    if (!csNeeded && codeServerUsable(nodeBin, cache)) log(`code-server ${CODE_SERVER_VERSION}: cached (${codeServerInstallDir(cache)})`);
+    let csReady = csState === 'ready';
+    if (csState === 'unverified') {
+      // Complete files without our marker (an earlier installer): check them once instead of reinstalling.
+      try {
+        writeMarker(codeServerInstallDir(cache), verifyCodeServer(nodeBin, codeServerPaths(cache).codeServerDir, cache));
+        log(`code-server ${CODE_SERVER_VERSION}: cached copy checked (native modules load, --version answers) and marked ${INSTALL_MARKER}`);
+        csReady = true;
+      } catch (e) {
+        log(`code-server ${CODE_SERVER_VERSION}: the cached copy failed its check (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); reinstalling`);
+        ensureSystemPackages({ needBuildTools: true, needBrowser, allowApt, log });
+      }
+    }
+    if (csReady) log(`code-server ${CODE_SERVER_VERSION}: cached (${codeServerInstallDir(cache)})`);
     else {
       log(`code-server ${CODE_SERVER_VERSION}: installing from npm and building its native modules with Node ${NODE_VERSION} (≈3 min on 2 cores)…`);
       const t0 = Date.now();
       const pathWithNode24 = path.join(nodeDir, 'bin') + path.delimiter + (process.env.PATH ?? '');
       await npmInstallStaged(codeServerInstallDir(cache), [`code-server@${CODE_SERVER_VERSION}`], pathWithNode24, nodeDir, cache, async (staging) => {
         const dir = path.join(staging, 'node_modules', 'code-server');
-        if (missingNativeModules(dir).length === 0) return;
-        // npm 11 warns that code-server's postinstall is "not yet covered by allowScripts"; should a
-        // later npm skip it, run it ourselves, as npm would have (it reads npm's user agent).
-        log(`code-server ${CODE_SERVER_VERSION}: npm did not run its install script; running postinstall.sh directly…`);
-        const env = isolatedEnv(cache, pathWithNode24, nodeDir);
-        env.npm_config_user_agent = `npm/unknown node/v${NODE_VERSION} linux x64`;
-        await runLogged('sh', ['./postinstall.sh'], dir, env, path.join(cache, 'install.log'));
-        // If the nested installs skipped their dependencies' scripts too, `npm rebuild` runs them explicitly.
-        if (missingNativeModules(dir).length) await runLogged('npm', ['rebuild', '--foreground-scripts'], path.join(dir, 'lib', 'vscode'), env, path.join(cache, 'install.log'));
-        const missing = missingNativeModules(dir);
-        if (missing.length) {
-          throw new HostSetupError(
-            `code-server installed but its native modules were not built (${missing.join(', ')}); log: ${path.join(cache, 'install.log')}`,
-          );
+        if (missingNativeModules(dir).length) {
+          // npm 11 warns that code-server's postinstall is "not yet covered by allowScripts"; should a
+          // later npm skip it, run it ourselves, as npm would have (it reads npm's user agent).
+          log(`code-server ${CODE_SERVER_VERSION}: npm did not run its install script; running postinstall.sh directly…`);
+          const env = isolatedEnv(cache, pathWithNode24, nodeDir);
+          env.npm_config_user_agent = `npm/unknown node/v${NODE_VERSION} linux x64`;
+          await runLogged('sh', ['./postinstall.sh'], dir, env, path.join(cache, 'install.log'));
+          // If the nested installs skipped their dependencies' scripts too, `npm rebuild` runs them explicitly.
+          if (missingNativeModules(dir).length) await runLogged('npm', ['rebuild', '--foreground-scripts'], path.join(dir, 'lib', 'vscode'), env, path.join(cache, 'install.log'));
+          const missing = missingNativeModules(dir);
+          if (missing.length) {
+            throw new HostSetupError(
+              `code-server installed but its native modules were not built (${missing.join(', ')}); log: ${path.join(cache, 'install.log')}`,
+            );
+          }
         }
+        // The marker goes in before the rename: a folder in place without it was never verified.
+        writeMarker(staging, verifyCodeServer(nodeBin, dir, cache));
       });
-      if (!codeServerUsable(nodeBin, cache)) throw new HostSetupError(`code-server installed but '${nodeBin} ${codeServerPaths(cache).codeServerEntry} --version' failed`);
+      if (codeServerState(cache) !== 'ready') throw new HostSetupError(`code-server ${CODE_SERVER_VERSION} was installed into ${codeServerInstallDir(cache)} but is not complete there`);
       log(`code-server ${CODE_SERVER_VERSION}: installed in ${secs(t0)}`);
     }
     log(chromium ? `chromium: ${chromium}` : 'chromium: not installed (not needed: open the URL in your own browser)');
@@ -198,11 +354,6 @@ export async function ensureHost(options: EnsureOptions = {}): Promise<HostPaths
   } finally {
     unlock();
   }
-}
-
-function codeServerUsableQuick(cache: string): boolean {
-  const { codeServerDir, codeServerEntry } = codeServerPaths(cache);
-  return fs.existsSync(codeServerEntry) && missingNativeModules(codeServerDir).length === 0;
 }
 
 const secs = (t0: number) => `${((Date.now() - t0) / 1000).toFixed(0)} s`;
@@ -251,7 +402,11 @@ export function ensureSystemPackages(opts: { needBuildTools: boolean; needBrowse
   opts.log(`apt: installed in ${secs(t0)}`);
 }
 
-/** The environment for npm and code-server: no inherited npm_* settings, our nodedir. */
+/**
+ * The environment for npm and code-server: no inherited npm_* settings, our
+ * nodedir, and XDG config/data folders under the cache (install scripts and
+ * code-server itself must not write to the user's ~/.config or ~/.local).
+ */
 function isolatedEnv(cache: string, pathValue = process.env.PATH ?? '', nodedir?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   // An outer `npm test` exports npm_config_* (prefix, nodedir=/usr, …): they must not leak into the nested installs.
@@ -262,7 +417,8 @@ function isolatedEnv(cache: string, pathValue = process.env.PATH ?? '', nodedir?
   env.npm_config_fund = 'false';
   env.npm_config_audit = 'false';
   env.npm_config_cache = process.env.npm_config_cache ?? path.join(os.homedir(), '.npm');
-  void cache;
+  env.XDG_CONFIG_HOME = path.join(cache, 'install-home', 'xdg-config');
+  env.XDG_DATA_HOME = path.join(cache, 'install-home', 'xdg-data');
   return env;
 }
 

@@ -1,7 +1,9 @@
 /**
  * Starts and stops code-server (the offline VS Code host) on 127.0.0.1,
- * isolated from the user's own VS Code: its own user-data, extensions and
- * XDG folders under a work folder (a fresh temp folder unless given).
+ * isolated from the user's own VS Code and code-server: its own config file
+ * (`--config`), user-data, extensions and XDG folders under a work folder (a
+ * fresh temp folder unless given), so nothing is read from or written to
+ * `~/.config` or `~/.local` (docs/host.md).
  *
  *   const server = await startCodeServer({ host: await ensureHost(), folder });
  *   server.url                        // http://127.0.0.1:PORT/?folder=…
@@ -22,7 +24,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { HostSetupError, type HostPaths } from './install';
+import { codeServerHome, HostSetupError, type CodeServerHome, type HostPaths } from './install';
 
 export type Trust = 'disabled' | 'untrusted';
 
@@ -119,8 +121,12 @@ export function assertPortFree(port: number): Promise<void> {
   });
 }
 
-/** Environment for code-server: ours, minus anything that would confuse a nested VS Code or npm. */
-function serverEnv(workDir: string, extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
+/**
+ * Environment for code-server: ours, minus anything that would confuse a
+ * nested VS Code or npm, plus its own config file and XDG folders under
+ * `workDir` ({@link codeServerHome}).
+ */
+function serverEnv(home: CodeServerHome, extra: Record<string, string> | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (/^(npm_|VSCODE_|ELECTRON_)/i.test(k)) continue;
@@ -128,10 +134,7 @@ function serverEnv(workDir: string, extra: Record<string, string> | undefined): 
   }
   delete env.PASSWORD;
   delete env.HASHED_PASSWORD;
-  env.XDG_CONFIG_HOME = path.join(workDir, 'xdg-config');
-  env.XDG_DATA_HOME = path.join(workDir, 'xdg-data');
-  env.XDG_CACHE_HOME = path.join(workDir, 'xdg-cache');
-  return { ...env, ...extra };
+  return { ...env, ...home.env, ...extra };
 }
 
 function readManifest(dir: string): { publisher: string; name: string; version: string } {
@@ -148,10 +151,11 @@ function readManifest(dir: string): { publisher: string; name: string; version: 
 
 /** Installs a .vsix into `extensionsDir` with code-server's own CLI. */
 export function installVsix(host: HostPaths, vsix: string, extensionsDir: string, userDataDir: string, workDir: string): void {
+  const home = codeServerHome(workDir);
   const r = spawnSync(
     host.nodeBin,
-    [host.codeServerEntry, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', path.resolve(vsix), '--force'],
-    { encoding: 'utf8', env: serverEnv(workDir, undefined), timeout: 120_000 },
+    [host.codeServerEntry, ...home.args, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', path.resolve(vsix), '--force'],
+    { encoding: 'utf8', cwd: workDir, env: serverEnv(home, undefined), timeout: 120_000 },
   );
   if (r.status !== 0) throw new HostSetupError(`installing ${vsix} into code-server failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
 }
@@ -182,8 +186,10 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
     port = opts.port;
   } else port = await freePort();
 
+  const home = codeServerHome(workDir);
   const args = [
     opts.host.codeServerEntry,
+    ...home.args,
     '--bind-addr', `127.0.0.1:${port}`,
     '--auth', 'none',
     '--disable-telemetry',
@@ -199,7 +205,7 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
   let out = '';
   const child: ChildProcess = spawn(opts.host.nodeBin, args, {
     cwd: opts.folder ?? workDir,
-    env: serverEnv(workDir, opts.env),
+    env: serverEnv(home, opts.env),
     detached: true, // own process group: stop() kills the helpers too
     stdio: ['ignore', 'pipe', 'pipe'],
   });
