@@ -34,7 +34,7 @@
  *     when a session is already running.
  *  2. Liveness, for `--check` and UI tests: the panel webview's `<body>`
  *     carries `data-points="<N>"`, N = the points the panel's charts hold
- *     (all series; webview-ui/src/main.ts sets it on every update). The check
+ *     (all series; webview-ui/src/test-hooks.ts sets it on every update). The check
  *     waits for N ≥ 1 and then for N to grow (= live).
  *
  * --check (test mode, used by test/host/launch.test.ts): same start-up, then
