@@ -14,18 +14,11 @@ import type { AnalyzerOptions, Decision, EvaluationPoint } from '../core/types';
 import { createSource, ProcessSource, type Run, type Source, type SourceSpec } from '../sources';
 import { PanelFeed } from './feed';
 import { RESTRICTED_APPLY, RESTRICTED_SPAWN, spawnsProcess } from './restricted';
+import type { StartSpec } from './start-spec';
 import { MAX_UPDATES_PER_SECOND, type ApplyView, type ConnectionState, type UpdateMessage } from '../shared/messages';
 
 /** What to monitor (the quick pick's choices). */
-export type StartSpec =
-  | { kind: 'example'; example: 'nqm' | 'mnist-mlp'; args?: string[] }
-  /** The PyTorch MNIST MLP (src/python/fdr_monitor/examples/mnist_mlp.py), run by `python` (default python3). */
-  | { kind: 'example'; example: 'torch-mnist-mlp'; python?: string; args?: string[] }
-  | { kind: 'script'; command: string; args: string[]; cwd?: string; title?: string }
-  | { kind: 'tail'; path: string; from?: 'start' | 'end' }
-  | { kind: 'connect'; url: string; token?: string }
-  | { kind: 'listen'; host: string; port: number; token?: string };
-
+export type { StartSpec } from './start-spec';
 export { RESTRICTED_APPLY, RESTRICTED_SPAWN, spawnsProcess } from './restricted';
 export const NO_RECORDS = 'it wrote no stream-v1 records: the skipped lines below show what it printed instead; a step record is a JSON object with numeric "step" and "lr", and FDR1 needs theta_dot_grad + buf_sq or param_sq (docs/protocol.md)';
 
