@@ -18,7 +18,7 @@ import urllib.parse
 
 __all__ = ["WebSocketClient", "WebSocketSink", "WebSocketError"]
 
-_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B24"
+_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 MAX_MESSAGE = 4 * 1024 * 1024
 
 
