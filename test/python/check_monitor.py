@@ -172,6 +172,34 @@ def sgd_observables_match_a_float64_recomputation():
 
 
 @check
+def a_set_lr_with_centres_keeps_every_record_right():
+    """A request applied while centres are live: the step it arrives at still carries them, the next starts a segment."""
+    net, X, Y = small_mlp()
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=0.01)
+    with tempfile.TemporaryDirectory() as d:
+        log = os.path.join(d, "run.jsonl")
+        mon = Monitor(opt, out=log, center_block=4)
+        params = list(net.parameters())
+        rec = Recorder(opt, params, [0.01] * len(params))
+        lf = torch.nn.CrossEntropyLoss()
+        for t in range(30):
+            if t == 13:
+                with open(log + ".control", "a") as f:
+                    f.write(json.dumps(dict(type="control", command="set_lr", lr=0.02, request="c1")) + "\n")
+            opt.zero_grad()
+            lf(net(X[:40]), Y[:40]).backward()
+            rec.before()
+            mon.step()
+            rec.after()
+        mon.close()
+        with open(log) as f:
+            recs = [json.loads(line) for line in f]
+    st = compare_stream(recs, rec.rows, sgd=True, mu=0.9, what="set_lr with centres")
+    assert [c["id"] for c in st[13]["centers"]] == [1, 2] and "centers" not in st[14], (st[13].get("centers"), st[14].get("centers"))
+    assert [(r["step"], r["center"]) for r in recs if r.get("event") == "center"] == [(4, 1), (8, 2), (18, 3), (22, 4)]
+
+
+@check
 def plain_sgd_reports_g_as_the_buffer():
     net, X, Y = small_mlp()
     opt = torch.optim.SGD(net.parameters(), lr=0.1, weight_decay=0.001)

@@ -192,11 +192,13 @@ class Monitor:
         self._step = t + 1
         decision = self._control_decision()
         values = self._reduce(values, decision)
+        # The record is read with this step's centres, before a set_lr starts a new segment.
+        record = self._record(t, lr, form, values, loss, fdr2) if self.rank == 0 else None
         answers = self._apply_decision(decision)
         if self.rank == 0:
             for ev in events:
                 self._write(ev)
-            self._write(self._record(t, lr, form, values, loss, fdr2))
+            self._write(record)
             for ev in answers:
                 self._write(ev)
         if self._stop_reason is not None:
