@@ -2,8 +2,9 @@
  * `fdrMonitor.start`: with a StartSpec argument (tests, the launcher) it
  * starts that; otherwise the quick pick of what to watch (or
  * `fdrMonitor.defaultSource`). The PyTorch example is offered when the
- * configured Python can import torch (probed once per interpreter, while the
- * picker is already open); otherwise its item says how to get torch.
+ * configured Python can import torch (probed once per interpreter, in the
+ * background; the picker shows what the probe knew when it opened); otherwise
+ * its item says how to get torch.
  */
 import * as vscode from 'vscode';
 import { readConfig, type MonitorConfig } from './config';
@@ -37,6 +38,8 @@ const TORCH_LABEL = 'PyTorch MNIST MLP example';
 
 export class StartPicker {
   private open: readonly Item[] | null = null;
+  /** The newest torch probe result, shown the next time the picker opens. */
+  private lastTorch: { configured: string; check: Required<TorchCheck> } | undefined;
 
   constructor(private readonly monitor: Monitor) {}
 
@@ -80,29 +83,28 @@ export class StartPicker {
     qp.title = 'Start FDR monitor';
     qp.placeholder = 'What should FDR Monitor watch?';
     qp.matchOnDescription = true;
-    let closed = false;
-    const render = (torch: TorchCheck | undefined) => {
-      const active = qp.activeItems[0]?.id;
-      const items = this.itemsFor(cfg, trusted, torch);
-      qp.items = items;
-      if (active) qp.activeItems = items.filter((i) => i.id === active);
-      this.open = items;
-    };
+    // The items are set once, before the picker shows: replacing them while it
+    // is open can move the row under the user's click. The torch item says what
+    // the probe knows now (a result from an earlier open, else "checking");
+    // choosing it while the probe still runs waits for the probe.
     // No probe in Restricted Mode: the interpreter may come from the workspace, and nothing may start there anyway.
-    render(trusted ? { python: cfg.pythonInterpreter || 'Python' } : undefined);
+    const known = this.lastTorch?.configured === cfg.pythonInterpreter ? this.lastTorch.check : undefined;
+    const torch: TorchCheck | undefined = trusted ? (known ?? { python: cfg.pythonInterpreter || 'Python' }) : undefined;
     if (trusted) {
       void this.torchCheck(cfg).then(
-        (t) => closed || render(t),
-        (e) => closed || render({ python: 'Python', probe: { ok: false, reason: (e as Error).message } }),
+        (check) => (this.lastTorch = { configured: cfg.pythonInterpreter, check }),
+        () => undefined,
       );
     }
+    const items = this.itemsFor(cfg, trusted, torch);
+    qp.items = items;
+    this.open = items;
     return new Promise((resolve) => {
       qp.onDidAccept(() => {
         resolve(qp.selectedItems[0]?.id);
         qp.hide();
       });
       qp.onDidHide(() => {
-        closed = true;
         this.open = null;
         resolve(undefined);
         qp.dispose();

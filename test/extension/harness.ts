@@ -82,12 +82,22 @@ export function setSetting(key: string, value: unknown): Thenable<void> {
  * must then resolve to undefined (nothing started).
  */
 export async function pickerItems(what: string, ready: (items: NonNullable<TestState['picker']>) => boolean): Promise<NonNullable<TestState['picker']>> {
-  const started = Promise.resolve(vscode.commands.executeCommand<string | undefined>('fdrMonitor.start'));
-  try {
-    return await until(what, (s) => s.picker && ready(s.picker) && s.picker, 30_000);
-  } finally {
-    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
-    const id = await started;
-    if (id !== undefined) throw new Error(`closing the picker started ${id}`);
+  // The picker sets its items once when it opens (what the torch probe knew
+  // then), so a result that arrives later shows at the next open: open, read,
+  // close, until the items are as expected.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const started = Promise.resolve(vscode.commands.executeCommand<string | undefined>('fdrMonitor.start'));
+    let items: NonNullable<TestState['picker']>;
+    try {
+      items = await until(`${what}: the picker open`, (s) => s.picker ?? false, 30_000);
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+      const id = await started;
+      if (id !== undefined) throw new Error(`closing the picker started ${id}`);
+    }
+    if (ready(items)) return items;
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within 30 s; last items ${JSON.stringify(items)}`);
+    await until(`${what}: the picker closed`, (s) => !s.picker && s, 10_000);
   }
 }
