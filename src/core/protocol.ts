@@ -325,6 +325,12 @@ export class StreamParser {
     this.onRecord(rec, this.lineNo);
   }
 
+  /** Counts a piece of the stream that is not a line of text (e.g. a binary WebSocket message) as one skipped line. */
+  skipUnreadable(reason: string): void {
+    this.lineNo++;
+    this.skip(reason);
+  }
+
   /** Called once, at the first duplicated step (a source turns it into a warning). */
   onDuplicate: ((step: number, lineNo: number) => void) | undefined;
 
