@@ -18,7 +18,7 @@ import { RESTRICTED_APPLY, RESTRICTED_SPAWN } from '../../../src/extension/sessi
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-restricted-'));
 const log = path.join(dir, 'run.jsonl');
-const controlFile = path.join(dir, 'run.control');
+const controlFile = `${log}.control`;
 
 const tests: Test[] = [
   ['the workspace is untrusted and the extension still activates', async () => {
