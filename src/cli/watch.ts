@@ -193,6 +193,9 @@ class Watcher {
       this.notice(`${who}${s.state}${s.reason ? ` (${s.reason})` : ''}`);
       if (!s.run && s.state === 'live' && src instanceof WebSocketServerSource) {
         this.notice(`trainers connect to ${src.connectUrl}${this.args.tokenGenerated ? ' (a fresh token: --token, --token-file or FDR_MONITOR_TOKEN choose one)' : ''}`);
+        if (!(this.args.spec as { token?: string }).token && !isLoopback(src.host)) {
+          this.notice(`warning: listening on ${src.host} without a token: anyone who can reach this port can send records and receive control requests`);
+        }
       }
       // A listener's run that is over: print its summary now and let its analyzer go.
       if (this.multi && s.run && (s.state === 'ended' || s.state === 'failed')) this.release(s.run);
@@ -397,6 +400,10 @@ function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
   return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(2) : String(Number(x.toPrecision(3)));
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function signalNumber(sig: NodeJS.Signals): number | undefined {

@@ -34,7 +34,7 @@
 import { constants as fsConstants, realpathSync } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { basename, dirname, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, join, resolve, isAbsolute } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { MetaRecord } from '../core/protocol';
 import { ControlLink } from './control';
@@ -70,7 +70,7 @@ export class TailSource extends BaseSource {
   private decoder = new StringDecoder('utf8');
   private everOpened = false;
   /** Set when the path is not something we can follow (FIFO, socket, device): looks stop. */
-  private disposedByFailure = false;
+  private unfollowable = false;
   private busy = false;
   private again = false;
   private idle: Promise<void> = Promise.resolve();
@@ -161,7 +161,7 @@ export class TailSource extends BaseSource {
   }
 
   private async look(): Promise<void> {
-    if (this.disposedByFailure) return;
+    if (this.unfollowable) return;
     if (!this.fh && !(await this.openFile())) return;
     // Classify first, read after: reading a rewritten file from our old position would deliver a
     // stray half line and records that the re-read from 0 delivers again.
@@ -237,7 +237,7 @@ export class TailSource extends BaseSource {
       const what = st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : 'not a regular file';
       clearInterval(this.poll);
       this.setState('failed', `${this.path} is ${what}: --tail follows regular files (it re-reads them after truncation and rotation); write the log to a file, or pipe the trainer into 'fdr-monitor watch --run -- CMD'`);
-      this.disposedByFailure = true;
+      this.unfollowable = true;
       return false;
     }
     this.fh = fh;
@@ -373,13 +373,15 @@ export class TailSource extends BaseSource {
   }
 }
 
-/** True when `file` is `<log>.control` in the log's own folder (also through symbolic links to that folder). */
+/** True when `file` is `<log>.control` in the log's own folder (also through symbolic links to the log or its folder). */
 export function isBesideLog(file: string, log: string): boolean {
   const expected = `${log}.control`;
   if (file === expected) return true;
-  if (basename(file) !== basename(expected)) return false;
   try {
-    return realpathSync(dirname(file)) === realpathSync(dirname(log));
+    // The log may be reached through a link (to it or to its folder): compare real folders and the real name.
+    const real = realpathSync(log);
+    const dir = realpathSync(dirname(file));
+    return (basename(file) === basename(expected) && dir === realpathSync(dirname(log))) || join(dir, basename(file)) === `${real}.control`;
   } catch {
     return false;
   }

@@ -130,6 +130,12 @@ test('the control file beside the log is written without following a symbolic li
     assert.ok(isBesideLog(`${log}.control`, log));
     assert.ok(!isBesideLog(join(dir, 'x.control'), log));
     assert.ok(!isBesideLog(`${log}.control`, join(dir, 'sub', 'run.jsonl')));
+    // The log tailed through a link: the trainer names the control file beside the real log.
+    mkdirSync(join(dir, 'links'));
+    const alias = join(dir, 'links', 'alias.jsonl');
+    symlinkSync(log, alias);
+    assert.ok(isBesideLog(`${log}.control`, alias));
+    assert.ok(!isBesideLog(join(dir, 'alias.jsonl.control'), alias));
   } finally {
     cleanup();
   }
