@@ -23,13 +23,14 @@ export const FIRST_BLOCK_STEPS = 4;
 /**
  * Centres (other than the origin, id 0) whose sums a segment keeps. The
  * estimate uses the newest centre taken at or before the window's start, and
- * a trainer following docs/protocol.md reports two at a time; a stream that
- * sends a fresh id on every record would otherwise make every block, and every
- * window sum, grow with the number of ids. Beyond this many, the centre first
- * seen longest ago is dropped (its sums are not merged into another centre's:
- * sums about two centres must never be mixed).
+ * a trainer following docs/protocol.md reports two at a time, one new per
+ * doubling of the segment (B·2^k): 32 covers a segment of 256·2^31 steps.
+ * A stream that sends a fresh id on every record would otherwise make every
+ * block, and every window sum, grow with the number of ids. Beyond this many,
+ * the centre first seen longest ago is dropped (its sums are not merged into
+ * another centre's: sums about two centres must never be mixed).
  */
-export const MAX_CENTRES = 8;
+export const MAX_CENTRES = 32;
 
 /** Sums of the centred observables about one centre (id 0 = origin), x = segment-relative step. */
 export class CentreSums {

@@ -6,6 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { MAX_LINE_LENGTH, StreamParser, parseLine, type StreamRecord } from '../../src/core/protocol';
 import { Analyzer } from '../../src/core/analyzer';
 import { MAX_CENTRES } from '../../src/core/window';
@@ -110,4 +112,21 @@ test('fresh centre ids on every record: the segment keeps at most MAX_CENTRES, d
   for (const r of centred(5000, 3)) if (r.type === 'step') b.push(r);
   assert.equal(b.centresHeld().summed, 1);
   assert.ok(!b.summary().segments[0].warnings.some((w) => /centre ids? dropped/.test(w)));
+});
+
+test("a trainer following the protocol's centre schedule is never cut short: 13 centres in one segment, no warning", () => {
+  // The kit's NQM trainer with snapshots at 4·2^k: steps 4, 8, …, 16384 give 13 centres in one segment.
+  const cli = join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+  const r = spawnSync(process.execPath, [cli, 'train', 'nqm', '--steps', '20000', '--center-block', '4', '--init-stationary'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  assert.equal(r.status, 0, r.stderr);
+  const a = new Analyzer();
+  const p = new StreamParser((rec) => a.push(rec));
+  p.push(r.stdout);
+  p.end();
+  const ids = new Set((r.stdout.match(/"event":"center","step":\d+,"center":\d+/g) ?? []).map((m) => m.split(':').at(-1)));
+  assert.equal(ids.size, 13);
+  assert.ok(a.centresHeld().listed >= 13, `listed ${a.centresHeld().listed}`);
+  const seg = a.summary().segments[0];
+  assert.ok(!seg.warnings.some((w) => /centre ids? dropped/.test(w)), seg.warnings.join('\n'));
+  assert.ok(seg.fdr1 && seg.fdr1.center !== 0, 'the estimate is centred');
 });
