@@ -236,7 +236,10 @@ export class TailSource extends BaseSource {
       }
       const what = st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : 'not a regular file';
       clearInterval(this.poll);
-      this.setState('failed', `${this.path} is ${what}: --tail follows regular files (it re-reads them after truncation and rotation); write the log to a file, or pipe the trainer into 'fdr-monitor watch --run -- CMD'`);
+      this.setState(
+        'failed',
+        `${this.path} is ${what}: only regular files can be tailed (they are re-read after truncation and rotation); write the log to a file, or let the monitor start the trainer and read its output ('fdr-monitor watch --run -- CMD', or a script in the extension)`,
+      );
       this.unfollowable = true;
       return false;
     }

@@ -180,7 +180,7 @@ test('--tail on a FIFO is refused with the reason, with or without a writer; not
     // No writer: opening a FIFO for reading would block until one comes.
     const alone = await cli(['watch', '--tail', fifo, '--json'], { timeoutMs: 15_000 });
     assert.equal(alone.code, 1, alone.stderr);
-    assert.match(alone.stderr, /is a named pipe \(FIFO\): --tail follows regular files/);
+    assert.match(alone.stderr, /is a named pipe \(FIFO\): only regular files can be tailed/);
     // A writer waiting on the other end.
     const w = spawn('sh', ['-c', `while :; do printf '%s\\n' '{"step":0,"lr":0.1}'; sleep 0.05; done > '${fifo}'`], { stdio: 'ignore' });
     writers.push(w);
