@@ -7,6 +7,8 @@
  *           `analyze --decisions`), and at the end, as the last line, the
  *           summary object of `analyze --json` for the records seen.
  *           Otherwise: one human line per advice change, then the human summary.
+ *           --listen: each run's summary (with its `run` id) as soon as that
+ *           run ends, when its analysis is released; live runs' at the end.
  *   stderr  the live one-line status when stderr is a terminal (rewritten in
  *           place), notices (source state, file rotation, control requests)
  *           and the trainer's stderr lines (--run).
@@ -45,6 +47,7 @@ source (exactly one):
 output:
   --json                 decision lines as 'analyze --decisions', the 'analyze --json'
                          summary as the last line when the source ends
+                         (--listen: each run's summary when that run ends)
   --auto-apply           send the suggested learning-rate drop (advice drop_lr) to the
                          trainer itself, once per segment
   --control-timeout S    seconds to wait for the trainer's acknowledgement (default 15)
