@@ -507,6 +507,9 @@ export class Session {
       lastSent: this.lastSent,
       spoolPath: this.spoolPath,
       pid: this.pid,
+      /** Listener: its URL without the token (the token stays out of test state and logs). */
+      listening: this.listenUrl ? this.listenUrl.replace(/\?token=.*$/, '') : null,
+      tokenRequired: this.listenUrl ? this.listenUrl.includes('?token=') : null,
       followedRun: this.followed?.id ?? null,
       otherRuns: this.otherRuns,
     };
