@@ -227,7 +227,13 @@ export class TailSource extends BaseSource {
       this.setState(waiting, why);
       return false;
     }
-    const st = await fh.stat();
+    let st;
+    try {
+      st = await fh.stat();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err;
+    }
     if (!st.isFile()) {
       await fh.close().catch(() => {});
       if (st.isDirectory()) {
