@@ -7,6 +7,8 @@
  *           `analyze --decisions`), and at the end, as the last line, the
  *           summary object of `analyze --json` for the records seen.
  *           Otherwise: one human line per advice change, then the human summary.
+ *           --listen: each run's summary (with its `run` id) as soon as that
+ *           run ends, when its analysis is released; live runs' at the end.
  *   stderr  the live one-line status when stderr is a terminal (rewritten in
  *           place), notices (source state, file rotation, control requests)
  *           and the trainer's stderr lines (--run).
@@ -15,11 +17,12 @@
  * `finished` (--tail, --connect), --exit-after-runs N runs have ended
  * (--listen) — or on SIGINT/SIGTERM, which also stops a --run trainer.
  */
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Analyzer } from '../core/analyzer';
 import type { StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision } from '../core/types';
-import { createSource, type ProcessSource, type Run, type Source, type SourceSpec } from '../sources';
+import { createSource, newListenToken, WebSocketServerSource, type ProcessSource, type Run, type Source, type SourceSpec } from '../sources';
 import { formatHuman } from './analyze';
 import { DECISION_OPTIONS, UsageError, decisionOptions, flag, number, parseCommandLine, text, usageFailure } from './args';
 
@@ -36,10 +39,15 @@ source (exactly one):
   --run -- CMD ARGS…     start the trainer and read its stdout (control via its stdin)
      --cwd DIR           working directory of the trainer
   --token T              --connect: sent as a bearer token; --listen: required from trainers
+                         (--listen makes a random one unless given; it prints the URL to use)
+  --token-file F         the token from file F (first line), kept out of 'ps'; or set
+                         FDR_MONITOR_TOKEN in the environment
+  --no-token             --listen: accept trainers without a token (127.0.0.1 only, unless --host)
 
 output:
   --json                 decision lines as 'analyze --decisions', the 'analyze --json'
                          summary as the last line when the source ends
+                         (--listen: each run's summary when that run ends)
   --auto-apply           send the suggested learning-rate drop (advice drop_lr) to the
                          trainer itself, once per segment
   --control-timeout S    seconds to wait for the trainer's acknowledgement (default 15)
@@ -52,8 +60,16 @@ Exit status: 0 when the source ended normally or on SIGINT/SIGTERM; the trainer'
 exit status (--run) when it failed; 1 when the source could not start; 2 for
 unusable arguments.`;
 
+/** The environment variable a token can come from (instead of --token, which `ps` shows). */
+export const TOKEN_ENV = 'FDR_MONITOR_TOKEN';
+
+/** Runs a `watch --listen` keeps analysing at once; the listener refuses more (503) until one ends. */
+export const MAX_WATCHED_RUNS = 64;
+
 export interface WatchArgs {
   spec: SourceSpec;
+  /** --listen: the token was generated here (none given): the URL with it is printed. */
+  tokenGenerated: boolean;
   json: boolean;
   autoApply: boolean;
   exitAfterRuns: number | undefined;
@@ -67,6 +83,8 @@ const WATCH_OPTIONS = {
   listen: number({ integer: true, min: 0, max: 65535, what: 'a port number (0–65535)' }),
   host: text('an address'),
   token: text('a token'),
+  'token-file': text('a file'),
+  'no-token': flag(),
   run: flag(),
   cwd: text('a directory'),
   'exit-after-runs': number({ integer: true, min: 1 }),
@@ -76,11 +94,19 @@ const WATCH_OPTIONS = {
   ...DECISION_OPTIONS,
 } as const;
 
-export function parseWatchArgs(argv: string[]): WatchArgs | 'help' {
+export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): WatchArgs | 'help' {
   const { help, values: v, positionals, afterDashes: command } = parseCommandLine(argv, WATCH_OPTIONS);
   if (help) return 'help';
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' (a command for --run goes after --)`);
-  const { tail, connect, listen, host, token, cwd } = v;
+  const { tail, connect, listen, host, cwd } = v;
+  const tokenFlags = [v.token !== undefined, v['token-file'] !== undefined, v['no-token'] === true].filter(Boolean).length;
+  if (tokenFlags > 1) throw new UsageError('--token, --token-file and --no-token exclude each other');
+  if ((v['token-file'] !== undefined || v['no-token']) && connect === undefined && listen === undefined) throw new UsageError('--token-file and --no-token go with --connect or --listen');
+  if (v['no-token'] && listen === undefined) throw new UsageError('--no-token only goes with --listen');
+  let token = v.token ?? (v['token-file'] !== undefined ? readTokenFile(v['token-file']) : undefined);
+  if (token === undefined && !v['no-token'] && (connect !== undefined || listen !== undefined) && env[TOKEN_ENV]) token = env[TOKEN_ENV];
+  const tokenGenerated = listen !== undefined && token === undefined && !v['no-token'];
+  if (tokenGenerated) token = newListenToken();
   const runCmd = v.run === true;
   if (connect !== undefined && !/^wss?:\/\//.test(connect)) throw new UsageError(`--connect needs a ws:// or wss:// URL, got '${connect}'`);
   const chosen = [tail !== undefined, connect !== undefined, listen !== undefined, runCmd].filter(Boolean).length;
@@ -91,14 +117,27 @@ export function parseWatchArgs(argv: string[]): WatchArgs | 'help' {
   if (v['from-end'] && tail === undefined) throw new UsageError('--from-end only goes with --tail');
   if (host !== undefined && listen === undefined) throw new UsageError('--host only goes with --listen');
   if (cwd !== undefined && !runCmd) throw new UsageError('--cwd only goes with --run');
-  if (token !== undefined && connect === undefined && listen === undefined) throw new UsageError('--token goes with --connect or --listen');
+  if (v.token !== undefined && connect === undefined && listen === undefined) throw new UsageError('--token goes with --connect or --listen');
   const timeoutMs = v['control-timeout'] === undefined ? undefined : 1000 * v['control-timeout'];
   let spec: SourceSpec;
   if (tail !== undefined) spec = { kind: 'tail', path: tail, from: v['from-end'] ? 'end' : 'start', controlTimeoutMs: timeoutMs };
   else if (connect !== undefined) spec = { kind: 'websocket-client', url: connect, token, controlTimeoutMs: timeoutMs };
-  else if (listen !== undefined) spec = { kind: 'websocket-server', port: listen, host, token, controlTimeoutMs: timeoutMs };
+  else if (listen !== undefined) spec = { kind: 'websocket-server', port: listen, host, token, maxConnections: MAX_WATCHED_RUNS, controlTimeoutMs: timeoutMs };
   else spec = { kind: 'process', command: command![0], args: command!.slice(1), cwd, controlTimeoutMs: timeoutMs };
-  return { spec, json: v.json === true, autoApply: v['auto-apply'] === true, exitAfterRuns: v['exit-after-runs'], options: decisionOptions(v) };
+  return { spec, tokenGenerated, json: v.json === true, autoApply: v['auto-apply'] === true, exitAfterRuns: v['exit-after-runs'], options: decisionOptions(v) };
+}
+
+/** The token in file `f`: its first line, trimmed. */
+function readTokenFile(f: string): string {
+  let text: string;
+  try {
+    text = readFileSync(f, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--token-file: cannot read ${f}: ${(e as Error).message}`);
+  }
+  const t = text.split(/\r?\n/)[0].trim();
+  if (!t) throw new UsageError(`--token-file: ${f} has no token on its first line`);
+  return t;
 }
 
 /** Per-run analysis state. */
@@ -139,6 +178,8 @@ class Watcher {
   private done!: (code: number) => void;
   private finished = false;
   private exitGrace: NodeJS.Timeout | undefined;
+  /** Runs whose summary was printed when they ended (listener). */
+  private summarised = 0;
 
   constructor(private readonly args: WatchArgs) {
     this.source = createSource(args.spec);
@@ -153,6 +194,14 @@ class Watcher {
     src.on('state', (s) => {
       const who = s.run && this.multi ? `${s.run.label}: ` : '';
       this.notice(`${who}${s.state}${s.reason ? ` (${s.reason})` : ''}`);
+      if (!s.run && s.state === 'live' && src instanceof WebSocketServerSource) {
+        this.notice(`trainers connect to ${src.connectUrl}${this.args.tokenGenerated ? ' (a fresh token: --token, --token-file or FDR_MONITOR_TOKEN choose one)' : ''}`);
+        if (!(this.args.spec as { token?: string }).token && !isLoopback(src.host)) {
+          this.notice(`warning: listening on ${src.host} without a token: anyone who can reach this port can send records and receive control requests`);
+        }
+      }
+      // A listener's run that is over: print its summary now and let its analyzer go.
+      if (this.multi && s.run && (s.state === 'ended' || s.state === 'failed')) this.release(s.run);
       this.checkEnd();
     });
     src.on('log', (line) => this.notice(src.kind === 'process' ? `trainer: ${line}` : line));
@@ -163,11 +212,16 @@ class Watcher {
       this.notice(`${who}${what} [${req.id}] ${req.state}${req.reason ? `: ${req.reason}` : ''}`);
     });
     const onSignal = (sig: NodeJS.Signals) => {
+      if (this.finished) {
+        // A second signal while ending: leave now.
+        this.notice(`${sig} again: exiting`);
+        process.exit(128 + (signalNumber(sig) ?? 0));
+      }
       this.notice(`${sig}: ending`);
       void this.finish(0);
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const ticker = this.tty ? setInterval(() => this.drawStatus(), 250) : undefined;
     try {
       await src.start();
@@ -181,6 +235,10 @@ class Watcher {
   }
 
   private watch(run: Run): void {
+    if (this.multi && this.watched.size >= MAX_WATCHED_RUNS) {
+      this.notice(`${run.id} (${run.label}) not analysed: ${MAX_WATCHED_RUNS} runs are being analysed already`);
+      return;
+    }
     const w: Watched = { run, analyzer: undefined as unknown as Analyzer, appliedSegments: new Set(), lastStep: null, lr: null };
     w.analyzer = new Analyzer(this.args.options, { onDecision: (d) => this.onDecision(w, d) });
     this.watched.set(run, w);
@@ -249,22 +307,39 @@ class Watcher {
     if (s.state === 'ended') return void this.finish(0);
   }
 
+  /** Prints a run's summary and forgets its analysis (a listener's run that ended). */
+  private release(run: Run): void {
+    const w = this.watched.get(run);
+    if (!w) return;
+    this.watched.delete(run);
+    this.summarised++;
+    this.printSummary(w);
+  }
+
+  private printSummary(w: Watched): void {
+    const summary = w.analyzer.summary(w.run.skipped);
+    if (this.args.json) this.out(JSON.stringify(this.multi ? { ...summary, run: w.run.id } : summary));
+    else this.out((this.multi ? `== ${w.run.id}: ${w.run.label}\n` : '') + formatHuman(summary).trimEnd());
+  }
+
   private async finish(code: number): Promise<void> {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.exitGrace);
-    await this.source.dispose();
+    // Never hang on the way out: a source that cannot let go within 5 s is left behind.
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = new Promise<boolean>((r) => (timer = setTimeout(() => (this.notice('the source did not close within 5 s; ending anyway'), r(false)), 5000)));
+    const closed = await Promise.race([this.source.dispose().then(() => true), stuck]);
+    clearTimeout(timer);
     this.clearStatus();
     const runs = [...this.watched.values()];
-    for (const w of runs) {
-      const summary = w.analyzer.summary(w.run.skipped);
-      if (this.args.json) this.out(JSON.stringify(this.multi ? { ...summary, run: w.run.id } : summary));
-      else this.out((this.multi ? `== ${w.run.id}: ${w.run.label}\n` : '') + formatHuman(summary).trimEnd());
-    }
-    if (runs.length === 0 && !this.args.json) this.out('no run was seen');
-    if (runs.length === 0 && this.args.json) this.out(JSON.stringify(new Analyzer(this.args.options).summary({ count: 0, examples: [] })));
+    for (const w of runs) this.printSummary(w);
+    if (runs.length === 0 && this.summarised === 0 && !this.args.json) this.out('no run was seen');
+    if (runs.length === 0 && this.summarised === 0 && this.args.json) this.out(JSON.stringify(new Analyzer(this.args.options).summary({ count: 0, examples: [] })));
     await new Promise<void>((r) => process.stdout.write('', () => r()));
     this.done(code);
+    // What the source could not close would keep the process alive: the output is out, so leave.
+    if (!closed) setImmediate(() => process.exit(code));
   }
 
   // ------------------------------------------------------------- output
@@ -328,6 +403,10 @@ function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
   return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(2) : String(Number(x.toPrecision(3)));
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function signalNumber(sig: NodeJS.Signals): number | undefined {

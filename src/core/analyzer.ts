@@ -26,7 +26,7 @@ import {
   type SegmentSummary,
   type StreamAnalyzer,
 } from './types';
-import { SegmentWindow } from './window';
+import { MAX_CENTRES, SegmentWindow } from './window';
 import type { Fdr2Result, SegmentParams } from './estimators';
 import { classicOf, eligibleCentres, estimateWindow, fdr1Of } from './estimate';
 import { pickCandidate, SegmentDecision, type Judged, type RuleSettings } from './segment-decision';
@@ -107,6 +107,8 @@ interface Segment {
   win: SegmentWindow;
   /** Centre id → segment-relative step at which it was taken (announced or first seen). */
   centreAt: Map<number, number>;
+  /** Centre ids dropped to keep at most MAX_CENTRES (window.ts): a stream sending fresh ids all the time. */
+  droppedCentres: number;
   lastCheckBucket: number;
   lossEma: number | null;
   lossMin: number;
@@ -155,6 +157,12 @@ export class Analyzer implements StreamAnalyzer {
     return { decision: this.lastDecision, evaluation: this.lastEvaluation };
   }
 
+  /** Centres the live segment holds (ids besides the origin): listed, and with sums. Bounded by MAX_CENTRES. */
+  centresHeld(): { listed: number; summed: number } {
+    const seg = this.current;
+    return seg ? { listed: seg.centreAt.size - 1, summed: seg.win.centreIds.length } : { listed: 0, summed: 0 };
+  }
+
   // ---------------------------------------------------------------- records
 
   private pushEvent(e: EventRecord): void {
@@ -164,8 +172,13 @@ export class Analyzer implements StreamAnalyzer {
       this.pendingCentres = [];
     } else if (e.event === 'center' && e.center !== undefined && e.step !== undefined) {
       const seg = this.current;
-      if (seg && !this.pendingSegment && e.step >= seg.firstStep) seg.centreAt.set(e.center, e.step - seg.firstStep);
-      else this.pendingCentres.push({ id: e.center, step: e.step });
+      if (seg && !this.pendingSegment && e.step >= seg.firstStep) {
+        seg.centreAt.set(e.center, e.step - seg.firstStep);
+        boundCentres(seg);
+      } else {
+        this.pendingCentres.push({ id: e.center, step: e.step });
+        if (this.pendingCentres.length > MAX_CENTRES) this.pendingCentres.shift();
+      }
     } else if (e.event === 'finished') {
       const seg = this.current;
       if (seg) {
@@ -189,6 +202,7 @@ export class Analyzer implements StreamAnalyzer {
       for (const c of r.centers) if (!seg.centreAt.has(c.id)) seg.centreAt.set(c.id, x);
     }
     if (r.center !== undefined && !seg.centreAt.has(r.center)) seg.centreAt.set(r.center, x);
+    if (seg.centreAt.size > MAX_CENTRES + 1) boundCentres(seg);
     seg.win.push(r, x);
     this.watchDivergence(seg, r);
 
@@ -210,6 +224,7 @@ export class Analyzer implements StreamAnalyzer {
     // then only the summary fields are kept (its block sums are released).
     if (prev) {
       prev.final = this.atLastRecord(prev);
+      prev.droppedCentres = Math.max(prev.droppedCentres, prev.win.droppedCentres);
       prev.win = new SegmentWindow();
       prev.centreAt.clear();
       prev.decision.close();
@@ -225,6 +240,7 @@ export class Analyzer implements StreamAnalyzer {
       records: 0,
       win: new SegmentWindow(),
       centreAt: new Map([[0, -Infinity]]),
+      droppedCentres: 0,
       lastCheckBucket: 0,
       lossEma: null,
       lossMin: Infinity,
@@ -427,9 +443,31 @@ function segmentSummary(s: Segment, { report, etaSteps }: Reported): SegmentSumm
     stationary_at_step: d.stationaryAt,
     eta_steps: d.stationaryAt !== null ? null : etaSteps,
     fdr2,
-    warnings: [...d.warnings],
+    warnings: [...d.warnings, ...centreWarnings(s)],
     unavailable: report.unavailable.length ? report.unavailable : undefined,
   };
+}
+
+/**
+ * Keeps the segment's centre list within the origin + MAX_CENTRES newest ids
+ * (first seen), so each check's look over the centres stays O(1) whatever ids
+ * the stream sends (window.ts keeps the sums to the same bound).
+ */
+function boundCentres(seg: Segment): void {
+  for (const id of seg.centreAt.keys()) {
+    if (seg.centreAt.size <= MAX_CENTRES + 1) return;
+    if (id === 0) continue;
+    seg.centreAt.delete(id);
+    seg.droppedCentres++;
+  }
+}
+
+function centreWarnings(s: Segment): string[] {
+  const n = Math.max(s.droppedCentres, s.win.droppedCentres);
+  if (n === 0) return [];
+  return [
+    `${n} centre id${n === 1 ? '' : 's'} dropped: the stream sent more than ${MAX_CENTRES} centres in this segment (docs/protocol.md, "Centres", reports two at a time); the newest ${MAX_CENTRES} are kept`,
+  ];
 }
 
 function validateOptions(o: AnalyzerOptions): void {

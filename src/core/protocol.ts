@@ -131,14 +131,22 @@ export function writeNumber(x: number): number | string {
   return x > 0 ? 'inf' : '-inf';
 }
 
+/** U+FEFF, the byte-order mark (EF BB BF in UTF-8). */
+const BOM = 0xfeff;
+
 function fail(reason: string): ParseResult {
   return { ok: false, reason };
 }
 
-/** Parses one line (without its `\n`; a trailing `\r` is tolerated). Never throws. */
+/**
+ * Parses one line (without its `\n`; a trailing `\r` is tolerated and not
+ * counted against the 1 MiB limit; a leading UTF-8 byte-order mark, which
+ * Windows editors write, is dropped). Never throws.
+ */
 export function parseLine(line: string): ParseResult {
-  if (line.length > MAX_LINE_LENGTH) return fail(`line longer than 1 MiB (${line.length} characters)`);
   if (line.endsWith('\r')) line = line.slice(0, -1);
+  if (line.charCodeAt(0) === BOM) line = line.slice(1);
+  if (line.length > MAX_LINE_LENGTH) return fail(`line longer than 1 MiB (${line.length} characters)`);
   let obj: unknown;
   try {
     obj = JSON.parse(line);
@@ -181,6 +189,8 @@ function parseStep(o: Record<string, unknown>): ParseResult {
   const lr = readNumber(o.lr);
   if (lr === undefined) return fail('missing or non-numeric "lr"');
   if (!Number.isFinite(lr)) return fail('"lr" is not finite');
+  // A learning rate is > 0 (docs/protocol.md); 0 or less would make the advice "drop to 0".
+  if (!(lr > 0)) return fail('"lr" is not > 0');
   const rec: StepRecord = { type: 'step', step, lr };
   for (const k of STEP_NUMERIC_FIELDS) {
     const raw = o[k];
@@ -245,9 +255,13 @@ export class StreamParser {
   lineNo = 0;
   records = 0;
   skipped = 0;
+  /** Step records that repeated the previous step record (same step number): skipped and counted here too. */
+  duplicates = 0;
   readonly examples: SkipExample[] = [];
   private buf = '';
   private overlong = false;
+  /** Step number of the previous record when it was a step record, else undefined. */
+  private prevStep: number | undefined;
 
   constructor(private readonly onRecord: (r: StreamRecord, lineNo: number) => void) {}
 
@@ -297,13 +311,28 @@ export class StreamParser {
     this.lineNo++;
     if (line.length === 0 || (line.length === 1 && line === '\r') || line.trim() === '') return; // blank lines are not records
     const r = parseLine(line);
-    if (r.ok) {
-      this.records++;
-      this.onRecord(r.record, this.lineNo);
-    } else {
-      this.skip(r.reason, line);
+    if (!r.ok) return this.skip(r.reason, line);
+    const rec = r.record;
+    if (rec.type === 'step' && rec.step === this.prevStep) {
+      // The same step written twice (a retried write, a log concatenated with itself): counting it
+      // again would weigh it twice in the window's sums. The first one stays; this one is counted.
+      this.duplicates++;
+      if (this.duplicates === 1) this.onDuplicate?.(rec.step, this.lineNo);
+      return this.skip(`duplicate of the previous step record (step ${rec.step})`, line);
     }
+    this.prevStep = rec.type === 'step' ? rec.step : undefined;
+    this.records++;
+    this.onRecord(rec, this.lineNo);
   }
+
+  /** Counts a piece of the stream that is not a line of text (e.g. a binary WebSocket message) as one skipped line. */
+  skipUnreadable(reason: string): void {
+    this.lineNo++;
+    this.skip(reason);
+  }
+
+  /** Called once, at the first duplicated step (a source turns it into a warning). */
+  onDuplicate: ((step: number, lineNo: number) => void) | undefined;
 
   private skip(reason: string, line?: string): void {
     this.skipped++;

@@ -20,6 +20,17 @@ import type { StepRecord, CenteredObservables } from './protocol';
 export const MAX_BLOCKS = 64;
 /** Initial block length in steps. */
 export const FIRST_BLOCK_STEPS = 4;
+/**
+ * Centres (other than the origin, id 0) whose sums a segment keeps. The
+ * estimate uses the newest centre taken at or before the window's start, and
+ * a trainer following docs/protocol.md reports two at a time, one new per
+ * doubling of the segment (B·2^k): 32 covers a segment of 256·2^31 steps.
+ * A stream that sends a fresh id on every record would otherwise make every
+ * block, and every window sum, grow with the number of ids. Beyond this many,
+ * the centre first seen longest ago is dropped (its sums are not merged into
+ * another centre's: sums about two centres must never be mixed).
+ */
+export const MAX_CENTRES = 32;
 
 /** Sums of the centred observables about one centre (id 0 = origin), x = segment-relative step. */
 export class CentreSums {
@@ -143,6 +154,16 @@ export class SegmentWindow {
   /** Per-centre shift of a and b (the first value seen), so sums of squares keep their precision. */
   private readonly aRef = new Map<number, number>();
   private readonly bRef = new Map<number, number>();
+  /** Centre ids other than 0 whose sums are kept, oldest first (Map order = first seen). */
+  private readonly kept = new Map<number, true>();
+  /** Centres dropped to stay within MAX_CENTRES, and the newest one dropped. */
+  droppedCentres = 0;
+  lastDroppedCentre: number | undefined;
+
+  /** Centre ids (other than 0) whose sums are held: at most MAX_CENTRES. */
+  get centreIds(): number[] {
+    return [...this.kept.keys()];
+  }
 
   get blockLength(): number {
     return this.blockSteps;
@@ -219,6 +240,7 @@ export class SegmentWindow {
   private addCentre(b: BlockSums, id: number, x: number, o: StepRecord | CenteredObservables): void {
     const a0 = o.param_sq;
     if (!fin(a0)) return;
+    if (id !== 0 && !this.kept.has(id)) this.keep(id);
     let ra = this.aRef.get(id);
     if (ra === undefined) {
       ra = a0;
@@ -250,6 +272,19 @@ export class SegmentWindow {
       c.nt++;
       c.st += o.theta_dot_update;
     }
+  }
+
+  /** Starts keeping centre `id`, dropping the oldest kept one when MAX_CENTRES are held. */
+  private keep(id: number): void {
+    this.kept.set(id, true);
+    if (this.kept.size <= MAX_CENTRES) return;
+    const oldest = this.kept.keys().next().value as number;
+    this.kept.delete(oldest);
+    this.aRef.delete(oldest);
+    this.bRef.delete(oldest);
+    for (const blk of this.blocks) blk?.centres.delete(oldest);
+    this.droppedCentres++;
+    this.lastDroppedCentre = oldest;
   }
 
   private mergePairs(): void {

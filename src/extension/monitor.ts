@@ -80,7 +80,22 @@ export class Monitor implements vscode.Disposable {
     this.panel.show(true);
     this.panel.post(session.snapshot());
     await session.start();
+    this.announceListener(session);
     return session;
+  }
+
+  /**
+   * A listener requires a token: tell the user the URL trainers must use (it
+   * carries the token, so it goes to the notification and, on request, the
+   * clipboard, not to the log).
+   */
+  private announceListener(session: Session): void {
+    const url = session.listenUrl;
+    if (!url || session.source.state !== 'live') return;
+    this.log(`listening: trainers connect to ${url.replace(/token=[^&]*/, 'token=…')} (the full URL with its token is in the notification)`);
+    void vscode.window.showInformationMessage(`FDR: trainers connect to ${url}`, 'Copy URL').then((a) => {
+      if (a === 'Copy URL') void vscode.env.clipboard.writeText(url).then(() => this.log('listener URL copied to the clipboard'));
+    });
   }
 
   private onUpdate(u: UpdateMessage): void {

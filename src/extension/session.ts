@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Analyzer } from '../core/analyzer';
 import { STEP_NUMERIC_FIELDS, type StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision, EvaluationPoint } from '../core/types';
-import { createSource, ProcessSource, type Run, type Source, type SourceSpec } from '../sources';
+import { createSource, newListenToken, ProcessSource, WebSocketServerSource, type Run, type Source, type SourceSpec } from '../sources';
 import { PanelFeed } from './feed';
 import { RESTRICTED_APPLY, RESTRICTED_SPAWN, spawnsProcess } from './restricted';
 import type { StartSpec } from './start-spec';
@@ -78,7 +78,11 @@ export function sourceSpecFor(spec: StartSpec, o: Pick<SessionOptions, 'extensio
     case 'connect':
       return { title: spec.url, source: { kind: 'websocket-client', url: spec.url, token: spec.token || undefined, controlTimeoutMs } };
     case 'listen':
-      return { title: `listening on ${spec.host}:${spec.port}`, source: { kind: 'websocket-server', host: spec.host, port: spec.port, token: spec.token || undefined, controlTimeoutMs } };
+      // A listener always wants a token: without one set, a fresh random one (Session.listenUrl shows it).
+      return {
+        title: `listening on ${spec.host}:${spec.port}`,
+        source: { kind: 'websocket-server', host: spec.host, port: spec.port, token: spec.token || newListenToken(), controlTimeoutMs },
+      };
   }
 }
 
@@ -108,6 +112,10 @@ export class Session {
   private _feed: PanelFeed;
   private analyzer: Analyzer;
   private runId: string | null = null;
+  /** The run the panel shows (see onRecord: a listener's other trainers are counted, not mixed in). */
+  private followed: Run | null = null;
+  /** Other runs that sent records while the followed one was live: id → records not shown. */
+  private readonly others = new Map<string, { run: Run; records: number }>();
   private runSerial = 0;
   private readonly listeners = new Set<(u: UpdateMessage) => void>();
   private flushTimer: NodeJS.Timeout | null = null;
@@ -176,6 +184,16 @@ export class Session {
     return feed;
   }
 
+  /** Listener: the URL trainers must use (with its token: show it to the user only); null for other sources. */
+  get listenUrl(): string | null {
+    return this.source instanceof WebSocketServerSource ? this.source.connectUrl : null;
+  }
+
+  /** Runs besides the followed one that are sending (listener), with the records not shown. */
+  get otherRuns(): { id: string; label: string; records: number }[] {
+    return [...this.others.values()].map((o) => ({ id: o.run.id, label: o.run.label, records: o.records }));
+  }
+
   /** The trainer's process id (process sources, once spawned). */
   get pid(): number | null {
     return this.source instanceof ProcessSource ? this.source.pid ?? null : null;
@@ -187,7 +205,19 @@ export class Session {
       const pid = this.pid;
       return pid ? `${this.title} (pid ${pid})` : this.title;
     }
-    return this.source.description && this.source.description !== this.title ? `${this.title} — ${this.source.description}` : this.title;
+    const base = this.source.description && this.source.description !== this.title ? `${this.title} — ${this.source.description}` : this.title;
+    const n = this.liveOthers();
+    return n ? `${base} · showing ${this.followed?.label ?? 'the first trainer'}; ${n} other trainer${n === 1 ? '' : 's'} connected, not shown` : base;
+  }
+
+  /** Other runs still connected (ended ones are dropped from the count). */
+  private liveOthers(): number {
+    let n = 0;
+    for (const [id, o] of this.others) {
+      if (o.run.state === 'ended' || o.run.state === 'failed') this.others.delete(id);
+      else n++;
+    }
+    return n;
   }
 
   private wire(): void {
@@ -214,6 +244,12 @@ export class Session {
       this.refreshControl();
       this.scheduleFlush();
     });
+    if (s.kind === 'websocket-server') {
+      s.on('state', (c) => {
+        // Another trainer left: the status line's count changes.
+        if (c.run && c.run.id !== this.runId && this.others.has(c.run.id)) this.setConnection(this._feed.connection, this._feed.connectionReason);
+      });
+    }
   }
 
   private setConnection(state: ConnectionState, reason?: string): void {
@@ -226,8 +262,15 @@ export class Session {
   /** Why Apply cannot work now, or null. */
   controlBlocked(): string | null {
     if (!this.opts.trusted) return RESTRICTED_APPLY;
+    const run = this.followed;
+    if (run) return run.control ? null : (run.controlUnavailable ?? 'the run has no control channel');
     if (!this.source.control) return this.source.controlUnavailable ?? 'the source has no control channel';
     return null;
+  }
+
+  /** The control channel of the run on screen: Apply goes there and only its answers count. */
+  private get control() {
+    return this.followed ? this.followed.control : this.source.control;
   }
 
   private refreshControl(): void {
@@ -236,6 +279,20 @@ export class Session {
 
   private onRecord(rec: StreamRecord, run: Run): void {
     if (this.runId !== run.id) {
+      const current = this.followed;
+      if (current && this.source.kind === 'websocket-server' && current.state !== 'ended' && current.state !== 'failed') {
+        // A second trainer while the first is live: the panel keeps showing the first; the other is
+        // counted (status line, log), never mixed into its analysis or its Apply.
+        const o = this.others.get(run.id);
+        if (o) o.records++;
+        else {
+          this.others.set(run.id, { run, records: 1 });
+          this.opts.log(`another trainer is sending: ${run.id} (${run.label}); not shown, the panel follows ${current.id} (${current.label})`);
+          this.setConnection(this._feed.connection, this._feed.connectionReason);
+        }
+        return;
+      }
+      this.others.delete(run.id);
       if (this.runId !== null) {
         // A new run (process restarted, another trainer connected): start afresh.
         this.opts.log(`new run ${run.id} (${run.label}); the panel follows it`);
@@ -247,6 +304,7 @@ export class Session {
         for (const l of this.listeners) l(this._feed.snapshot());
       }
       this.runId = run.id;
+      this.followed = run;
       this.refreshControl();
     }
     this.writeSpool(rec);
@@ -383,7 +441,7 @@ export class Session {
     if (inFlight) return inFlight;
     const blocked = this.controlBlocked();
     if (blocked) return fail(blocked);
-    const control = this.source.control!;
+    const control = this.control!;
     this.opts.log(`${how === 'auto' ? 'auto-applying' : 'applying'} η = ${s.suggestedLr} (suggestion ${s.id})`);
     const p = (async (): Promise<ApplyView> => {
       let view: ApplyView | null = null;
@@ -442,6 +500,11 @@ export class Session {
       lastSent: this.lastSent,
       spoolPath: this.spoolPath,
       pid: this.pid,
+      /** Listener: its URL without the token (the token stays out of test state and logs). */
+      listening: this.listenUrl ? this.listenUrl.replace(/\?token=.*$/, '') : null,
+      tokenRequired: this.listenUrl ? this.listenUrl.includes('?token=') : null,
+      followedRun: this.followed?.id ?? null,
+      otherRuns: this.otherRuns,
     };
   }
 

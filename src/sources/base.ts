@@ -25,6 +25,8 @@ export class RunImpl implements Run {
     private fallbackLabel: string,
   ) {
     this.parser = new StreamParser((rec, line) => this.deliver(rec, line));
+    this.parser.onDuplicate = (step, line) =>
+      this.source.events.emit('log', `line ${line}: step ${step} repeats the previous step record; repeated steps are skipped and counted (shown once)`, this);
   }
 
   get label(): string {
@@ -48,6 +50,11 @@ export class RunImpl implements Run {
   /** Feeds raw text (any chunking) through the parser. */
   push(text: string): void {
     this.parser.push(text);
+    this.reportSkips();
+  }
+  /** Counts something that is not stream text (a binary WebSocket message) as a skipped line, with the reason. */
+  skipUnreadable(reason: string): void {
+    this.parser.skipUnreadable(reason);
     this.reportSkips();
   }
   /** Flushes a last unterminated line (end of a stream or of a file generation). */

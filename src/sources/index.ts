@@ -46,7 +46,8 @@
  * `skipped`), `meta`, state, and control channel. A process source starts a
  * new run on each `restart()`; the WebSocket server creates one per incoming
  * connection (several trainers may connect). `source.control` is the newest
- * run's channel; use `run.control` to address a particular run.
+ * run's channel: with several runs, address the one meant with `run.control`
+ * (an answer only counts on the channel of the run it was sent to).
  *
  * ## Control (`ControlChannel`, see types.ts and control.ts)
  *
@@ -61,7 +62,8 @@
  * Channels: the process's stdin; the WebSocket itself (client and server);
  * for a tailed log, the control file the trainer announced in
  * `meta.control_file` (resolved against the log's directory when relative;
- * one line appended per request). A run without one has `control ===
+ * honoured only when it is `<log>.control` beside the log, refused with the
+ * reason otherwise; one line appended per request). A run without one has `control ===
  * undefined` and `controlUnavailable` explains why (e.g. "the trainer
  * announced no control_file in its meta").
  */
@@ -89,12 +91,14 @@ export { DEFAULT_CONTROL_TIMEOUT_MS } from './control';
 export { ProcessSource, type ProcessSourceOptions } from './process';
 /** The variable a process source sets for its trainer (docs/protocol.md, "Control"). */
 export { STDIN_CONTROL_ENV } from '../trainer/control';
-export { TailSource, type TailSourceOptions } from './tail';
+export { TailSource, isBesideLog, type TailSourceOptions } from './tail';
 export {
   WebSocketClientSource,
   WebSocketServerSource,
   ReplayFilter,
   tokenMatches,
+  newListenToken,
+  DEFAULT_MAX_CONNECTIONS,
   DEFAULT_MAX_PAYLOAD,
   type WebSocketClientOptions,
   type WebSocketServerOptions,

@@ -16,11 +16,25 @@
  *   content   – the first bytes, or the bytes just before our position,
  *               differ from what we read → rewritten in place (truncated and
  *               refilled between two looks): read again from 0.
- * A missing file (not there yet, or removed) is waited for.
+ * A missing file (not there yet, or removed) is waited for, and so is a
+ * directory standing at the path. A read error drops the handle (the error is
+ * reported once) and the next look opens the path again: the same file goes on
+ * from where it was, another one is read from its start.
+ *
+ * Only regular files are followed: the path is opened non-blocking (opening a
+ * named pipe with no writer would otherwise block a thread for good, and with
+ * it the source's dispose) and a FIFO, socket or device fails the source with
+ * the reason, since positional reads and rotation checks need a file.
+ *
+ * Control: the trainer's `meta.control_file` is honoured only when it names
+ * the documented file beside the log, `<log>.control` (docs/security-monitor.md):
+ * a log must not choose where the monitor writes. Control lines are appended
+ * without following a symbolic link, to a regular file only.
  */
-import { open, stat, appendFile, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants, realpathSync } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
-import { dirname, resolve, isAbsolute } from 'node:path';
+import { basename, dirname, join, resolve, isAbsolute } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { MetaRecord } from '../core/protocol';
 import { ControlLink } from './control';
@@ -55,6 +69,8 @@ export class TailSource extends BaseSource {
   private tail = Buffer.alloc(0);
   private decoder = new StringDecoder('utf8');
   private everOpened = false;
+  /** Set when the path is not something we can follow (FIFO, socket, device): looks stop. */
+  private unfollowable = false;
   private busy = false;
   private again = false;
   private idle: Promise<void> = Promise.resolve();
@@ -62,6 +78,10 @@ export class TailSource extends BaseSource {
   private watcher: FSWatcher | undefined;
   private readonly buf: Buffer;
   private run!: RunImpl;
+  /** The file whose handle a read error dropped, and where we were in it (the next open resumes there). */
+  private lost: { ino: number; dev: number; position: number } | undefined;
+  /** The last read error reported (reported once until a read succeeds). */
+  private lastError: string | undefined;
   /** Generations of the file seen (1 = the first); each rotation, recreation or truncation adds one. */
   generations = 0;
 
@@ -133,7 +153,7 @@ export class TailSource extends BaseSource {
           await this.look();
         } while (this.again && !this.disposed);
       } catch (err) {
-        this.reportError(err, this.run);
+        await this.dropHandle(err);
       } finally {
         this.busy = false;
       }
@@ -141,6 +161,7 @@ export class TailSource extends BaseSource {
   }
 
   private async look(): Promise<void> {
+    if (this.unfollowable) return;
     if (!this.fh && !(await this.openFile())) return;
     // Classify first, read after: reading a rewritten file from our old position would deliver a
     // stray half line and records that the re-read from 0 delivers again.
@@ -152,8 +173,13 @@ export class TailSource extends BaseSource {
     }
     if (!st || st.ino !== this.ino || st.dev !== this.dev) {
       // Rotated by rename, or deleted (and maybe recreated): what was written to the old file before
-      // the switch is still readable through our handle.
-      await this.drain();
+      // the switch is still readable through our handle. A handle that cannot be read any more
+      // must not keep us from the new file.
+      try {
+        await this.drain();
+      } catch (err) {
+        this.reportOnce(err);
+      }
       await this.closeGeneration(st ? 'was replaced (rotated or recreated)' : 'was removed');
       if (st) this.again = true;
       else this.setState('reconnecting', `${this.path} was removed; waiting for it to reappear`);
@@ -168,22 +194,80 @@ export class TailSource extends BaseSource {
       return;
     }
     await this.drain();
+    this.lastError = undefined;
+  }
+
+  /** A look failed (a read error): report it once, close the handle; the next look opens the path again. */
+  private async dropHandle(err: unknown): Promise<void> {
+    this.reportOnce(err);
+    const fh = this.fh;
+    if (!fh) return;
+    this.fh = undefined;
+    this.lost = { ino: this.ino, dev: this.dev, position: this.position };
+    await fh.close().catch(() => {});
+    if (!this.disposed) this.setState('reconnecting', `cannot read ${this.path}: ${(err as Error).message}; trying again`);
+  }
+
+  private reportOnce(err: unknown): void {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (msg === this.lastError) return;
+    this.lastError = msg;
+    this.reportError(err, this.run);
   }
 
   private async openFile(): Promise<boolean> {
     let fh: FileHandle;
+    const waiting = this.everOpened ? 'reconnecting' : 'connecting';
     try {
-      fh = await open(this.path, 'r');
+      // Non-blocking: a FIFO without a writer would block the open (and a thread) until one comes.
+      fh = await open(this.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? `waiting for ${this.path} to exist` : `cannot open ${this.path}: ${(err as Error).message}`;
-      this.setState(this.everOpened ? 'reconnecting' : 'connecting', why);
+      this.setState(waiting, why);
       return false;
     }
-    const st = await fh.stat();
+    let st;
+    try {
+      st = await fh.stat();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err;
+    }
+    if (!st.isFile()) {
+      await fh.close().catch(() => {});
+      if (st.isDirectory()) {
+        this.setState(waiting, `${this.path} is a directory; waiting for a file there`);
+        return false;
+      }
+      const what = st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : 'not a regular file';
+      clearInterval(this.poll);
+      this.setState(
+        'failed',
+        `${this.path} is ${what}: only regular files can be tailed (they are re-read after truncation and rotation); write the log to a file, or let the monitor start the trainer and read its output ('fdr-monitor watch --run -- CMD', or a script in the extension)`,
+      );
+      this.unfollowable = true;
+      return false;
+    }
     this.fh = fh;
+    const resume = this.lost && this.lost.ino === st.ino && this.lost.dev === st.dev && this.lost.position <= st.size;
     this.ino = st.ino;
     this.dev = st.dev;
+    if (resume) {
+      // The same file after a read error: go on from where we were (head, tail and the decoder's
+      // partial character are still those of this file).
+      this.position = this.lost!.position;
+      this.lost = undefined;
+      this.setState('live', `following ${this.path}`);
+      return true;
+    }
+    if (this.lost) {
+      // Another file than the one a read error made us drop: what was pending belongs to the old one.
+      this.lost = undefined;
+      this.run.push(this.decoder.end());
+      this.run.end();
+      this.events.emit('log', `${this.path} was replaced while it could not be read; reading the new file from its start`, this.run);
+    }
     this.position = 0;
     this.head = Buffer.alloc(0);
     this.tail = Buffer.alloc(0);
@@ -275,14 +359,51 @@ export class TailSource extends BaseSource {
     this.again = true;
   }
 
+  /** The only control file a log may name: `<log>.control`, beside it. */
+  get controlFilePath(): string {
+    return `${this.path}.control`;
+  }
+
   override onMeta(run: RunImpl, meta: MetaRecord): void {
     const file = meta.control_file;
     if (typeof file !== 'string' || file === '') {
       if (!run.link || !run.link.open) run.setLink(undefined, 'the trainer announced no control_file in its meta');
       return;
     }
-    const p = isAbsolute(file) ? file : resolve(dirname(this.path), file);
+    const p = isAbsolute(file) ? resolve(file) : resolve(dirname(this.path), file);
     run.link?.close('a new meta announced another control file', false);
-    run.setLink(new ControlLink('file', `control file ${p}`, (line) => appendFile(p, line, 'utf8'), this.opts.controlTimeoutMs));
+    if (!isBesideLog(p, this.path)) {
+      const why = `refused the control file the log names (${JSON.stringify(file).slice(0, 200)}): only ${basename(this.controlFilePath)} beside the log is written to (docs/security-monitor.md)`;
+      run.setLink(undefined, why);
+      this.events.emit('log', `${this.path}: ${why}`, run);
+      return;
+    }
+    run.setLink(new ControlLink('file', `control file ${p}`, (line) => appendControlLine(p, line), this.opts.controlTimeoutMs));
+  }
+}
+
+/** True when `file` is `<log>.control` in the log's own folder (also through symbolic links to the log or its folder). */
+export function isBesideLog(file: string, log: string): boolean {
+  const expected = `${log}.control`;
+  if (file === expected) return true;
+  try {
+    // The log may be reached through a link (to it or to its folder): compare real folders and the real name.
+    const real = realpathSync(log);
+    const dir = realpathSync(dirname(file));
+    return (basename(file) === basename(expected) && dir === realpathSync(dirname(log))) || join(dir, basename(file)) === `${real}.control`;
+  } catch {
+    return false;
+  }
+}
+
+/** Appends one line to a regular file, never through a symbolic link (O_NOFOLLOW), creating it if needed. */
+async function appendControlLine(p: string, line: string): Promise<void> {
+  const fh = await open(p, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK, 0o600);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new Error(`${p} is not a regular file`);
+    await fh.appendFile(line, 'utf8');
+  } finally {
+    await fh.close().catch(() => {});
   }
 }

@@ -12,11 +12,15 @@
  * with a different meta starts the step count afresh.)
  *
  * Server: listens on 127.0.0.1 by default; an optional token (query
- * `?token=` or `Authorization: Bearer`) compared in constant time; messages
- * larger than `maxPayload` close that connection (1009). Each connection is a
- * run of its own.
+ * `?token=` or `Authorization: Bearer`) compared in constant time (the CLI
+ * and the extension generate one by default, `newListenToken`); a request
+ * with an `Origin` header (a web page in a browser: trainers send none) is
+ * refused with 403 unless that origin is allowed; at most `maxConnections`
+ * trainers at once (503 beyond); messages larger than `maxPayload` close that
+ * connection (1009); a binary message is counted as a skipped line. Each
+ * connection is a run of its own.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { MetaRecord, StreamRecord } from '../core/protocol';
@@ -209,9 +213,20 @@ export interface WebSocketServerOptions {
   host?: string;
   /** When set, clients must present it (`?token=` or `Authorization: Bearer`). */
   token?: string;
+  /** Browser origins allowed to connect (default none: any request with an `Origin` header is refused). */
+  allowedOrigins?: string[];
+  /** Trainers connected at once (default 64); more are refused with 503 until one leaves. */
+  maxConnections?: number;
   /** Largest message accepted (default 4 MiB). */
   maxPayload?: number;
   controlTimeoutMs?: number;
+}
+
+export const DEFAULT_MAX_CONNECTIONS = 64;
+
+/** A fresh random token for a listener (URL-safe, 128 bits). */
+export function newListenToken(): string {
+  return randomBytes(16).toString('base64url');
 }
 
 export class WebSocketServerSource extends BaseSource {
@@ -241,6 +256,13 @@ export class WebSocketServerSource extends BaseSource {
   get description(): string {
     return `listening on ${this.url}${this.opts.token ? ' (token required)' : ''}`;
   }
+  /** The URL a trainer connects to: `url` with `?token=` when a token is required (a secret: show it to the user only). */
+  get connectUrl(): string {
+    return this.opts.token ? `${this.url}?token=${encodeURIComponent(this.opts.token)}` : this.url;
+  }
+  /** Connections refused for coming from a browser page (an `Origin` header not allowed), or over `maxConnections`. */
+  refusedOrigin = 0;
+  refusedBusy = 0;
 
   async start(): Promise<void> {
     if (this.disposed) throw new Error('source disposed');
@@ -251,10 +273,26 @@ export class WebSocketServerSource extends BaseSource {
       port: this.opts.port,
       maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       verifyClient: (info: { req: IncomingMessage }, cb: (ok: boolean, code?: number, msg?: string) => void) => {
-        if (!this.opts.token || tokenMatches(presentedToken(info.req), this.opts.token)) return cb(true);
-        this.rejected++;
-        this.events.emit('log', `refused a connection from ${info.req.socket.remoteAddress}: wrong or missing token`);
-        cb(false, 401, 'Unauthorized');
+        const from = info.req.socket.remoteAddress;
+        const origin = info.req.headers.origin;
+        if (origin !== undefined && !(this.opts.allowedOrigins ?? []).includes(origin)) {
+          // A page in a browser can open WebSockets to 127.0.0.1; trainers send no Origin.
+          this.refusedOrigin++;
+          this.events.emit('log', `refused a connection from ${from}: it comes from a web page (Origin ${JSON.stringify(origin).slice(0, 100)})`);
+          return cb(false, 403, 'Forbidden');
+        }
+        if (this.opts.token && !tokenMatches(presentedToken(info.req), this.opts.token)) {
+          this.rejected++;
+          this.events.emit('log', `refused a connection from ${from}: wrong or missing token`);
+          return cb(false, 401, 'Unauthorized');
+        }
+        const max = this.opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+        if (this.sockets.size >= max) {
+          this.refusedBusy++;
+          this.events.emit('log', `refused a connection from ${from}: ${max} trainers are connected already`);
+          return cb(false, 503, 'Too many trainers');
+        }
+        cb(true);
       },
     });
     this.wss = wss;
@@ -299,7 +337,7 @@ export class WebSocketServerSource extends BaseSource {
     this.setRunState(run, 'live', `connected from ${peer}`);
     let lastError = '';
     ws.on('message', (data, isBinary) => {
-      if (isBinary) return this.reportError(new Error('binary WebSocket message ignored (stream v1 is text)'), run);
+      if (isBinary) return run.skipUnreadable('binary WebSocket message (stream v1 is text)');
       run.push(data.toString());
       run.end();
     });

@@ -40,6 +40,8 @@ export interface TestState {
     apply: null | { phase: string; reason?: string; ackStep?: number; lr: number };
     controlBlocked: string | null;
     pid: number | null;
+    listening: string | null;
+    tokenRequired: boolean | null;
   };
   panel: { exists: boolean; visible: boolean; ready: number; rendered: number; lastRenderedSeq: number | null; latencies: number[]; renderMs: number[]; rejected: string[] };
   updates: number;

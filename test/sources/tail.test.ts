@@ -178,7 +178,8 @@ test('garbage and 2 MiB lines from a real writer process: valid records once, ba
 test('starting at the end: only new lines, but the meta (control file) is still read', () =>
   withDir('tail-g', async (dir, track) => {
     const p = join(dir, 'run.jsonl');
-    writeFileSync(p, JSON.stringify({ type: 'meta', run: 'g', control_file: 'ctl' }) + '\n' + lines(0, 500) + '{"step":500,"lr"');
+    // A relative control_file is resolved against the log's folder (and must be the documented <log>.control).
+    writeFileSync(p, JSON.stringify({ type: 'meta', run: 'g', control_file: 'run.jsonl.control' }) + '\n' + lines(0, 500) + '{"step":500,"lr"');
     const src = track(new TailSource({ path: p, from: 'end', pollMs: 50 }));
     const c = collect(src);
     await src.start();
@@ -192,7 +193,7 @@ test('starting at the end: only new lines, but the meta (control file) is still 
       c.steps().map((s) => s.step),
       expectedSteps(500, 510).map((s) => s.step),
     );
-    assert.equal(src.control?.description, `control file ${join(dir, 'ctl')}`);
+    assert.equal(src.control?.description, `control file ${join(dir, 'run.jsonl.control')}`);
     await src.dispose();
   }));
 
@@ -224,7 +225,7 @@ test('slow consumer on a long backlog: nothing lost, the event loop keeps runnin
 test('control via the announced control file: round trip, rejection, timeout, and no control_file', () =>
   withDir('tail-i', async (dir, track) => {
     const p = join(dir, 'run.jsonl');
-    const ctl = join(dir, 'run.control');
+    const ctl = `${p}.control`;
     const writer = track(new ProcessSource({
       command: process.execPath,
       args: [FAKE_TRAINER, '--steps', '100000', '--rate', '400', '--out', p, '--control-file', ctl],
@@ -252,13 +253,13 @@ test('control via the announced control file: round trip, rejection, timeout, an
 
     // A log whose trainer is gone: the request times out.
     const q = join(dir, 'old.jsonl');
-    writeFileSync(q, JSON.stringify({ type: 'meta', control_file: 'old.control' }) + '\n' + lines(0, 10));
+    writeFileSync(q, JSON.stringify({ type: 'meta', control_file: 'old.jsonl.control' }) + '\n' + lines(0, 10));
     const old = track(new TailSource({ path: q, pollMs: 50, controlTimeoutMs: 300 }));
     await old.start();
     await old.settle();
     const t = await old.control!.setLr(0.01);
     assert.equal(t.failure, 'timeout');
-    assert.ok(existsSync(join(dir, 'old.control')), 'the request was written where the meta said');
+    assert.ok(existsSync(join(dir, 'old.jsonl.control')), 'the request was written where the meta said');
     await old.dispose();
 
     // No control_file announced: no channel, and the reason says so.

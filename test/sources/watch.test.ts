@@ -102,10 +102,10 @@ test('--run: a failing trainer gives its exit status and its last stderr lines; 
 test('--listen: a trainer connects, is analysed, and --exit-after-runs ends the watch', async () => {
   const w = cli(['watch', '--listen', '0', '--exit-after-runs', '1', '--json'], {
     onSpawn: (_pid, _out, err) => {
-      // Port 0: the system picks a free port, which the watch reports in its state line.
-      void waitFor('listening', () => /listening on ws:\/\/127\.0\.0\.1:\d+/.test(err()), 10_000).then(() => {
-        const port = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(err())![1];
-        spawn(process.execPath, [FAKE_TRAINER, '--connect', `ws://127.0.0.1:${port}/`, '--steps', '300'], { stdio: 'ignore' });
+      // Port 0: the system picks a free port; the watch prints the URL to use (with the token it made).
+      void waitFor('listening', () => /trainers connect to ws:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.test(err()), 10_000).then(() => {
+        const url = /trainers connect to (ws:\/\/\S+)/.exec(err())![1];
+        spawn(process.execPath, [FAKE_TRAINER, '--connect', url, '--steps', '300'], { stdio: 'ignore' });
       });
     },
   });

@@ -2,7 +2,8 @@
  * FDR Monitor in Restricted Mode (untrusted folder), inside the real
  * extension host: starting a trainer is refused and says why; tailing a log
  * file works (records, analysis, suggestion); Apply is refused with the
- * reason, and the trainer's control file is never written.
+ * reason, and the trainer's control file is never written; the workspace's
+ * settings cannot choose the listen address or token.
  */
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -18,7 +19,7 @@ import { RESTRICTED_APPLY, RESTRICTED_SPAWN } from '../../../src/extension/sessi
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-restricted-'));
 const log = path.join(dir, 'run.jsonl');
-const controlFile = path.join(dir, 'run.control');
+const controlFile = `${log}.control`;
 
 const tests: Test[] = [
   ['the workspace is untrusted and the extension still activates', async () => {
@@ -84,6 +85,23 @@ const tests: Test[] = [
     assert.equal(id, undefined);
     assert.deepEqual(py.argv(), [], 'the example never ran');
     await setSetting('pythonInterpreter', undefined);
+  }],
+  ['the workspace cannot choose the listen address or the token (restricted settings); its port still counts', async () => {
+    const cfg = () => vscode.workspace.getConfiguration('fdrMonitor');
+    // As a cloned repository's .vscode/settings.json would set them.
+    await cfg().update('websocket.host', '0.0.0.0', vscode.ConfigurationTarget.Workspace);
+    await cfg().update('websocket.token', 'known', vscode.ConfigurationTarget.Workspace);
+    await cfg().update('websocket.port', 9999, vscode.ConfigurationTarget.Workspace);
+    try {
+      // The port (not restricted) counts; the host and the token must stay the defaults.
+      assert.equal(cfg().get('websocket.port'), 9999);
+      assert.equal(cfg().get('websocket.host'), '127.0.0.1', "the workspace's listen address is ignored");
+      assert.equal(cfg().get('websocket.token'), '', "the workspace's token is ignored");
+      const items = await pickerItems('the listen item', (i) => i.some((x) => x.id === 'listen'));
+      assert.equal(items.find((x) => x.id === 'listen')!.description, 'ws://127.0.0.1:9999');
+    } finally {
+      for (const k of ['websocket.host', 'websocket.token', 'websocket.port']) await cfg().update(k, undefined, vscode.ConfigurationTarget.Workspace);
+    }
   }],
 ];
 

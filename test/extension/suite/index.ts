@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import WebSocket from 'ws';
 import { EXTENSION_ID, pickerItems, quantile, runSuite, setSetting, testState, until, type Test } from '../harness';
 import { fakePython } from '../fixtures/fake-python';
 
@@ -98,6 +99,23 @@ const tests: Test[] = [
     assert.equal(alive(pid), false, `pid ${pid} still alive`);
     const s = await testState();
     assert.ok(s.session && ['ended', 'failed'].includes(s.session.sourceState), s.session?.sourceState);
+  }],
+  ['Listen for trainers: a token is required by default; without it, or from a browser page, a trainer is refused', async () => {
+    const id = await vscode.commands.executeCommand<string>('fdrMonitor.start', { kind: 'listen', host: '127.0.0.1', port: 0 });
+    assert.equal(typeof id, 'string');
+    const s = await until('listening', (st) => st.session?.id === id && st.session.sourceState === 'live' && st.session);
+    assert.equal(s.tokenRequired, true);
+    assert.match(s.listening ?? '', /^ws:\/\/127\.0\.0\.1:\d+\/$/);
+    const status = (headers: Record<string, string>) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(s.listening!, { headers });
+        ws.once('open', () => (ws.terminate(), resolve(101)));
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once('error', () => resolve(-1));
+      });
+    assert.equal(await status({}), 401);
+    assert.equal(await status({ Origin: 'https://attacker.example' }), 403);
+    await vscode.commands.executeCommand('fdrMonitor.stop');
   }],
   ['the start picker: no torch in the configured Python → the PyTorch item is unavailable and says how to get torch', async () => {
     await setSetting('pythonInterpreter', noTorch.python);
