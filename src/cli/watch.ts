@@ -20,6 +20,7 @@ import { Analyzer } from '../core/analyzer';
 import type { StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision } from '../core/types';
 import { createSource, type ProcessSource, type Run, type Source, type SourceSpec } from '../sources';
+import { TOKEN_ENV } from '../trainer/auth';
 import { formatHuman } from './analyze';
 import { DECISION_OPTIONS, UsageError, decisionOptions, flag, number, parseCommandLine, text, usageFailure } from './args';
 
@@ -35,7 +36,8 @@ source (exactly one):
      --exit-after-runs N end once N runs have ended              (default: run until SIGINT)
   --run -- CMD ARGS…     start the trainer and read its stdout (control via its stdin)
      --cwd DIR           working directory of the trainer
-  --token T              --connect: sent as a bearer token; --listen: required from trainers
+  --token T              --connect: sent as a bearer token (default: ?token= in the URL, else
+                         $FDR_MONITOR_TOKEN); --listen: required from trainers
 
 output:
   --json                 decision lines as 'analyze --decisions', the 'analyze --json'
@@ -76,7 +78,25 @@ const WATCH_OPTIONS = {
   ...DECISION_OPTIONS,
 } as const;
 
-export function parseWatchArgs(argv: string[]): WatchArgs | 'help' {
+/**
+ * The token `--connect` sends (docs/security.md): `--token`, else none when the
+ * URL carries `?token=`, else the environment's FDR_MONITOR_TOKEN (what a
+ * trainer serving WebSocket reads too).
+ */
+function connectToken(url: string, flagToken: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  let inUrl = false;
+  try {
+    inUrl = new URL(url).searchParams.has('token');
+  } catch {
+    throw new UsageError(`--connect: '${url}' is not a valid URL`);
+  }
+  if (flagToken !== undefined && inUrl) throw new UsageError('give the token once: in the URL (?token=…) or with --token');
+  if (flagToken !== undefined) return flagToken;
+  if (inUrl) return undefined;
+  return env[TOKEN_ENV] || undefined;
+}
+
+export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): WatchArgs | 'help' {
   const { help, values: v, positionals, afterDashes: command } = parseCommandLine(argv, WATCH_OPTIONS);
   if (help) return 'help';
   if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}' (a command for --run goes after --)`);
@@ -95,7 +115,7 @@ export function parseWatchArgs(argv: string[]): WatchArgs | 'help' {
   const timeoutMs = v['control-timeout'] === undefined ? undefined : 1000 * v['control-timeout'];
   let spec: SourceSpec;
   if (tail !== undefined) spec = { kind: 'tail', path: tail, from: v['from-end'] ? 'end' : 'start', controlTimeoutMs: timeoutMs };
-  else if (connect !== undefined) spec = { kind: 'websocket-client', url: connect, token, controlTimeoutMs: timeoutMs };
+  else if (connect !== undefined) spec = { kind: 'websocket-client', url: connect, token: connectToken(connect, token, env), controlTimeoutMs: timeoutMs };
   else if (listen !== undefined) spec = { kind: 'websocket-server', port: listen, host, token, controlTimeoutMs: timeoutMs };
   else spec = { kind: 'process', command: command![0], args: command!.slice(1), cwd, controlTimeoutMs: timeoutMs };
   return { spec, json: v.json === true, autoApply: v['auto-apply'] === true, exitAfterRuns: v['exit-after-runs'], options: decisionOptions(v) };

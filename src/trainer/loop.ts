@@ -107,7 +107,7 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
     for (const c of items) {
       const base = { type: 'event' as const, step: stepper.step, ...(c.request !== undefined ? { request: c.request } : {}) };
       if (c.kind === 'invalid') {
-        out.push({ ...base, event: 'error', reason: c.reason, source: c.source } as EventRecord);
+        out.push({ ...base, event: 'error', reason: c.reason, source: c.source, ...(c.dropped !== undefined ? { dropped: c.dropped } : {}) } as EventRecord);
         log(`control (${c.source}) refused: ${c.reason}`);
       } else if (c.kind === 'stop') {
         stopReason ??= `stop requested (${c.source})`;
@@ -173,7 +173,7 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
     }
     // Requests that arrived with the stop still get an answer (an error for anything but stop).
     if (control?.pending) {
-      const rest = control.drain();
+      const rest = control.drain(true);
       await write(
         rest
           .filter((c) => c.kind !== 'stop')
@@ -184,7 +184,9 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
                 event: 'error',
                 step: stepper.step,
                 ...(c.request !== undefined ? { request: c.request } : {}),
-                reason: `run is ending (${stopReason}); request not applied`,
+                reason: c.kind === 'invalid' ? c.reason : `run is ending (${stopReason}); request not applied`,
+                source: c.source,
+                ...(c.kind === 'invalid' && c.dropped !== undefined ? { dropped: c.dropped } : {}),
               }) as EventRecord,
           ),
       );
