@@ -179,7 +179,9 @@ async function plumbing(v: Values, log: (m: string) => void): Promise<Plumbing> 
     log(`serving stream v1 on ${ws.url} (token ${token.from === 'generated' ? 'generated for this run' : `from ${token.from === 'env' ? TOKEN_ENV : token.from === 'file' ? '--ws-token-file' : '--ws-token'}`})`);
   }
   if (v['connect-ws'] !== undefined) {
-    const client = new WebSocketClientSink(v['connect-ws'], onControl);
+    // The listening monitor's token: in the URL, else the environment's (as a bearer header).
+    const inUrl = /[?&]token=/.test(v['connect-ws']);
+    const client = new WebSocketClientSink(v['connect-ws'], onControl, inUrl ? undefined : process.env[TOKEN_ENV] || undefined);
     await client.ready;
     sinks.push(client);
     channels.push('ws');

@@ -17,7 +17,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { MetaRecord, StreamRecord } from '../core/protocol';
 import { selectBackend, type BackendName } from './backend';
-import { chooseToken } from './auth';
+import { chooseToken, TOKEN_ENV } from './auth';
 import { ControlQueue, stdinIsControlPipe } from './control';
 import { runTrainingLoop, type LoopResult, type Stepper } from './loop';
 import { InstrumentedSgd, type DataSource, type SgdOptions, type TrainableModel } from './sgd';
@@ -120,7 +120,8 @@ export async function train<B>(opts: TrainOptions<B>): Promise<LoopResult> {
     log(`serving stream v1 on ${ws.url}`);
   }
   if (opts.connectWs) {
-    const c = new WebSocketClientSink(opts.connectWs, onControl);
+    // The listening monitor's token: in the URL, else the environment's (as a bearer header).
+    const c = new WebSocketClientSink(opts.connectWs, onControl, /[?&]token=/.test(opts.connectWs) ? undefined : process.env[TOKEN_ENV] || undefined);
     await c.ready;
     sinks.push(c);
     channels.push('ws');

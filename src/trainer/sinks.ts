@@ -376,11 +376,16 @@ export class WebSocketClientSink implements Sink {
   private readonly queue: string[] = [];
   readonly ready: Promise<void>;
 
+  /**
+   * `name`: the monitor's URL (a `?token=` in it travels as is). `token`, when
+   * given, is sent as `Authorization: Bearer` (docs/security.md).
+   */
   constructor(
     readonly name: string,
     onControl?: ControlLineHandler,
+    token?: string,
   ) {
-    this.ws = new WebSocket(name, { maxPayload: 1024 * 1024 });
+    this.ws = new WebSocket(name, { maxPayload: MAX_CONTROL_LINE, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
     this.ready = new Promise((resolve, reject) => {
       this.ws.once('open', () => {
         for (const l of this.queue) this.ws.send(l);

@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { parseLine, type EventRecord, type MetaRecord, type StepRecord, type StreamRecord } from '../../src/core/protocol';
 import { MAIN, collector, isEvent, isStepAtLeast, spawnTrainer, withTimeout, type Collector, type Trainer } from './proc';
 
@@ -365,5 +365,28 @@ test('control file replaced by a directory, removed, replaced by a FIFO, then by
   } finally {
     tr.proc.kill();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--connect-ws presents FDR_MONITOR_TOKEN as a bearer header to a listening monitor, unless the URL carries ?token=', async () => {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as { port: number }).port;
+  const seen: { url: string; auth: string | undefined }[] = [];
+  server.on('connection', (ws, req) => {
+    seen.push({ url: req.url ?? '', auth: req.headers.authorization });
+    ws.send(JSON.stringify({ type: 'control', command: 'stop' }));
+  });
+  try {
+    for (const url of [`ws://127.0.0.1:${port}/`, `ws://127.0.0.1:${port}/?token=in-the-url-0123456789`]) {
+      const tr = spawnTrainer([...NQM, '--rate', '200', '--connect-ws', url, '--stdin-control', 'off'], { FDR_MONITOR_TOKEN: TOKEN });
+      assert.equal(await withTimeout(tr.exit, 15000, `exit (${url})`), 0, tr.stderr.join('\n'));
+    }
+    assert.deepEqual(seen, [
+      { url: '/', auth: `Bearer ${TOKEN}` },
+      { url: '/?token=in-the-url-0123456789', auth: undefined },
+    ]);
+  } finally {
+    await new Promise((r) => server.close(r));
   }
 });
