@@ -305,8 +305,8 @@ export class ControlQueue {
    * misses appends on some filesystems. Read in chunks (at most 1 MiB a
    * poll); when more than MAX_CONTROL_FILE_BACKLOG was appended since the last
    * poll only its last 64 KiB is read. A path that is missing, not a regular
-   * file (a directory, a FIFO) or unreadable is reported once as an `error`
-   * event and watched on.
+   * file (a directory, a FIFO), unreadable, owned by another user or writable
+   * by every user is reported once as an `error` event and watched on.
    */
   attachControlFile(path: string, pollMs = 200): void {
     let offset = 0;
@@ -353,6 +353,14 @@ export class ControlQueue {
         return report(`not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : 'a device or socket'})`);
       }
       const id = `${st.dev}:${st.ino}`;
+      const untrusted = untrustedFile(st);
+      if (untrusted) {
+        // Lines written while anyone could write them are never read: skip to its end.
+        identity = id;
+        offset = st.size;
+        restart(true);
+        return report(`${untrusted}; its lines are ignored`);
+      }
       if (id !== identity || st.size < offset) {
         // Truncated, or another file in its place: its content is new.
         identity = id;
@@ -405,6 +413,14 @@ export class ControlQueue {
   close(): void {
     for (const c of this.closers.splice(0)) c();
   }
+}
+
+/** Why a control file must not be obeyed (another user's, or anyone may write it), or undefined. */
+function untrustedFile(st: fs.Stats): string | undefined {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  if (uid !== undefined && st.uid !== uid) return `owned by another user (uid ${st.uid})`;
+  if (process.platform !== 'win32' && st.mode & 0o002) return 'writable by every user (mode ' + (st.mode & 0o777).toString(8) + ')';
+  return undefined;
 }
 
 /** Whether stdin is a pipe or socket a parent can write to and close (not a TTY, not /dev/null). */

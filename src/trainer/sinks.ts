@@ -182,7 +182,8 @@ export class WebSocketServerSink implements Sink {
     this.maxClients = opts.maxClients ?? DEFAULT_MAX_WS_CLIENTS;
     this.history = new ReplayHistory({ ...opts.replayBounds, steps: opts.replay ?? DEFAULT_WS_REPLAY });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CONTROL_LINE });
-    this.http = http.createServer((_req, res) => {
+    // connectionsCheckingInterval: how often the timeouts below are enforced (default 30 s).
+    this.http = http.createServer({ connectionsCheckingInterval: 1000 }, (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' });
       res.end('this is a WebSocket endpoint (stream v1)\n');
     });

@@ -183,7 +183,9 @@ test('watch --connect presents the token from --token, from ?token= in the URL, 
     const wrong = watch(['--connect', plain, '--token', 'not-the-token-0123456789'], { FDR_MONITOR_TOKEN: undefined });
     await tr.out.waitFor(isStepAtLeast(300), 'step 300');
     const deadline = Date.now() + 20000;
-    while (!/401/.test(wrong.err) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const ready = () => /401/.test(wrong.err) && ws.every((w) => /live \(connected/.test(w.err));
+    while (!ready() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const [i, w] of ws.entries()) assert.match(w.err, /live \(connected/, `watch ${i} connected: ${w.err}`);
     assert.match(wrong.err, /401/, 'the wrong token is refused with 401');
     assert.ok(!wrong.err.includes('not-the-token'), 'watch does not print the token');
     tr.send({ type: 'control', command: 'stop' });
@@ -307,7 +309,7 @@ test('SIGTERM ends a run that is flooded with control lines and serves a client 
   }
 });
 
-test('control file replaced by a directory, removed, replaced by a FIFO, then by a 600 MB file: each reported once, training goes on, a stop after the 600 MB is obeyed', async () => {
+test('control file made world-writable, replaced by a directory, removed, replaced by a FIFO, then by a 600 MB file: each reported once, training goes on, a stop after the 600 MB is obeyed', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-sec-'));
   const file = path.join(dir, 'run.jsonl');
   const control = `${file}.control`;
@@ -335,6 +337,13 @@ test('control file replaced by a directory, removed, replaced by a FIFO, then by
   };
   try {
     await until((rs) => lastStep(rs) >= 20, 'step 20');
+    // Writable by every user: what is appended meanwhile is not obeyed.
+    fs.chmodSync(control, 0o666);
+    await until(reported(/writable by every user \(mode 666\); its lines are ignored/), 'the world-writable file reported');
+    fs.appendFileSync(control, JSON.stringify({ type: 'control', command: 'set_lr', lr: 0.05, request: 'ww' }) + '\n');
+    await goesOn('a line in the world-writable file');
+    assert.equal(read().some(isEvent('lr_set', 'ww')), false, 'a line from a world-writable control file is not obeyed');
+    fs.chmodSync(control, 0o600);
     fs.rmSync(control);
     fs.mkdirSync(control);
     await until(reported(/not a regular file \(a directory\)/), 'the directory reported');
