@@ -16,8 +16,9 @@
  * (events, MB), and the time from SIGTERM to exit (aim < 5 s).
  *
  * Run: npx tsc -p . && node bench/run-bench.mjs control-flood
- *      (FDR_BENCH_SECONDS=s per scenario, default 8; FDR_BENCH_CLI=path/to/main.js
- *      to measure another build of the CLI)
+ *      (FDR_BENCH_SECONDS=s per scenario, default 8; FDR_BENCH_SCENARIOS=invalid,stuck
+ *      for some only, the baseline always; FDR_BENCH_CLI=path/to/main.js to measure
+ *      another build of the CLI)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -183,7 +184,8 @@ async function runScenario(scenario: Scenario): Promise<Result> {
 async function main(): Promise<void> {
   console.log(`trainer: ${CLI}; ${SECONDS} s per scenario at --rate ${RATE}`);
   const results: Result[] = [];
-  for (const s of ['baseline', 'set_lr', 'invalid', 'stuck'] as const) results.push(await runScenario(s));
+  const only = process.env.FDR_BENCH_SCENARIOS?.split(',');
+  for (const s of ['baseline', 'set_lr', 'invalid', 'stuck'] as const) if (s === 'baseline' || !only || only.includes(s)) results.push(await runScenario(s));
   const base = results[0];
   console.log('scenario   steps/s  ratio  peak RSS MB  lines sent  late-client replay   exit after SIGTERM');
   for (const r of results) {

@@ -190,7 +190,7 @@ export class ControlQueue {
     if (!d) this.drops.set(channel, (d = { source, n: 0, lastReport: -Infinity }));
     d.n += n;
     this.droppedTotal += n;
-    this.onArrival?.();
+    // No wake-up: the report waits for the next step boundary.
   }
 
   /** Milliseconds until `channel` may send another line. */
@@ -317,7 +317,8 @@ export class ControlQueue {
       identity = `${st.dev}:${st.ino}`;
     } catch {
       try {
-        fs.writeFileSync(path, '', { flag: 'a' });
+        // Mode 600: nobody else may write control lines into it, whatever the umask.
+        fs.writeFileSync(path, '', { flag: 'a', mode: 0o600 });
         const st = fs.statSync(path);
         offset = st.size;
         identity = `${st.dev}:${st.ino}`;

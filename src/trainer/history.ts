@@ -13,7 +13,7 @@ export const REPLAY_DEFAULTS = {
   eventsPerKind: 256,
   /** Distinct event kinds kept apart; later kinds share one bucket. */
   kinds: 32,
-  bytes: 32 * 1024 * 1024,
+  bytes: 64 * 1024 * 1024,
 } as const;
 
 export interface ReplayBounds {

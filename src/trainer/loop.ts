@@ -151,8 +151,10 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
       steps++;
       if (opts.rate && opts.rate > 0) {
         const due = started + (steps / opts.rate) * 1000;
-        const wait = due - Date.now();
-        if (wait > 0) {
+        let wait = due - Date.now();
+        if (wait <= 0) await yieldToEventLoop();
+        // A request wakes the loop to apply it at once; the next step still waits for its time.
+        while (wait > 0 && !stopReason) {
           await new Promise<void>((resolve) => {
             const t = setTimeout(() => {
               wake = undefined;
@@ -164,7 +166,9 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
               resolve();
             };
           });
-        } else await yieldToEventLoop();
+          if (control?.pending) await applyControl(control.drain());
+          wait = due - Date.now();
+        }
         lastYield = Date.now();
       } else if (Date.now() - lastYield >= YIELD_EVERY_MS) {
         await yieldToEventLoop();
