@@ -3,8 +3,8 @@
  * presents the run's token, and no web page.
  *
  *   token   `Authorization: Bearer <token>` header, or `?token=<token>` in the
- *           URL's query (percent-encoded); when the header is present it is
- *           the one checked. Compared in constant time.
+ *           URL's query (percent-encoded); either may carry it. Compared in
+ *           constant time.
  *   Origin  browsers send it on every WebSocket handshake, and a page may
  *           open one to 127.0.0.1; Node clients (the monitor, the extension
  *           host, Python's `websockets`) send none. A handshake with an
@@ -79,18 +79,26 @@ export function chooseToken(o: { flag?: string; file?: string; env?: NodeJS.Proc
   return choice;
 }
 
-/** The token a handshake presents: the Bearer header when there is one, else `?token=`; '' when none. */
-export function presentedToken(req: IncomingMessage): string {
+/** The tokens a handshake presents: the Bearer header's and the `?token=` query's (either may be absent). */
+export function presentedTokens(req: IncomingMessage): string[] {
+  const out: string[] = [];
   const auth = req.headers.authorization;
-  if (typeof auth === 'string') {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    return m ? m[1] : '';
-  }
+  const m = typeof auth === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+  if (m) out.push(m[1]);
   try {
-    return new URL(req.url ?? '/', 'http://localhost').searchParams.get('token') ?? '';
+    const q = new URL(req.url ?? '/', 'http://localhost').searchParams.get('token');
+    if (q !== null) out.push(q);
   } catch {
-    return '';
+    // an unparsable URL presents no token
   }
+  return out;
+}
+
+/** Whether the handshake presents `expected` in its header or its query (each compared in constant time). */
+export function handshakeAuthorized(req: IncomingMessage, expected: string): boolean {
+  let ok = false;
+  for (const t of presentedTokens(req)) ok = tokenMatches(t, expected) || ok;
+  return ok;
 }
 
 /** Constant-time comparison: both sides hashed to equal-length digests, then timingSafeEqual. */

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { generateToken, originAllowed, presentedToken, tokenMatches, tokenProblem, urlWithToken } from './auth';
+import { generateToken, handshakeAuthorized, originAllowed, tokenProblem, urlWithToken } from './auth';
 import { REPLAY_DEFAULTS, ReplayHistory, type ReplayBounds } from './history';
 import { MAX_CONTROL_LINE } from './limits';
 
@@ -226,7 +226,7 @@ export class WebSocketServerSink implements Sink {
     let refusal: [number, string, string] | undefined;
     if (this.closing) refusal = [503, 'Service Unavailable', 'the run is ending'];
     else if (!originAllowed(origin, this.allowOrigins)) refusal = [403, 'Forbidden', `Origin ${JSON.stringify(origin).slice(0, 80)} is not allowed (a web page)`];
-    else if (!tokenMatches(presentedToken(req), this.token)) refusal = [401, 'Unauthorized', 'wrong or missing token'];
+    else if (!handshakeAuthorized(req, this.token)) refusal = [401, 'Unauthorized', 'wrong or missing token'];
     else if (this.clients.size >= this.maxClients) refusal = [503, 'Service Unavailable', `already ${this.maxClients} clients`];
     if (refusal) {
       const [code, status, why] = refusal;
