@@ -7,14 +7,15 @@
  *   fdr-monitor train mnist-mlp [--batch-size --lr --momentum --weight-decay --epochs --backend …]
  *
  * Output: stdout by default; `--out FILE` and/or `--serve-ws PORT` (127.0.0.1
- * unless `--ws-host`) and/or `--connect-ws URL` instead (add `--stdout` to
- * keep stdout too). Control: stdin (when it is a pipe; its end ends the run
+ * unless `--ws-host`; clients must present a token, docs/security.md) and/or
+ * `--connect-ws URL` instead (add `--stdout` to keep stdout too). Control: stdin (when it is a pipe; its end ends the run
  * only under FDR_MONITOR_STDIN_CONTROL=1), the WebSocket, and a control file
  * (`--control-file`, default FILE.control with `--out FILE`).
  */
 import * as path from 'node:path';
 import type { MetaRecord } from '../core/protocol';
 import { NQM_EXAMPLE_DEFAULTS, NqmStepper } from '../trainer/examples/nqm';
+import { chooseToken, TOKEN_ENV } from '../trainer/auth';
 import { ControlQueue, DEFAULT_MAX_LR_RATIO, STDIN_CONTROL_ENV, stdinIsControlPipe } from '../trainer/control';
 import { runTrainingLoop, type Stepper } from '../trainer/loop';
 import { fileSink, stdoutSink, WebSocketClientSink, WebSocketServerSink, DEFAULT_WS_REPLAY, type Sink } from '../trainer/sinks';
@@ -24,6 +25,10 @@ const COMMON_HELP = `output and control (both examples):
   --out FILE             write the stream to FILE (truncated) instead of stdout
   --serve-ws PORT        serve the stream over WebSocket (0 = any free port; printed on stderr)
   --ws-host HOST         address to serve on (default 127.0.0.1)
+  --ws-token-file FILE   token WebSocket clients must present (default: \$${TOKEN_ENV}, else a
+                         random one; the URL that carries it is printed on stderr)
+  --ws-token T           the same on the command line (other users can read it in 'ps')
+  --ws-allow-origin O,…  browser Origins allowed to connect (default: none; see docs/security.md)
   --ws-replay N          step lines replayed to a late WebSocket client (default ${DEFAULT_WS_REPLAY})
   --connect-ws URL       send the stream to a monitor listening for trainers (ws://…)
   --stdout               also write to stdout when --out/--serve-ws/--connect-ws is given
@@ -83,6 +88,9 @@ const COMMON_OPTIONS = {
   'serve-ws': port,
   'ws-host': text('an address'),
   'ws-replay': number({ integer: true, min: 0 }),
+  'ws-token': text('a token'),
+  'ws-token-file': text('a file'),
+  'ws-allow-origin': text('an Origin, e.g. http://localhost:3000'),
   'connect-ws': text('a ws:// URL'),
   stdout: flag(),
   'control-file': text('a file'),
@@ -145,20 +153,35 @@ async function plumbing(v: Values, log: (m: string) => void): Promise<Plumbing> 
   const channels: string[] = [];
   const meta: Record<string, unknown> = {};
   const notices: string[] = [];
-  const onControl = (line: string) => control.pushLine(line, 'ws');
-  if (v.out !== undefined) sinks.push(fileSink(v.out));
+  const onControl = (line: string, _source: 'ws', channel: string) => control.pushLine(line, 'ws', channel);
+  const onClientGone = (channel: string) => control.forget(channel);
+  const wsOnly = (['ws-token', 'ws-token-file', 'ws-allow-origin', 'ws-host', 'ws-replay'] as const).find((k) => v[k] !== undefined);
+  if (wsOnly && v['serve-ws'] === undefined) throw new UsageError(`--${wsOnly} only goes with --serve-ws`);
+  let token: ReturnType<typeof chooseToken> | undefined;
   if (v['serve-ws'] !== undefined) {
+    try {
+      token = chooseToken({ flag: v['ws-token'], file: v['ws-token-file'] });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  if (v.out !== undefined) sinks.push(fileSink(v.out));
+  if (v['serve-ws'] !== undefined && token) {
     const host = v['ws-host'] ?? '127.0.0.1';
-    const ws = new WebSocketServerSink({ port: v['serve-ws'], host, replay: v['ws-replay'] ?? DEFAULT_WS_REPLAY, onControl, log });
+    const allowOrigins = (v['ws-allow-origin'] ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+    const ws = new WebSocketServerSink({ port: v['serve-ws'], host, token: token.token, allowOrigins, replay: v['ws-replay'] ?? DEFAULT_WS_REPLAY, onControl, onClientGone, log });
     await ws.ready;
     sinks.push(ws);
     channels.push('ws');
+    // Without the token: the stream may be read by anyone the file or stdout reaches.
     meta.ws_url = ws.name;
-    // Tools (and tests) read this line to find an ephemeral port.
-    log(`serving stream v1 on ${ws.name}`);
+    // Tools (and tests) read this line to find an ephemeral port; the token is for the user who started us.
+    log(`serving stream v1 on ${ws.url} (token ${token.from === 'generated' ? 'generated for this run' : `from ${token.from === 'env' ? TOKEN_ENV : token.from === 'file' ? '--ws-token-file' : '--ws-token'}`})`);
   }
   if (v['connect-ws'] !== undefined) {
-    const client = new WebSocketClientSink(v['connect-ws'], onControl);
+    // The listening monitor's token: in the URL, else the environment's (as a bearer header).
+    const inUrl = /[?&]token=/.test(v['connect-ws']);
+    const client = new WebSocketClientSink(v['connect-ws'], onControl, inUrl ? undefined : process.env[TOKEN_ENV] || undefined);
     await client.ready;
     sinks.push(client);
     channels.push('ws');

@@ -23,6 +23,8 @@ import { Analyzer } from '../core/analyzer';
 import type { StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision } from '../core/types';
 import { createSource, newListenToken, WebSocketServerSource, type ProcessSource, type Run, type Source, type SourceSpec } from '../sources';
+// The environment variable a token can come from (instead of --token, which `ps` shows); the trainer reads the same.
+import { TOKEN_ENV } from '../trainer/auth';
 import { formatHuman } from './analyze';
 import { DECISION_OPTIONS, UsageError, decisionOptions, flag, number, parseCommandLine, text, usageFailure } from './args';
 
@@ -38,7 +40,8 @@ source (exactly one):
      --exit-after-runs N end once N runs have ended              (default: run until SIGINT)
   --run -- CMD ARGS…     start the trainer and read its stdout (control via its stdin)
      --cwd DIR           working directory of the trainer
-  --token T              --connect: sent as a bearer token; --listen: required from trainers
+  --token T              --connect: sent as a bearer token (default: ?token= in the URL, else
+                         $FDR_MONITOR_TOKEN); --listen: required from trainers
                          (--listen makes a random one unless given; it prints the URL to use)
   --token-file F         the token from file F (first line), kept out of 'ps'; or set
                          FDR_MONITOR_TOKEN in the environment
@@ -59,9 +62,6 @@ decision options (as 'analyze'):
 Exit status: 0 when the source ended normally or on SIGINT/SIGTERM; the trainer's
 exit status (--run) when it failed; 1 when the source could not start; 2 for
 unusable arguments.`;
-
-/** The environment variable a token can come from (instead of --token, which `ps` shows). */
-export const TOKEN_ENV = 'FDR_MONITOR_TOKEN';
 
 /** Runs a `watch --listen` keeps analysing at once; the listener refuses more (503) until one ends. */
 export const MAX_WATCHED_RUNS = 64;
@@ -94,6 +94,24 @@ const WATCH_OPTIONS = {
   ...DECISION_OPTIONS,
 } as const;
 
+/**
+ * The token `--connect` sends (docs/security.md): `--token`, else none when the
+ * URL carries `?token=`, else the environment's FDR_MONITOR_TOKEN (what a
+ * trainer serving WebSocket reads too).
+ */
+function connectToken(url: string, flagToken: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  let inUrl = false;
+  try {
+    inUrl = new URL(url).searchParams.has('token');
+  } catch {
+    throw new UsageError(`--connect: '${url}' is not a valid URL`);
+  }
+  if (flagToken !== undefined && inUrl) throw new UsageError('give the token once: in the URL (?token=…) or with --token');
+  if (flagToken !== undefined) return flagToken;
+  if (inUrl) return undefined;
+  return env[TOKEN_ENV] || undefined;
+}
+
 export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): WatchArgs | 'help' {
   const { help, values: v, positionals, afterDashes: command } = parseCommandLine(argv, WATCH_OPTIONS);
   if (help) return 'help';
@@ -103,8 +121,9 @@ export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (tokenFlags > 1) throw new UsageError('--token, --token-file and --no-token exclude each other');
   if ((v['token-file'] !== undefined || v['no-token']) && connect === undefined && listen === undefined) throw new UsageError('--token-file and --no-token go with --connect or --listen');
   if (v['no-token'] && listen === undefined) throw new UsageError('--no-token only goes with --listen');
-  let token = v.token ?? (v['token-file'] !== undefined ? readTokenFile(v['token-file']) : undefined);
-  if (token === undefined && !v['no-token'] && (connect !== undefined || listen !== undefined) && env[TOKEN_ENV]) token = env[TOKEN_ENV];
+  const explicitToken = v.token ?? (v['token-file'] !== undefined ? readTokenFile(v['token-file']) : undefined);
+  let token = explicitToken;
+  if (token === undefined && !v['no-token'] && listen !== undefined && env[TOKEN_ENV]) token = env[TOKEN_ENV];
   const tokenGenerated = listen !== undefined && token === undefined && !v['no-token'];
   if (tokenGenerated) token = newListenToken();
   const runCmd = v.run === true;
@@ -121,7 +140,7 @@ export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const timeoutMs = v['control-timeout'] === undefined ? undefined : 1000 * v['control-timeout'];
   let spec: SourceSpec;
   if (tail !== undefined) spec = { kind: 'tail', path: tail, from: v['from-end'] ? 'end' : 'start', controlTimeoutMs: timeoutMs };
-  else if (connect !== undefined) spec = { kind: 'websocket-client', url: connect, token, controlTimeoutMs: timeoutMs };
+  else if (connect !== undefined) spec = { kind: 'websocket-client', url: connect, token: connectToken(connect, explicitToken, env), controlTimeoutMs: timeoutMs };
   else if (listen !== undefined) spec = { kind: 'websocket-server', port: listen, host, token, maxConnections: MAX_WATCHED_RUNS, controlTimeoutMs: timeoutMs };
   else spec = { kind: 'process', command: command![0], args: command!.slice(1), cwd, controlTimeoutMs: timeoutMs };
   return { spec, tokenGenerated, json: v.json === true, autoApply: v['auto-apply'] === true, exitAfterRuns: v['exit-after-runs'], options: decisionOptions(v) };

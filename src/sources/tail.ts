@@ -27,7 +27,7 @@
  * the reason, since positional reads and rotation checks need a file.
  *
  * Control: the trainer's `meta.control_file` is honoured only when it names
- * the documented file beside the log, `<log>.control` (docs/security-monitor.md):
+ * the documented file beside the log, `<log>.control` (docs/security.md ("Monitor side")):
  * a log must not choose where the monitor writes. Control lines are appended
  * without following a symbolic link, to a regular file only.
  */
@@ -373,7 +373,7 @@ export class TailSource extends BaseSource {
     const p = isAbsolute(file) ? resolve(file) : resolve(dirname(this.path), file);
     run.link?.close('a new meta announced another control file', false);
     if (!isBesideLog(p, this.path)) {
-      const why = `refused the control file the log names (${JSON.stringify(file).slice(0, 200)}): only ${basename(this.controlFilePath)} beside the log is written to (docs/security-monitor.md)`;
+      const why = `refused the control file the log names (${JSON.stringify(file).slice(0, 200)}): only ${basename(this.controlFilePath)} beside the log is written to (docs/security.md ("Monitor side"))`;
       run.setLink(undefined, why);
       this.events.emit('log', `${this.path}: ${why}`, run);
       return;

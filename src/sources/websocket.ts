@@ -3,7 +3,9 @@
  * several newline-separated records in one message. Control goes back over the
  * same socket as one JSON line per message.
  *
- * Client: connects to a trainer's server; when the connection is lost it
+ * Client: connects to a trainer's server, presenting its token (`token`, as
+ * `Authorization: Bearer`, or `?token=` already in the URL; docs/security.md);
+ * when the connection is lost it
  * retries with exponential backoff (0.5 s, 1 s, 2 s … capped at 30 s, back to
  * 0.5 s after a successful connection). A reconnecting server may replay its
  * history: until a step newer than the last one delivered arrives, replayed
@@ -59,8 +61,9 @@ export class WebSocketClientSource extends BaseSource {
     this.delay = opts.minDelayMs ?? 500;
   }
 
+  /** The URL with a `?token=` value hidden: what notices and states show. */
   get description(): string {
-    return this.opts.url;
+    return this.opts.url.replace(/([?&]token=)[^&#]*/g, '$1…');
   }
   /** Delay before the next reconnection attempt. */
   get nextDelayMs(): number {
@@ -70,7 +73,7 @@ export class WebSocketClientSource extends BaseSource {
   async start(): Promise<void> {
     if (this.disposed) throw new Error('source disposed');
     if (this.run) return;
-    this.run = this.newRun(this.opts.url);
+    this.run = this.newRun(this.description);
     this.run.filter = (r) => {
       const keep = this.dedup.keep(r);
       if (!keep) this.duplicatesDropped++;
@@ -78,11 +81,11 @@ export class WebSocketClientSource extends BaseSource {
     };
     const link = new ControlLink(
       'websocket',
-      `WebSocket ${this.opts.url}`,
+      `WebSocket ${this.description}`,
       (line) =>
         new Promise<void>((resolve, reject) => {
           const ws = this.ws;
-          if (!ws || ws.readyState !== WebSocket.OPEN) return reject(new Error(`not connected to ${this.opts.url} (${this.state})`));
+          if (!ws || ws.readyState !== WebSocket.OPEN) return reject(new Error(`not connected to ${this.description} (${this.state})`));
           ws.send(line, (err) => (err ? reject(err) : resolve()));
         }),
       this.opts.controlTimeoutMs,
@@ -112,7 +115,7 @@ export class WebSocketClientSource extends BaseSource {
 
   private connect(): void {
     if (this.disposed) return;
-    this.setState(this.connectedOnce ? 'reconnecting' : 'connecting', `connecting to ${this.opts.url}`);
+    this.setState(this.connectedOnce ? 'reconnecting' : 'connecting', `connecting to ${this.description}`);
     const headers: Record<string, string> = {};
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     let ws: WebSocket;
@@ -120,7 +123,7 @@ export class WebSocketClientSource extends BaseSource {
       ws = new WebSocket(this.opts.url, { headers, maxPayload: this.opts.maxPayload ?? DEFAULT_MAX_PAYLOAD, handshakeTimeout: 10_000 });
     } catch (err) {
       // An invalid URL never becomes valid: fail instead of retrying.
-      this.setState('failed', `invalid URL ${this.opts.url}: ${(err as Error).message}`);
+      this.setState('failed', `invalid URL ${this.description}: ${(err as Error).message}`);
       this.run.link?.close('invalid URL', false);
       return;
     }
@@ -133,7 +136,7 @@ export class WebSocketClientSource extends BaseSource {
       }
       this.connectedOnce = true;
       this.delay = this.opts.minDelayMs ?? 500;
-      this.setState('live', `connected to ${this.opts.url}`);
+      this.setState('live', `connected to ${this.description}`);
     });
     ws.on('message', (data, isBinary) => {
       if (isBinary) return this.reportError(new Error('binary WebSocket message ignored (stream v1 is text)'), this.run);

@@ -17,6 +17,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { MetaRecord, StreamRecord } from '../core/protocol';
 import { selectBackend, type BackendName } from './backend';
+import { chooseToken, TOKEN_ENV } from './auth';
 import { ControlQueue, stdinIsControlPipe } from './control';
 import { runTrainingLoop, type LoopResult, type Stepper } from './loop';
 import { InstrumentedSgd, type DataSource, type SgdOptions, type TrainableModel } from './sgd';
@@ -27,7 +28,8 @@ export { InstrumentedSgd, type DataSource, type SgdOptions, type TrainableModel,
 export { softmaxCrossEntropy } from './losses';
 export { selectBackend, type BackendChoice, type BackendName } from './backend';
 export { runTrainingLoop, type Stepper, type LoopOptions, type LoopResult } from './loop';
-export { ControlQueue, parseControlLine, setLrRefusal, DEFAULT_MAX_LR_RATIO } from './control';
+export { ControlQueue, parseControlLine, setLrRefusal, DEFAULT_MAX_LR_RATIO, LR_BOUNDS } from './control';
+export { TOKEN_ENV, generateToken, tokenMatches } from './auth';
 export { StreamSink, WebSocketServerSink, WebSocketClientSink, fileSink, stdoutSink, type Sink } from './sinks';
 
 /** The minimal shape of a tfjs-layers model we need (avoids importing tfjs-layers types). */
@@ -63,7 +65,13 @@ export interface TrainOptions<B> {
   /** Sinks: stdout (default when no other sink is given), a file, a WebSocket server, a monitor to connect to. */
   stdout?: boolean;
   file?: string;
-  serveWs?: { port: number; host?: string; replay?: number };
+  /**
+   * Serve the stream (and control) on 127.0.0.1:port. Clients must present
+   * `token` (default: the environment's FDR_MONITOR_TOKEN, else a random one;
+   * the URL that carries it is logged); browser Origins are refused unless
+   * listed in `allowOrigins` (docs/security.md).
+   */
+  serveWs?: { port: number; host?: string; replay?: number; token?: string; allowOrigins?: string[] };
   connectWs?: string;
   /** Control from stdin: 'auto' (default: when stdin is a pipe), true, false. */
   stdinControl?: boolean | 'auto';
@@ -99,18 +107,21 @@ export async function train<B>(opts: TrainOptions<B>): Promise<LoopResult> {
     ...(backend.notes.length ? { backend_notes: backend.notes } : {}),
     ...opts.meta,
   };
-  const onControl = (line: string) => control.pushLine(line, 'ws');
+  const onControl = (line: string, _source: 'ws', channel: string) => control.pushLine(line, 'ws', channel);
+  const onClientGone = (channel: string) => control.forget(channel);
   if (opts.file) sinks.push(fileSink(opts.file));
   if (opts.serveWs) {
-    const ws = new WebSocketServerSink({ ...opts.serveWs, onControl, log });
+    const { token } = chooseToken({ flag: opts.serveWs.token });
+    const ws = new WebSocketServerSink({ ...opts.serveWs, token, onControl, onClientGone, log });
     await ws.ready;
     sinks.push(ws);
     channels.push('ws');
-    meta.ws_url = ws.name;
-    log(`serving stream v1 on ${ws.name}`);
+    meta.ws_url = ws.name; // never the token: the stream may be read by others
+    log(`serving stream v1 on ${ws.url}`);
   }
   if (opts.connectWs) {
-    const c = new WebSocketClientSink(opts.connectWs, onControl);
+    // The listening monitor's token: in the URL, else the environment's (as a bearer header).
+    const c = new WebSocketClientSink(opts.connectWs, onControl, /[?&]token=/.test(opts.connectWs) ? undefined : process.env[TOKEN_ENV] || undefined);
     await c.ready;
     sinks.push(c);
     channels.push('ws');

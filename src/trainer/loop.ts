@@ -107,7 +107,7 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
     for (const c of items) {
       const base = { type: 'event' as const, step: stepper.step, ...(c.request !== undefined ? { request: c.request } : {}) };
       if (c.kind === 'invalid') {
-        out.push({ ...base, event: 'error', reason: c.reason, source: c.source } as EventRecord);
+        out.push({ ...base, event: 'error', reason: c.reason, source: c.source, ...(c.dropped !== undefined ? { dropped: c.dropped } : {}) } as EventRecord);
         log(`control (${c.source}) refused: ${c.reason}`);
       } else if (c.kind === 'stop') {
         stopReason ??= `stop requested (${c.source})`;
@@ -151,8 +151,10 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
       steps++;
       if (opts.rate && opts.rate > 0) {
         const due = started + (steps / opts.rate) * 1000;
-        const wait = due - Date.now();
-        if (wait > 0) {
+        let wait = due - Date.now();
+        if (wait <= 0) await yieldToEventLoop();
+        // A request wakes the loop to apply it at once; the next step still waits for its time.
+        while (wait > 0 && !stopReason) {
           await new Promise<void>((resolve) => {
             const t = setTimeout(() => {
               wake = undefined;
@@ -164,7 +166,9 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
               resolve();
             };
           });
-        } else await yieldToEventLoop();
+          if (control?.pending) await applyControl(control.drain());
+          wait = due - Date.now();
+        }
         lastYield = Date.now();
       } else if (Date.now() - lastYield >= YIELD_EVERY_MS) {
         await yieldToEventLoop();
@@ -173,7 +177,7 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
     }
     // Requests that arrived with the stop still get an answer (an error for anything but stop).
     if (control?.pending) {
-      const rest = control.drain();
+      const rest = control.drain(true);
       await write(
         rest
           .filter((c) => c.kind !== 'stop')
@@ -184,7 +188,9 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
                 event: 'error',
                 step: stepper.step,
                 ...(c.request !== undefined ? { request: c.request } : {}),
-                reason: `run is ending (${stopReason}); request not applied`,
+                reason: c.kind === 'invalid' ? c.reason : `run is ending (${stopReason}); request not applied`,
+                source: c.source,
+                ...(c.kind === 'invalid' && c.dropped !== undefined ? { dropped: c.dropped } : {}),
               }) as EventRecord,
           ),
       );

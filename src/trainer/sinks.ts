@@ -5,8 +5,12 @@
  * `formatLine` (src/core/protocol.ts), so nan/inf travel as strings.
  */
 import * as fs from 'node:fs';
-import type { Writable } from 'node:stream';
+import * as http from 'node:http';
+import type { Duplex, Writable } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { generateToken, handshakeAuthorized, originAllowed, tokenProblem, urlWithToken } from './auth';
+import { REPLAY_DEFAULTS, ReplayHistory, type ReplayBounds } from './history';
+import { MAX_CONTROL_LINE } from './limits';
 
 export interface Sink {
   /** Human description for logs ("stdout", "file /tmp/x.jsonl", "ws://127.0.0.1:8765"). */
@@ -19,8 +23,12 @@ export interface Sink {
   readonly failure?: string;
 }
 
-/** Receives control lines that arrive through a sink that also reads (WebSocket). */
-export type ControlLineHandler = (line: string, source: 'ws') => void;
+/**
+ * Receives control lines that arrive through a sink that also reads
+ * (WebSocket); `channel` names the client. Returning false means the line
+ * was dropped (the client is over its rate): the sink stops reading it for a while.
+ */
+export type ControlLineHandler = (line: string, source: 'ws', channel: string) => boolean | void;
 
 /** A Node writable (stdout, a file stream): waits for 'drain' when its buffer is full. */
 export class StreamSink implements Sink {
@@ -82,127 +90,279 @@ export function fileSink(path: string): StreamSink {
   return new StreamSink(`file ${path}`, fs.createWriteStream(path, { flags: 'w' }), true);
 }
 
-/** Lines kept for late WebSocket clients: meta and every event always, the newest steps up to this many. */
-export const DEFAULT_WS_REPLAY = 100_000;
+/** Step lines kept for late WebSocket clients (meta and the newest events of each kind are kept too; see history.ts). */
+export const DEFAULT_WS_REPLAY = REPLAY_DEFAULTS.steps;
 
-/** A client that lets this much pile up unsent is dropped (it would otherwise hold the trainer's memory). */
-const MAX_CLIENT_BACKLOG = 64 * 1024 * 1024;
+/** WebSocket clients served at once; more are refused (503). */
+export const DEFAULT_MAX_WS_CLIENTS = 8;
+
+/** Sending to a client pauses while this much is queued in its socket (back-pressure). */
+const CLIENT_HIGH_WATER = 1024 * 1024;
+
+/** A client that lets this much of the live stream pile up unsent (beyond its replay) is dropped. */
+export const MAX_CLIENT_LAG = 4 * 1024 * 1024;
+
+/** A client over its control rate is not read for this long (its messages wait in its socket). */
+const CONTROL_PAUSE_MS = 250;
+
+/** How long `close()` waits for clients to receive what is queued for them before it cuts them off. */
+const CLOSE_FLUSH_MS = 2000;
 
 export interface WsServerOptions {
   port: number;
   /** Default 127.0.0.1: the stream and the control channel are not for the network unless asked. */
   host?: string;
-  /** Step lines replayed to a client that connects late (meta and events are always replayed). */
+  /**
+   * Every client must present it (`?token=` or `Authorization: Bearer`,
+   * docs/security.md). Default: 32 random bytes, see `token` and `url`.
+   */
+  token?: string;
+  /** Origin headers accepted (exact, e.g. "http://localhost:3000"); any other Origin is refused (403). Default: none. */
+  allowOrigins?: readonly string[];
+  /** Step lines replayed to a client that connects late (0 = no replay at all). */
   replay?: number;
+  /** Further replay bounds (events per kind, bytes). */
+  replayBounds?: Partial<Omit<ReplayBounds, 'steps'>>;
+  /** Clients at once (default 8). */
+  maxClients?: number;
   onControl?: ControlLineHandler;
-  /** Called with human-readable notices (client connected, dropped). */
+  /** Called when a client goes away (its control channel can be forgotten). */
+  onClientGone?: (channel: string) => void;
+  /** Called with human-readable notices (client connected, dropped, refused). */
   log?: (msg: string) => void;
 }
 
+interface Client {
+  ws: WebSocket;
+  /** Control channel id ("ws#3"). */
+  id: string;
+  /** Lines waiting to be sent: first the replay, then live lines that found the socket full. */
+  pending: (string | undefined)[];
+  head: number;
+  /** pending[i] for i < replayEnd came from the replay. */
+  replayEnd: number;
+  /** Characters of live lines waiting in `pending`. */
+  liveBytes: number;
+  pauseTimer?: NodeJS.Timeout;
+  afterSend: (err?: Error) => void;
+}
+
 /**
- * Serves the stream over WebSocket: each client first gets a replay (meta,
- * every event, the newest `replay` step lines), then live lines, one per
- * message. Text messages from clients are control lines.
+ * Serves the stream over WebSocket to clients that present the token: each
+ * first gets a replay (meta, the newest events of each kind, the newest
+ * `replay` step lines; history.ts), then live lines, one per message, sent
+ * with back-pressure; one that falls MAX_CLIENT_LAG behind is dropped. Text
+ * messages from clients are control lines (at most 64 KiB a message; a
+ * client over its control rate is not read for a while).
  */
 export class WebSocketServerSink implements Sink {
   failure?: string;
-  private readonly server: WebSocketServer;
-  private readonly clients = new Set<WebSocket>();
-  /** Replay log: meta/events are kept; step lines are capped. */
-  private readonly history: string[] = [];
-  private stepLinesInHistory = 0;
-  private readonly replayCap: number;
+  /** The token clients must present. */
+  readonly token: string;
+  private readonly http: http.Server;
+  private readonly wss: WebSocketServer;
+  private readonly clients = new Set<Client>();
+  private readonly history: ReplayHistory;
+  private readonly allowOrigins: readonly string[];
+  private readonly maxClients: number;
+  private nextId = 1;
+  private closing = false;
+  private lastRefusalLog = 0;
+  /** Handshakes refused (wrong or missing token, a browser Origin, too many clients). */
+  refused = 0;
+  /** Clients dropped for falling behind. */
+  droppedClients = 0;
   readonly ready: Promise<number>;
 
   constructor(private readonly opts: WsServerOptions) {
-    this.replayCap = opts.replay ?? DEFAULT_WS_REPLAY;
-    this.server = new WebSocketServer({ port: opts.port, host: opts.host ?? '127.0.0.1', maxPayload: 1024 * 1024 });
+    this.token = opts.token ?? generateToken();
+    const problem = tokenProblem(this.token);
+    if (problem) throw new Error(`WebSocket token: ${problem}`);
+    this.allowOrigins = opts.allowOrigins ?? [];
+    this.maxClients = opts.maxClients ?? DEFAULT_MAX_WS_CLIENTS;
+    this.history = new ReplayHistory({ ...opts.replayBounds, steps: opts.replay ?? DEFAULT_WS_REPLAY });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CONTROL_LINE });
+    // connectionsCheckingInterval: how often the timeouts below are enforced (default 30 s).
+    this.http = http.createServer({ connectionsCheckingInterval: 1000 }, (_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' });
+      res.end('this is a WebSocket endpoint (stream v1)\n');
+    });
+    // A handshake that never completes must not hold a connection for long.
+    this.http.headersTimeout = 10_000;
+    this.http.requestTimeout = 10_000;
+    this.http.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     this.ready = new Promise((resolve, reject) => {
-      this.server.once('listening', () => resolve((this.server.address() as { port: number }).port));
-      this.server.once('error', (e: NodeJS.ErrnoException) =>
+      this.http.once('listening', () => resolve((this.http.address() as { port: number }).port));
+      this.http.once('error', (e: NodeJS.ErrnoException) =>
         reject(new Error(e.code === 'EADDRINUSE' ? `port ${opts.port} on ${opts.host ?? '127.0.0.1'} is already in use` : e.message)),
       );
     });
-    this.server.on('connection', (ws) => this.accept(ws));
+    this.http.listen(opts.port, opts.host ?? '127.0.0.1');
   }
 
+  /** ws://host:port, without the token (what `meta.ws_url` says). */
   get name(): string {
-    const a = this.server.address();
+    const a = this.http.address();
     return a && typeof a === 'object' ? `ws://${formatHost(a.address)}:${a.port}` : 'ws (not listening)';
   }
 
-  private accept(ws: WebSocket): void {
-    this.clients.add(ws);
-    this.opts.log?.(`WebSocket client connected (${this.clients.size} now)`);
-    for (const line of this.history) ws.send(line);
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (isBinary) return;
-      const text = data.toString();
-      for (const line of text.split('\n')) if (line.trim()) this.opts.onControl?.(line, 'ws');
-    });
-    ws.on('close', () => this.clients.delete(ws));
-    ws.on('error', () => this.clients.delete(ws));
+  /** The URL a client connects to: `name` with `?token=`. For the user's eyes only (stderr), never the stream. */
+  get url(): string {
+    return urlWithToken(`${this.name}/`, this.token);
   }
 
-  write(line: string): void {
-    const text = line.endsWith('\n') ? line.slice(0, -1) : line;
-    this.remember(text);
-    for (const ws of this.clients) {
-      if (ws.readyState !== WebSocket.OPEN) continue;
-      if (ws.bufferedAmount > MAX_CLIENT_BACKLOG) {
-        this.opts.log?.('WebSocket client dropped: it fell more than 64 MiB behind');
-        ws.close(1013, 'too slow');
-        this.clients.delete(ws);
-        continue;
+  /** Lines the replay holds now (for tests and logs). */
+  get historySize(): number {
+    return this.history.size;
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const origin = req.headers.origin ?? (req.headers['sec-websocket-origin'] as string | undefined);
+    let refusal: [number, string, string] | undefined;
+    if (this.closing) refusal = [503, 'Service Unavailable', 'the run is ending'];
+    else if (!originAllowed(origin, this.allowOrigins)) refusal = [403, 'Forbidden', `Origin ${JSON.stringify(origin).slice(0, 80)} is not allowed (a web page)`];
+    else if (!handshakeAuthorized(req, this.token)) refusal = [401, 'Unauthorized', 'wrong or missing token'];
+    else if (this.clients.size >= this.maxClients) refusal = [503, 'Service Unavailable', `already ${this.maxClients} clients`];
+    if (refusal) {
+      const [code, status, why] = refusal;
+      this.refused++;
+      const now = Date.now();
+      if (now - this.lastRefusalLog >= 1000) {
+        this.lastRefusalLog = now;
+        this.opts.log?.(`refused a WebSocket connection from ${req.socket.remoteAddress}: ${why} (${this.refused} refused so far)`);
       }
-      ws.send(text);
+      const body = `${status}\n`;
+      socket.end(`HTTP/1.1 ${code} ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+  }
+
+  private accept(ws: WebSocket): void {
+    if (this.closing) return void ws.terminate();
+    const replay = this.history.lines();
+    const c: Client = { ws, id: `ws#${this.nextId++}`, pending: replay, head: 0, replayEnd: replay.length, liveBytes: 0, afterSend: () => undefined };
+    c.afterSend = (err?: Error) => {
+      if (err) return this.remove(c);
+      if (c.head < c.pending.length) this.pump(c);
+    };
+    this.clients.add(c);
+    this.opts.log?.(`WebSocket client connected (${this.clients.size} now)`);
+    this.pump(c);
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      if (isBinary) return;
+      let refused = false;
+      for (const line of data.toString().split('\n')) {
+        if (line.trim() && this.opts.onControl?.(line, 'ws', c.id) === false) refused = true;
+      }
+      if (refused && !c.pauseTimer && ws.readyState === WebSocket.OPEN) {
+        // Over its rate: stop reading this client for a while (its messages wait in its socket).
+        ws.pause();
+        c.pauseTimer = setTimeout(() => {
+          c.pauseTimer = undefined;
+          if (ws.readyState === WebSocket.OPEN) ws.resume();
+        }, CONTROL_PAUSE_MS);
+        c.pauseTimer.unref();
+      }
+    });
+    ws.on('close', () => this.remove(c));
+    ws.on('error', () => this.remove(c));
+  }
+
+  private remove(c: Client): void {
+    if (!this.clients.delete(c)) return;
+    clearTimeout(c.pauseTimer);
+    c.pending = [];
+    c.head = 0;
+    c.replayEnd = 0;
+    this.opts.onClientGone?.(c.id);
+    if (c.ws.readyState !== WebSocket.CLOSED) c.ws.terminate();
+  }
+
+  /** Sends queued lines while the client's socket takes them. */
+  private pump(c: Client): void {
+    const ws = c.ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    while (c.head < c.pending.length && ws.bufferedAmount < CLIENT_HIGH_WATER) {
+      const text = c.pending[c.head]!;
+      c.pending[c.head] = undefined;
+      if (c.head >= c.replayEnd) c.liveBytes -= text.length;
+      c.head++;
+      ws.send(text, c.afterSend);
+    }
+    if (c.head >= c.pending.length) {
+      c.pending = [];
+      c.head = 0;
+      c.replayEnd = 0;
+    } else if (c.head > 4096 && c.head * 2 > c.pending.length) {
+      c.pending = c.pending.slice(c.head);
+      c.replayEnd = Math.max(0, c.replayEnd - c.head);
+      c.head = 0;
     }
   }
 
-  private remember(text: string): void {
-    if (this.replayCap <= 0) return;
-    const isStep = text.startsWith('{"type":"step"');
-    this.history.push(text);
-    if (!isStep) return;
-    this.stepLinesInHistory++;
-    if (this.stepLinesInHistory > this.replayCap) {
-      // Drop the oldest step line (rare relative to writes once full: amortise by halving).
-      const keep = Math.floor(this.replayCap / 2);
-      let toDrop = this.stepLinesInHistory - keep;
-      const kept: string[] = [];
-      for (const l of this.history) {
-        if (toDrop > 0 && l.startsWith('{"type":"step"')) {
-          toDrop--;
-          continue;
-        }
-        kept.push(l);
+  write(line: string): void {
+    if (this.closing) return;
+    const text = line.endsWith('\n') ? line.slice(0, -1) : line;
+    this.history.add(text);
+    for (const c of this.clients) {
+      if (c.ws.readyState !== WebSocket.OPEN) continue;
+      if (c.head >= c.pending.length && c.ws.bufferedAmount < CLIENT_HIGH_WATER) {
+        c.ws.send(text, c.afterSend);
+        continue;
       }
-      this.history.length = 0;
-      this.history.push(...kept);
-      this.stepLinesInHistory = keep;
+      c.pending.push(text);
+      c.liveBytes += text.length;
+      if (c.liveBytes > MAX_CLIENT_LAG) {
+        this.droppedClients++;
+        this.opts.log?.(`WebSocket client dropped: it fell more than ${MAX_CLIENT_LAG / 1024 / 1024} MiB of the stream behind`);
+        this.remove(c);
+      }
     }
   }
 
   async close(): Promise<void> {
-    // Let queued messages go out before closing each socket normally.
+    this.closing = true;
+    // Let what is queued go out (bounded: a client that does not read is cut off), then close each socket normally.
+    const deadline = Date.now() + CLOSE_FLUSH_MS;
     await Promise.all(
       [...this.clients].map(
-        (ws) =>
+        (c) =>
           new Promise<void>((resolve) => {
+            const ws = c.ws;
             const finish = () => {
+              if (ws.readyState !== WebSocket.OPEN) {
+                this.remove(c);
+                return resolve();
+              }
               ws.once('close', () => resolve());
               ws.close(1000, 'run finished');
               setTimeout(() => {
-                ws.terminate();
+                this.remove(c);
                 resolve();
-              }, 2000).unref();
+              }, 1000).unref();
             };
-            const wait = () => (ws.bufferedAmount === 0 || ws.readyState !== WebSocket.OPEN ? finish() : setTimeout(wait, 10));
+            const wait = () => {
+              if (ws.readyState !== WebSocket.OPEN || Date.now() >= deadline) return finish();
+              this.pump(c);
+              if (c.head >= c.pending.length && ws.bufferedAmount === 0) return finish();
+              setTimeout(wait, 10).unref();
+            };
             wait();
           }),
       ),
     );
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const c of [...this.clients]) this.remove(c);
+    await new Promise<void>((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+    });
   }
 }
 
@@ -217,11 +377,16 @@ export class WebSocketClientSink implements Sink {
   private readonly queue: string[] = [];
   readonly ready: Promise<void>;
 
+  /**
+   * `name`: the monitor's URL (a `?token=` in it travels as is). `token`, when
+   * given, is sent as `Authorization: Bearer` (docs/security.md).
+   */
   constructor(
     readonly name: string,
     onControl?: ControlLineHandler,
+    token?: string,
   ) {
-    this.ws = new WebSocket(name, { maxPayload: 1024 * 1024 });
+    this.ws = new WebSocket(name, { maxPayload: MAX_CONTROL_LINE, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}) });
     this.ready = new Promise((resolve, reject) => {
       this.ws.once('open', () => {
         for (const l of this.queue) this.ws.send(l);
@@ -236,7 +401,7 @@ export class WebSocketClientSink implements Sink {
     this.ready.catch(() => undefined);
     this.ws.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return;
-      for (const line of data.toString().split('\n')) if (line.trim()) onControl?.(line, 'ws');
+      for (const line of data.toString().split('\n')) if (line.trim()) onControl?.(line, 'ws', 'ws');
     });
     this.ws.on('close', (code, reason) => {
       this.failure ??= `${name}: connection closed (${code}${reason.length ? ' ' + reason.toString() : ''})`;

@@ -2,7 +2,7 @@
  * The parser and the analyzer against input a monitor must survive: a
  * non-positive learning rate, a byte-order mark, a CRLF line of exactly the
  * 1 MiB limit, a step written twice, and a stream that sends a fresh centre id
- * on every record (docs/security-monitor.md).
+ * on every record (docs/security.md ("Monitor side")).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

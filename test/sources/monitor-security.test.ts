@@ -1,7 +1,7 @@
 /**
  * The monitor side under hostile or broken input, with real processes,
  * sockets and files: the `fdr-monitor watch` CLI as a child process, the
- * sources on real files, FIFOs and WebSockets (docs/security-monitor.md).
+ * sources on real files, FIFOs and WebSockets (docs/security.md ("Monitor side")).
  *
  *  - a log may not choose where the monitor writes (meta.control_file);
  *  - a tail survives its path turning into a directory and back;

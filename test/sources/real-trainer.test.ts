@@ -72,7 +72,7 @@ test('real trainer serving WebSocket: client source', async () => {
   const t = trainer(['--serve-ws', '0']);
   let url = '';
   t.on('log', (l) => {
-    const m = /(ws:\/\/127\.0\.0\.1:\d+)/.exec(l);
+    const m = /(ws:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(l); // the trainer's URL carries its token
     if (m) url = m[1];
   });
   await t.start();

@@ -159,7 +159,10 @@ test('WebSocket: served on 127.0.0.1, late client gets the replay, set_lr round 
       if (!url) await new Promise((r) => setTimeout(r, 50));
     }
     assert.ok(url, `no URL on stderr: ${tr.stderr.join('\n')}`);
-    assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+$/);
+    // The URL printed for the user carries the run's token; meta.ws_url does not.
+    const m = /^(ws:\/\/127\.0\.0\.1:\d+)\/\?token=([\w-]{43})$/.exec(url);
+    assert.ok(m, `unexpected URL ${url}`);
+    const [, bare, token] = m;
     await new Promise((r) => setTimeout(r, 300)); // connect late: the replay must cover what was missed
     const out = collector();
     ws = new WebSocket(url);
@@ -178,7 +181,8 @@ test('WebSocket: served on 127.0.0.1, late client gets the replay, set_lr round 
     assert.equal(out.records[0].type, 'meta', 'the replay starts with meta');
     const meta = out.records[0] as MetaRecord;
     assert.deepEqual(meta.control, ['ws']);
-    assert.equal(meta.ws_url, url);
+    assert.equal(meta.ws_url, bare);
+    assert.ok(!JSON.stringify(meta).includes(token), 'the token is not in the stream');
     const firstSteps = out.records.filter((r): r is StepRecord => r.type === 'step').map((r) => r.step);
     assert.deepEqual(firstSteps.slice(0, 3), [0, 1, 2], 'replay from step 0');
     assert.ok(firstSteps.every((s, i) => i === 0 || s === firstSteps[i - 1] + 1), 'steps in order, none missing or repeated');
