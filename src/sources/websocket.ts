@@ -143,13 +143,29 @@ export class WebSocketClientSource extends BaseSource {
       this.run.push(data.toString());
       this.run.end();
     });
+    // A refused handshake (401 wrong or missing token, 403 Origin not allowed)
+    // does not get better by retrying: the source fails and says why.
+    let refused = '';
+    ws.on('unexpected-response', (_req, res) => {
+      const code = res.statusCode ?? 0;
+      res.resume();
+      if (code === 401) refused = `the trainer refused the connection (HTTP 401: wrong or missing token; use the URL it printed, with ?token=…, or --token / FDR_MONITOR_TOKEN)`;
+      else if (code === 403) refused = `the trainer refused the connection (HTTP 403: this client's Origin is not allowed)`;
+      lastError = `HTTP ${code} on the WebSocket handshake`;
+      ws.terminate();
+    });
     ws.on('error', (err) => {
+      if (refused) return;
       lastError = err.message;
       this.reportError(err, this.run);
     });
     ws.on('close', (code, reason) => {
       if (this.ws === ws) this.ws = undefined;
       if (this.disposed) return;
+      if (refused) {
+        this.run.link?.close(refused, false);
+        return this.setState('failed', refused);
+      }
       const why = lastError || `closed (${code}${reason.length ? ' ' + reason.toString() : ''})`;
       this.run.link?.interrupt(`connection lost: ${why}`);
       if (this.run.state === 'ended' && this.run.stateReason?.includes('finished')) {

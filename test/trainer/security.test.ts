@@ -162,7 +162,7 @@ test('WebSocket token from --ws-token-file (over FDR_MONITOR_TOKEN), from FDR_MO
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('watch --connect presents the token from --token, from ?token= in the URL, or from FDR_MONITOR_TOKEN; a wrong one is refused', async () => {
+test('watch --connect presents the token from --token, from ?token= in the URL, or from FDR_MONITOR_TOKEN; a wrong one is refused and the watch fails without retrying', async () => {
   const tr = spawnTrainer([...NQM, '--rate', '200', '--serve-ws', '0', '--stdin-control', 'on', '--stdout'], { FDR_MONITOR_TOKEN: TOKEN });
   const watches: ReturnType<typeof spawn>[] = [];
   const watch = (args: string[], env: NodeJS.ProcessEnv) => {
@@ -195,7 +195,11 @@ test('watch --connect presents the token from --token, from ?token= in the URL, 
       const summary = JSON.parse(w.out.trim().split('\n').pop()!);
       assert.ok(summary.records > 100, `watch ${i} read the stream: ${JSON.stringify(summary).slice(0, 200)}`);
     }
-    assert.equal(wrong.out, '', 'the refused watch got no record');
+    // A refused handshake is final: the refused watch fails on its own (no retry loop) and says why.
+    assert.equal(await withTimeout(wrong.exit, 20000, 'refused watch exit'), 1, wrong.err);
+    assert.match(wrong.err, /refused the connection \(HTTP 401: wrong or missing token/);
+    const last = wrong.out.trim().split('\n').pop();
+    assert.equal(last ? JSON.parse(last).records : 0, 0, 'the refused watch got no record');
   } finally {
     for (const w of watches) w.kill();
     tr.proc.kill();
