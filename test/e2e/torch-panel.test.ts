@@ -21,7 +21,7 @@ import { percentiles, printPanelDiagnostics, waitForAttr } from './helpers';
 
 const LOG_FILE = resultPath('torch-panel-e2e-monitor.log');
 const PYTHON = process.env.FDR_TEST_PYTHON ?? '/usr/bin/python3';
-/** Extra settings for a slower or faster machine (default: the shipped fdrMonitor.torchArgs). */
+/** fdrMonitor.torchArgs for this run, space-separated (default: the shipped setting, what a user gets). */
 const TORCH_ARGS = process.env.FDR_TEST_TORCH_ARGS?.split(' ').filter(Boolean);
 
 test('F1 → Start FDR monitor → PyTorch MNIST MLP → charts → suggestion → Apply → acknowledged, lr steps down', { timeout: 900_000 }, async () => {
