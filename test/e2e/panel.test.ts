@@ -9,23 +9,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Frame } from 'playwright-core';
 import { openWorkbenchSession, REPO_ROOT, resultPath, type Workbench } from '../host/ui';
-
-/**
- * Waits until an attribute of an element in the webview satisfies `ok`. (The
- * panel's CSP has no 'unsafe-eval', so page functions cannot run there; the
- * panel publishes what tests need as data-* attributes.)
- */
-export async function waitForAttr(frame: Frame, selector: string, attr: string, ok: (v: string) => boolean, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await frame.locator(selector).first().getAttribute(attr, { timeout: timeoutMs }).catch(() => null);
-    if (v !== null && ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${selector}[${attr}] is ${JSON.stringify(v)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+import { waitForAttr } from './helpers';
 
 const LOG_FILE = resultPath('panel-e2e-monitor.log');
 
