@@ -299,7 +299,12 @@ export function pathwiseFdr2(blocks: readonly BlockSums[], p: SegmentParams, con
 export const ANHARMONIC_NEAR = 0.1;
 export const ANHARMONIC_STRONG = 0.3;
 
-/** Plain words for an anharmonicity and its interval (§6.2); null without an interval. */
+/**
+ * Plain words for an anharmonicity and its interval (§6.2); null without an
+ * interval. Close to quadratic: the interval inside ±ANHARMONIC_NEAR; strongly
+ * anharmonic: beyond ±ANHARMONIC_STRONG; mildly: away from 0 but inside
+ * ±ANHARMONIC_STRONG; otherwise not resolved.
+ */
 export function interpretAnharmonicity(a: number | null, ci: [number, number] | null): string | null {
   if (a === null || ci === null) return null;
   const [lo, hi] = ci;
@@ -308,7 +313,10 @@ export function interpretAnharmonicity(a: number | null, ci: [number, number] | 
   if (lo > -ANHARMONIC_NEAR && hi < ANHARMONIC_NEAR) return `landscape close to quadratic at this rate (${at}): the Hessian scale is trustworthy`;
   if (lo > ANHARMONIC_STRONG || hi < -ANHARMONIC_STRONG)
     return `strongly anharmonic at this rate (${at}): the Hessian scale and FDR2's harmonic estimates are not trustworthy; a smaller learning rate probes a more quadratic neighbourhood`;
-  if (lo > -ANHARMONIC_STRONG && hi < ANHARMONIC_STRONG) return `mildly anharmonic at this rate (${at}): the Hessian scale holds to within about ${Math.round(100 * Math.max(Math.abs(lo), Math.abs(hi)))}%`;
+  const resolved = lo > 0 || hi < 0;
+  if (resolved && lo > -ANHARMONIC_STRONG && hi < ANHARMONIC_STRONG)
+    return `mildly anharmonic at this rate (${at}): the Hessian scale holds to within about ${Math.round(100 * Math.max(Math.abs(lo), Math.abs(hi)))}%`;
+  if (resolved) return `anharmonic at this rate (${at}): treat the Hessian scale as a rough figure`;
   return `anharmonicity not resolved yet (${at}): too wide to tell`;
 }
 

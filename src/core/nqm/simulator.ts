@@ -281,6 +281,8 @@ export class NqmSimulator {
     if (fdr2) {
       rec.grad_dot_grad2 = gdg2;
       rec.buf_h_buf = bufHBuf;
+    }
+    if (fdr2 && this.cfg.fdr2Pathwise !== false) {
       rec.loss2_delta = loss2Delta;
       rec.grad2_dot_buf = grad2DotBuf;
       if (mu !== 0) rec.grad2_next_dot_buf = grad2NextDotBuf;
