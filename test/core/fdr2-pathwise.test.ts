@@ -151,3 +151,20 @@ test('plain-words reading of the anharmonicity', () => {
   assert.match(interpretAnharmonicity(0.04, [-0.2, 0.28])!, /^anharmonicity not resolved yet/);
   assert.equal(interpretAnharmonicity(0.1, null), null);
 });
+
+test('momentum without grad2_next_dot_buf: the pathwise estimate is unavailable with the reason, the two-batch one is shown', () => {
+  const sim = new QuarticSimulator({ ...PLAIN, lr: 0.15, momentum: 0.5, dampening: 0.2, fdr2Every: 1, seed: 7 });
+  for (let i = 0; i < BURN_IN; i++) sim.next();
+  const an = new Analyzer();
+  for (let i = 0; i < 3000; i++) {
+    const rec = sim.next();
+    delete rec.grad2_next_dot_buf;
+    an.push(rec);
+  }
+  const s = an.summary().segments[0];
+  const f = s.fdr2!;
+  assert.equal(f.estimator, 'two-batch');
+  assert.equal(f.anharmonicity_pathwise, null);
+  assert.equal(f.anharmonicity, f.anharmonicity_two_batch);
+  assert.ok(s.unavailable!.some((u) => /grad2_next_dot_buf/.test(u)), JSON.stringify(s.unavailable));
+});
