@@ -315,7 +315,7 @@ export function interpretAnharmonicity(a: number | null, ci: [number, number] | 
     return `strongly anharmonic at this rate (${at}): the Hessian scale and FDR2's harmonic estimates are not trustworthy; a smaller learning rate probes a more quadratic neighbourhood`;
   const resolved = lo > 0 || hi < 0;
   if (resolved && lo > -ANHARMONIC_STRONG && hi < ANHARMONIC_STRONG)
-    return `mildly anharmonic at this rate (${at}): the Hessian scale holds to within about ${Math.round(100 * Math.max(Math.abs(lo), Math.abs(hi)))}%`;
+    return `mildly anharmonic at this rate (${at}): the quadratic picture (Hessian scale, FDR2's harmonic relation) holds to within about ${Math.round(100 * Math.max(Math.abs(lo), Math.abs(hi)))}%`;
   if (resolved) return `anharmonic at this rate (${at}): treat the Hessian scale as a rough figure`;
   return `anharmonicity not resolved yet (${at}): too wide to tell`;
 }
@@ -326,6 +326,8 @@ export function interpretAnharmonicity(a: number | null, ci: [number, number] | 
  * CI from the batch-means variance of the ratio (delta method).
  * Hessian scale: <buf·H·buf>/<|buf|²> (= <g·H·g>/<|g|²> for plain SGD); without
  * a Hessian-vector product, the harmonic FDR2 estimate <|∇f|²>/((η/2)(1+μ)/(1−δ)<|buf|²>).
+ * The reported anharmonicity is the pathwise one (§6.2, pathwiseFdr2) when the
+ * records carry its fields, else this two-batch ratio; both are returned.
  */
 export function fdr2Estimate(blocks: readonly BlockSums[], p: SegmentParams, confidence: number, reasons: string[] = []): Fdr2Result | null {
   const tot = sumBlocks(blocks);
