@@ -139,8 +139,10 @@ function formatSegment(s: SegmentSummary): string[] {
     L.push(
       `  FDR2: anharmonicity ${num(s.fdr2.anharmonicity)}` +
         (s.fdr2.ci ? ` [${num(s.fdr2.ci[0])}, ${num(s.fdr2.ci[1])}]` : '') +
+        (s.fdr2.estimator ? ` (${s.fdr2.estimator})` : '') +
         `, Hessian scale ${num(s.fdr2.hessian_scale)} (${s.fdr2.samples ?? 0} samples)`,
     );
+    if (s.fdr2.interpretation) L.push(`    ${s.fdr2.interpretation}`);
   }
   for (const u of s.unavailable ?? []) L.push(`  note: ${u}`);
   for (const w of s.warnings) L.push(`  WARNING: ${w}`);

@@ -429,7 +429,24 @@ export class Analyzer implements StreamAnalyzer {
 
 function segmentSummary(s: Segment, { report, etaSteps }: Reported): SegmentSummary {
   const f = report.fdr2;
-  const fdr2: Fdr2Estimate | null = f ? { anharmonicity: f.anharmonicity, ci: f.ci, hessian_scale: f.hessian_scale, samples: f.samples } : null;
+  const fdr2: Fdr2Estimate | null = f
+    ? {
+        anharmonicity: f.anharmonicity,
+        ci: f.ci,
+        hessian_scale: f.hessian_scale,
+        samples: f.samples,
+        estimator: f.estimator,
+        interpretation: f.interpretation,
+        anharmonicity_two_batch: f.twoBatch?.anharmonicity ?? null,
+        anharmonicity_two_batch_ci: f.twoBatch?.ci ?? null,
+        anharmonicity_pathwise: f.pathwise?.anharmonicity ?? null,
+        anharmonicity_pathwise_ci: f.pathwise?.ci ?? null,
+        pathwise_samples: f.pathwise?.samples ?? 0,
+        dissipation: f.pathwise?.dissipation ?? null,
+        heating: f.pathwise?.heating ?? null,
+        remainder: f.pathwise?.remainder ?? null,
+      }
+    : null;
   const d = s.decision;
   return {
     index: s.index,

@@ -100,8 +100,9 @@ export function estimateWindow(blocks: readonly BlockSums[], centres: readonly n
   if (!candidates.length && (o.estimator === 'classic' || o.estimator === 'auto') && classic) {
     candidates.push({ est: classic, form: 'classic', centre: 0, halves: [null, null] });
   }
-  const fdr2 = fdr2Estimate(blocks, p, o.confidence);
-  const unavailable = [...new Set(reasons)];
+  const fdr2Reasons: string[] = [];
+  const fdr2 = fdr2Estimate(blocks, p, o.confidence, fdr2Reasons);
+  const unavailable = [...new Set([...reasons, ...fdr2Reasons])];
   if (fdr2?.note) unavailable.push(fdr2.note);
   return { candidates, classic, fdr2, unavailable };
 }

@@ -228,6 +228,96 @@ export interface Fdr2Result {
   gradNormSqSe: number | null;
   /** Why the anharmonicity is withheld, if it is. */
   note?: string;
+  /** Which estimate `anharmonicity`/`ci` are: the pathwise one (§6.2) when the stream allows it, else the two-batch one (§6). */
+  estimator: 'pathwise' | 'two-batch' | null;
+  /** The two-batch estimate 1 − κΣbuf_h_buf/Σgrad_dot_grad2 and its interval (null while withheld). */
+  twoBatch: { anharmonicity: number; ci: [number, number] | null } | null;
+  /** The pathwise estimate (§6.2) with its interval and the energy balance per sampled step. */
+  pathwise: PathwiseFdr2 | null;
+  /** Plain-words reading of `anharmonicity` and its interval (§6.2). */
+  interpretation: string | null;
+}
+
+/** The pathwise FDR2 estimate (docs/math.md §6.2). */
+export interface PathwiseFdr2 {
+  anharmonicity: number;
+  ci: [number, number] | null;
+  se: number | null;
+  samples: number;
+  /** Means per sampled step: dissipation η∇F·buf', harmonic heating (η²/2)buf'·H·buf', Taylor remainder R. */
+  dissipation: number;
+  heating: number;
+  remainder: number;
+  /** <|∇F|²> from the stationary balance, [(1−μ)<R>/η − μ<R1> + (1+μ)(η/2)<buf'·H·buf'>]/(1−δ). */
+  gradNormSq: number;
+}
+
+/**
+ * Pathwise anharmonicity (§6.2) over the blocks:
+ *   W_t = (1 − μ) R_t − μ η R1_t,   Q'_t = (1 + μ) Q_t,
+ *   A = ΣW / Σ(W + Q'),   CI from the ratio's batch-means variance (t, B − 1 dof).
+ * Plain SGD uses every record with R; momentum needs R1 (grad2_next_dot_buf) too.
+ * Null without the fields (the reason is pushed on `reasons`).
+ */
+export function pathwiseFdr2(blocks: readonly BlockSums[], p: SegmentParams, confidence: number, reasons: string[]): PathwiseFdr2 | null {
+  const mu = p.momentum;
+  const eta = p.lr;
+  const plain = mu === 0;
+  const tot = sumBlocks(blocks);
+  if (tot.np === 0) return null;
+  if (!plain && tot.nm === 0) {
+    reasons.push('FDR2: momentum ≠ 0 but no `grad2_next_dot_buf`: the pathwise anharmonicity needs it (two-batch estimate shown)');
+    return null;
+  }
+  const work = (b: BlockSums) => (plain ? b.sR : (1 - mu) * b.sRm - mu * eta * b.sR1m);
+  const heat = (b: BlockSums) => (plain ? b.sQ : (1 + mu) * b.sQm);
+  const count = (b: BlockSums) => (plain ? b.np : b.nm);
+  const items = blocks.filter((b) => count(b) > 0).map((b) => ({ x: work(b) + heat(b), y: work(b) }));
+  const rv = ratioBatchVariance(items);
+  if (!Number.isFinite(rv.ratio)) return null;
+  let se: number | null = null;
+  let ci: [number, number] | null = null;
+  if (Number.isFinite(rv.varRatio) && rv.dof >= 1) {
+    se = Math.sqrt(rv.varRatio);
+    const h = tCritical(confidence, rv.dof) * se;
+    ci = [rv.ratio - h, rv.ratio + h];
+  }
+  const n = count(tot);
+  return {
+    anharmonicity: rv.ratio,
+    ci,
+    se,
+    samples: n,
+    dissipation: tot.sD / tot.np,
+    heating: tot.sQ / tot.np,
+    remainder: tot.sR / tot.np,
+    gradNormSq: (work(tot) + heat(tot)) / (eta * (1 - p.dampening) * n),
+  };
+}
+
+/** |A| below which the landscape reads as close to quadratic, and above which as strongly anharmonic (§6.2). */
+export const ANHARMONIC_NEAR = 0.1;
+export const ANHARMONIC_STRONG = 0.3;
+
+/**
+ * Plain words for an anharmonicity and its interval (§6.2); null without an
+ * interval. Close to quadratic: the interval inside ±ANHARMONIC_NEAR; strongly
+ * anharmonic: beyond ±ANHARMONIC_STRONG; mildly: away from 0 but inside
+ * ±ANHARMONIC_STRONG; otherwise not resolved.
+ */
+export function interpretAnharmonicity(a: number | null, ci: [number, number] | null): string | null {
+  if (a === null || ci === null) return null;
+  const [lo, hi] = ci;
+  const fmt = (x: number) => (Math.abs(x) < 5e-4 ? '0.000' : x.toFixed(3));
+  const at = `A = ${fmt(a)}, CI [${fmt(lo)}, ${fmt(hi)}]`;
+  if (lo > -ANHARMONIC_NEAR && hi < ANHARMONIC_NEAR) return `landscape close to quadratic at this rate (${at}): the Hessian scale is trustworthy`;
+  if (lo > ANHARMONIC_STRONG || hi < -ANHARMONIC_STRONG)
+    return `strongly anharmonic at this rate (${at}): the Hessian scale and FDR2's harmonic estimates are not trustworthy; a smaller learning rate probes a more quadratic neighbourhood`;
+  const resolved = lo > 0 || hi < 0;
+  if (resolved && lo > -ANHARMONIC_STRONG && hi < ANHARMONIC_STRONG)
+    return `mildly anharmonic at this rate (${at}): the quadratic picture (Hessian scale, FDR2's harmonic relation) holds to within about ${Math.round(100 * Math.max(Math.abs(lo), Math.abs(hi)))}%`;
+  if (resolved) return `anharmonic at this rate (${at}): treat the Hessian scale as a rough figure`;
+  return `anharmonicity not resolved yet (${at}): too wide to tell`;
 }
 
 /**
@@ -236,10 +326,12 @@ export interface Fdr2Result {
  * CI from the batch-means variance of the ratio (delta method).
  * Hessian scale: <buf·H·buf>/<|buf|²> (= <g·H·g>/<|g|²> for plain SGD); without
  * a Hessian-vector product, the harmonic FDR2 estimate <|∇f|²>/((η/2)(1+μ)/(1−δ)<|buf|²>).
+ * The reported anharmonicity is the pathwise one (§6.2, pathwiseFdr2) when the
+ * records carry its fields, else this two-batch ratio; both are returned.
  */
-export function fdr2Estimate(blocks: readonly BlockSums[], p: SegmentParams, confidence: number): Fdr2Result | null {
+export function fdr2Estimate(blocks: readonly BlockSums[], p: SegmentParams, confidence: number, reasons: string[] = []): Fdr2Result | null {
   const tot = sumBlocks(blocks);
-  if (tot.ng === 0 && tot.nq2 === 0) return null;
+  if (tot.ng === 0 && tot.nq2 === 0 && tot.np === 0) return null;
   const f = orFactor(p.lr, p.momentum, p.dampening);
   let anh: number | null = null;
   let ci: [number, number] | null = null;
@@ -275,14 +367,25 @@ export function fdr2Estimate(blocks: readonly BlockSums[], p: SegmentParams, con
     anh = null;
     ci = null;
   }
+  const twoBatch = anh !== null && Number.isFinite(anh) ? { anharmonicity: anh, ci } : null;
+  // The pathwise estimate (§6.2) is the default when the stream carries its fields (§10.8).
+  const pathwise = pathwiseFdr2(blocks, p, confidence, reasons);
+  const usePath = pathwise !== null;
+  if (usePath) note = undefined;
+  const a = usePath ? pathwise.anharmonicity : twoBatch ? twoBatch.anharmonicity : null;
+  const aci = usePath ? pathwise.ci : twoBatch ? twoBatch.ci : null;
   return {
-    anharmonicity: anh !== null && Number.isFinite(anh) ? anh : null,
-    ci,
+    anharmonicity: a,
+    ci: aci,
     hessian_scale: hs !== null && Number.isFinite(hs) ? hs : null,
-    samples: tot.n2,
+    samples: usePath ? pathwise.samples : tot.n2,
     gradNormSq: g,
     gradNormSqCi: gci,
     gradNormSqSe: gse,
     note,
+    estimator: usePath ? 'pathwise' : twoBatch ? 'two-batch' : null,
+    twoBatch,
+    pathwise,
+    interpretation: interpretAnharmonicity(a, aci),
   };
 }

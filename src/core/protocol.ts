@@ -24,6 +24,9 @@ export const STEP_NUMERIC_FIELDS = [
   'grad_sq',
   'grad_dot_grad2',
   'buf_h_buf',
+  'loss2_delta',
+  'grad2_dot_buf',
+  'grad2_next_dot_buf',
 ] as const;
 
 export type StepNumericField = (typeof STEP_NUMERIC_FIELDS)[number];
@@ -48,6 +51,12 @@ export interface StepRecord {
   grad_sq?: number;
   grad_dot_grad2?: number;
   buf_h_buf?: number;
+  /** Pathwise FDR2 (docs/math.md §6.2), on the FDR2 steps: F_{B2}(θ_{t+1}) − F_{B2}(θ_t), F_{B2} = f_{B2} + (λ/2)|θ|². */
+  loss2_delta?: number;
+  /** ∇F_{B2}(θ_t)·buf_{t+1} (the second batch's gradient, with λθ_t). */
+  grad2_dot_buf?: number;
+  /** ∇F_{B2}(θ_{t+1})·buf_{t+1} (momentum ≠ 0 only). */
+  grad2_next_dot_buf?: number;
   /**
    * Centred observables (docs/protocol.md, "Centres"): the same quantities as
    * the plain fields, taken about the announced centres c_id instead of the

@@ -55,9 +55,27 @@ export interface Fdr1Estimate {
 }
 
 export interface Fdr2Estimate {
-  /** A = 1 − (η/2)(1+μ)/(1−δ)<buf·H·buf>/<|∇f|²> (§6). */
+  /**
+   * A = 1 − (η/2)(1+μ)/(1−δ)<buf·H·buf>/<|∇f|²> (§6), by the estimator named in
+   * `estimator`: the pathwise one (§6.2) when the stream carries its fields, else the two-batch one.
+   */
   anharmonicity: number | null;
   ci: [number, number] | null;
+  /** Which estimate `anharmonicity` and `ci` are (§6.2, §10.8). */
+  estimator?: 'pathwise' | 'two-batch' | null;
+  /** Plain-words reading of the anharmonicity and its interval (§6.2). */
+  interpretation?: string | null;
+  /** The two-batch estimate 1 − κΣbuf_h_buf/Σgrad_dot_grad2 (§6), null while withheld. */
+  anharmonicity_two_batch?: number | null;
+  anharmonicity_two_batch_ci?: [number, number] | null;
+  /** The pathwise estimate ΣW/Σ(W + Q') (§6.2), with its interval and sample count. */
+  anharmonicity_pathwise?: number | null;
+  anharmonicity_pathwise_ci?: [number, number] | null;
+  pathwise_samples?: number;
+  /** Energy balance per sampled step (§6.2): dissipation η<∇F·buf'>, harmonic heating (η²/2)<buf'·H·buf'>, Taylor remainder <R>. */
+  dissipation?: number | null;
+  heating?: number | null;
+  remainder?: number | null;
   /** <buf·H·buf>/<|buf|²> on records with buf_h_buf and buf_sq (plain SGD: <g·H·g>/<|g|²>); else the FDR2 harmonic estimate (docs/math.md §6). */
   hessian_scale: number | null;
   /** Number of FDR2 samples used. */

@@ -97,6 +97,20 @@ export class BlockSums {
   /** grad_dot_grad2 alone (plateau table needs only this). */
   ng = 0;
   sg = 0;
+  /**
+   * Pathwise FDR2 (docs/math.md §6.2), on records with loss2_delta, grad2_dot_buf and buf_h_buf:
+   * the Taylor remainder R_t = loss2_delta + η grad2_dot_buf − (η²/2) buf_h_buf, the harmonic
+   * heating Q_t = (η²/2) buf_h_buf and the dissipation D_t = η grad2_dot_buf, each per record.
+   */
+  np = 0;
+  sR = 0;
+  sQ = 0;
+  sD = 0;
+  /** The same on the records that also carry grad2_next_dot_buf, with R1_t = grad2_next_dot_buf − grad2_dot_buf + η buf_h_buf (momentum). */
+  nm = 0;
+  sRm = 0;
+  sQm = 0;
+  sR1m = 0;
   readonly centres = new Map<number, CentreSums>();
 
   centre(id: number): CentreSums {
@@ -129,6 +143,14 @@ export class BlockSums {
     this.sghs += o.sghs;
     this.ng += o.ng;
     this.sg += o.sg;
+    this.np += o.np;
+    this.sR += o.sR;
+    this.sQ += o.sQ;
+    this.sD += o.sD;
+    this.nm += o.nm;
+    this.sRm += o.sRm;
+    this.sQm += o.sQm;
+    this.sR1m += o.sR1m;
     for (const [id, c] of o.centres) this.centre(id).add(c);
   }
 }
@@ -222,6 +244,7 @@ export class SegmentWindow {
         b.sgs += rec.grad_sq;
         b.sghs += rec.buf_h_buf;
       }
+      if (fin(rec.loss2_delta) && fin(rec.grad2_dot_buf)) addPathwise(b, rec.lr, rec.loss2_delta, rec.grad2_dot_buf, rec.buf_h_buf, rec.grad2_next_dot_buf);
     }
     // Plain fields are about `center` (0 = origin); `centers` entries about their ids.
     const plainId = rec.center ?? 0;
@@ -332,5 +355,27 @@ export class SegmentWindow {
     const total = new BlockSums();
     for (const b of this.blocks) if (b) total.add(b);
     return total;
+  }
+}
+
+/**
+ * Pathwise FDR2 terms of one record (docs/math.md §6.2), each formed per record
+ * in float64 so that the cancellation of the O(η) and O(η²) terms happens before
+ * any sum:
+ *   R_t  = [F_{B2}(θ_{t+1}) − F_{B2}(θ_t)] + η ∇F_{B2}(θ_t)·buf_{t+1} − (η²/2) buf_{t+1}·H_{B2}·buf_{t+1}
+ *   R1_t = [∇F_{B2}(θ_{t+1}) − ∇F_{B2}(θ_t)]·buf_{t+1} + η buf_{t+1}·H_{B2}·buf_{t+1}
+ */
+export function addPathwise(b: BlockSums, lr: number, loss2Delta: number, grad2DotBuf: number, bufHBuf: number, grad2NextDotBuf: number | undefined): void {
+  const q = 0.5 * lr * lr * bufHBuf;
+  const r = loss2Delta + lr * grad2DotBuf - q;
+  b.np++;
+  b.sR += r;
+  b.sQ += q;
+  b.sD += lr * grad2DotBuf;
+  if (fin(grad2NextDotBuf)) {
+    b.nm++;
+    b.sRm += r;
+    b.sQm += q;
+    b.sR1m += grad2NextDotBuf - grad2DotBuf + lr * bufHBuf;
   }
 }

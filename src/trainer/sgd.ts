@@ -78,6 +78,8 @@ interface Center {
  *   [1+3R .. 1+4R)      |r|² per row        (param_sq)
  *   next 3              |g_t|², |Δ_t|², |buf_{t+1}|²
  *   (FDR2 steps) next 2 grad_dot_grad2, buf_h_buf
+ *   (FDR2 steps) next 4 f_{B2}(θ_t), ∇f_{B2}(θ_t)·buf_{t+1}, θ_t·buf_{t+1}, f_{B2}(θ_{t+1})
+ *   (FDR2 steps, μ ≠ 0) next 1 ∇f_{B2}(θ_{t+1})·buf_{t+1}
  * Each group is one broadcast multiply and one row-sum over the stacked X:
  * a handful of large ops instead of 15 dot products (per-op overhead dominates
  * on wasm and tfjs-node; an X·Yᵀ matMul was slower on wasm because of the
@@ -274,22 +276,35 @@ export class InstrumentedSgd<B> {
         // H is taken on the second batch so it is independent of v (v contains g_{B1}).
         // Pearlmutter: H v = ∇_θ (∇_θ f_{B2}(θ) · v), by nested autodiff.
         let g1g2: tf.Scalar | undefined;
-        const { grads: hv } = tf.variableGrads(() => {
-          const { grads: gB2 } = tf.variableGrads(() => this.model.loss(batch2), vars);
+        let loss2: tf.Scalar | undefined;
+        const { value: grad2DotBuf, grads: hv } = tf.variableGrads(() => {
+          const { value: l2, grads: gB2 } = tf.variableGrads(() => this.model.loss(batch2), vars);
+          loss2 = tf.keep(l2);
           const grad2 = flat(vars.map((v) => gB2[v.name]));
           g1g2 = tf.keep(tf.dot(g, wd !== 0 ? tf.add(grad2, tf.mul(theta, wd)) : grad2) as tf.Scalar);
           return tf.dot(grad2, bufNew) as tf.Scalar;
         }, vars);
-        kept.push(g1g2!);
+        kept.push(g1g2!, loss2!);
         const vHv = tf.dot(flat(vars.map((v) => hv[v.name])), bufNew);
         const bufHBuf = wd !== 0 ? tf.add(vHv, tf.mul(tf.dot(bufNew, bufNew), wd)) : vHv;
-        parts.push(tf.reshape(g1g2!, [1]), tf.reshape(bufHBuf, [1]));
+        // Pathwise FDR2 (§6.2) at θ_t: f_{B2}(θ_t), ∇f_{B2}(θ_t)·buf_{t+1} (the HVP's inner value) and θ_t·buf_{t+1};
+        // the weight-decay parts are added on the host (stepRecord).
+        parts.push(tf.reshape(g1g2!, [1]), tf.reshape(bufHBuf, [1]), tf.reshape(loss2!, [1]), tf.reshape(grad2DotBuf, [1]), tf.reshape(tf.dot(theta, bufNew), [1]));
       }
-      const all = tf.concat(parts);
       // Assign last: every read of θ_t above is already computed (eager execution).
       vars.forEach((v, i) => v.assign(thetaNewV[i]));
       this.bufs.forEach((b, i) => b.assign(bufNewV[i]));
-      return all;
+      if (batch2 !== undefined) {
+        // Pathwise FDR2 (§6.2) at θ_{t+1} on the same second batch: f_{B2}(θ_{t+1}) (one forward pass), and
+        // with momentum ∇f_{B2}(θ_{t+1})·buf_{t+1} (one gradient instead).
+        if (mu !== 0) {
+          const { value: l2n, grads: gn } = tf.variableGrads(() => this.model.loss(batch2), vars);
+          parts.push(tf.reshape(l2n, [1]), tf.reshape(tf.dot(flat(vars.map((v) => gn[v.name])), bufNew), [1]));
+        } else {
+          parts.push(tf.reshape(this.model.loss(batch2), [1]));
+        }
+      }
+      return tf.concat(parts);
     });
     try {
       return result.dataSync() as Float32Array; // the one read-back of this step
@@ -331,6 +346,7 @@ export class InstrumentedSgd<B> {
     if (fdr2) {
       rec.grad_dot_grad2 = v[L.fdr2];
       rec.buf_h_buf = v[L.fdr2 + 1];
+      Object.assign(rec, pathwiseFields(v.subarray(L.fdr2 + 2), this._lr, this.momentum, this.weightDecay, origin.theta_dot_update, v[L.norms + 1], v[L.norms + 2]));
     }
     return rec;
   }
@@ -373,6 +389,32 @@ export class InstrumentedSgd<B> {
     this.dropCenters();
     tf.dispose(this.bufs);
   }
+}
+
+/**
+ * The pathwise FDR2 fields (docs/math.md §6.2, docs/protocol.md) from the
+ * read-back [f_{B2}(θ_t), ∇f_{B2}(θ_t)·v, θ_t·v, f_{B2}(θ_{t+1}), (∇f_{B2}(θ_{t+1})·v)],
+ * v = buf_{t+1}, for F_{B2} = f_{B2} + (λ/2)|θ|²; the λ parts in float64:
+ *   loss2_delta        = f_{B2}(θ_{t+1}) − f_{B2}(θ_t) + λ(θ_t·Δ + ½|Δ|²)     (|θ_{t+1}|² − |θ_t|² = 2θ_t·Δ + |Δ|²)
+ *   grad2_dot_buf      = ∇f_{B2}(θ_t)·v + λ θ_t·v
+ *   grad2_next_dot_buf = ∇f_{B2}(θ_{t+1})·v + λ (θ_t·v − η|v|²)               (θ_{t+1} = θ_t − ηv)
+ */
+export function pathwiseFields(
+  r: ArrayLike<number>,
+  lr: number,
+  momentum: number,
+  wd: number,
+  thetaDotUpdate: number,
+  updateSq: number,
+  bufSq: number,
+): Pick<StepRecord, 'loss2_delta' | 'grad2_dot_buf' | 'grad2_next_dot_buf'> {
+  const [loss2, g2v, thv, loss2Next] = [r[0], r[1], r[2], r[3]];
+  const out: Pick<StepRecord, 'loss2_delta' | 'grad2_dot_buf' | 'grad2_next_dot_buf'> = {
+    loss2_delta: loss2Next - loss2 + wd * (thetaDotUpdate + 0.5 * updateSq),
+    grad2_dot_buf: g2v + wd * thv,
+  };
+  if (momentum !== 0) out.grad2_next_dot_buf = r[4] + wd * (thv - lr * bufSq);
+  return out;
 }
 
 /** True when x = 2^j for an integer j ≥ 0 (x a positive integer). */

@@ -339,6 +339,21 @@ def fdr2_matches_the_exact_hessian_of_a_quadratic():
             want_vhv = float((v * (h + lam) * v).sum())
             close(s["grad_dot_grad2"], want_gg, float((g1 * g2).abs().sum()), rel=1e-12, what="grad_dot_grad2 step %d" % s["step"])
             close(s["buf_h_buf"], want_vhv, want_vhv, rel=1e-12, what="buf_h_buf step %d μ=%g" % (s["step"], mu))
+            # Pathwise FDR2 (docs/math.md §6.2) on the same B2, F_{B2} = f_{B2} + (λ/2)|θ|², θ_{t+1} = θ_t − ηv.
+            F2 = lambda q: float(0.5 * (h * (q - star) ** 2).sum() + 0.7 * (drawn[k] * q).sum() + 0.5 * lam * (q * q).sum())
+            nxt = th - 0.05 * v
+            want_d = F2(nxt) - F2(th)
+            want_gv = float(g2 @ v)
+            close(s["loss2_delta"], want_d, abs(F2(nxt)) + abs(F2(th)), rel=1e-12, what="loss2_delta step %d μ=%g" % (s["step"], mu))
+            close(s["grad2_dot_buf"], want_gv, float((g2 * v).abs().sum()), rel=1e-12, what="grad2_dot_buf step %d μ=%g" % (s["step"], mu))
+            if mu:
+                gn = h * (nxt - star) + 0.7 * drawn[k] + lam * nxt
+                close(s["grad2_next_dot_buf"], float(gn @ v), float((gn * v).abs().sum()), rel=1e-12, what="grad2_next_dot_buf step %d" % s["step"])
+            else:
+                assert "grad2_next_dot_buf" not in s, s
+            # A quadratic has no Taylor remainder: R = 0 to rounding, against the harmonic heating.
+            rem = s["loss2_delta"] + 0.05 * s["grad2_dot_buf"] - 0.5 * 0.05 ** 2 * s["buf_h_buf"]
+            assert abs(rem) <= 1e-9 * 0.5 * 0.05 ** 2 * s["buf_h_buf"] + 1e-12 * (abs(F2(nxt)) + abs(F2(th))), (rem, s)
 
 
 @check

@@ -34,6 +34,11 @@ export interface NqmConfig {
    * "already stationary" runs without a burn-in.
    */
   initStationary?: boolean;
+  /**
+   * Optional: the pathwise FDR2 fields (docs/math.md §6.2: loss2_delta, grad2_dot_buf,
+   * grad2_next_dot_buf) on the FDR2 steps. Default true; false leaves only the two-batch fields.
+   */
+  fdr2Pathwise?: boolean;
 }
 
 export const NQM_DEFAULTS: NqmConfig = {

@@ -18,6 +18,14 @@
  * FDR2 is EXACT at stationarity for any η (no O(η) remainder, F is quadratic):
  *   <|∇F|²> = (η/2)(1+μ)/(1−δ) <buf·(H+λI)·buf>,  so the anharmonicity A = 0.
  * (Using H without λ instead would give A ≈ λ/h, a spurious O(λ/h) term.)
+ *
+ * Pathwise FDR2 (§6.2) on the same steps, for the second batch's objective
+ * F_{B2}(θ) = f(θ) + σ ξ2·(θ − θ*) + (λ/2)|θ|² (ξ2 fresh, independent of the step's noise):
+ * `loss2_delta` = F_{B2}(θ_{t+1}) − F_{B2}(θ_t) (the two values, subtracted),
+ * `grad2_dot_buf` = ∇F_{B2}(θ_t)·buf_{t+1}, and with momentum `grad2_next_dot_buf` =
+ * ∇F_{B2}(θ_{t+1})·buf_{t+1}. F_{B2} is quadratic, so its Taylor remainder is 0 up to rounding.
+ * ξ2 comes from its own random stream (seeded from the seed), so these fields leave the
+ * path of a given seed unchanged.
  */
 
 import type { MetaRecord, StepRecord, StreamRecord, EventRecord, CenteredObservables } from '../protocol';
@@ -53,6 +61,9 @@ export class NqmSimulator {
   private centres: Centre[] = []; // the (at most two) newest centres of the current segment
   private readonly g: Float64Array;
   private readonly xi: Float64Array;
+  /** The second batch's noise ξ2 (pathwise FDR2), from its own stream. */
+  private readonly rng2: Rng;
+  private readonly xi2: Float64Array;
 
   constructor(cfg: NqmConfig) {
     validateConfig(cfg);
@@ -63,6 +74,8 @@ export class NqmSimulator {
     this.g = new Float64Array(cfg.dim);
     this.xi = new Float64Array(cfg.dim);
     this.rng = new Rng(cfg.seed);
+    this.rng2 = new Rng(cfg.seed + 0x9e3779b9);
+    this.xi2 = new Float64Array(cfg.dim);
     if (cfg.initStationary) this.drawStationaryStart();
     this.eta = cfg.lr;
     this.nextCentreRel = cfg.centerBlock;
@@ -166,6 +179,14 @@ export class NqmSimulator {
       }
     }
 
+    // Pathwise FDR2 (§6.2): F_{B2} at θ_t, before the update.
+    const xi2 = this.xi2;
+    let loss2Before = 0;
+    if (fdr2) {
+      for (let i = 0; i < dim; i++) xi2[i] = this.rng2.normal();
+      loss2Before = this.loss2(th);
+    }
+
     let fval = 0;
     let noiseLoss = 0;
     let thetaDotGrad = 0;
@@ -218,9 +239,12 @@ export class NqmSimulator {
     const c1 = cs.length > 1 ? cs[1].c : null;
     let u0 = 0;
     let u1 = 0;
+    let grad2DotBuf = 0;
+    let grad2NextDotBuf = 0;
     for (let i = 0; i < dim; i++) {
       const b = mu * buf[i] + (1 - delta) * g[i];
       buf[i] = b;
+      if (fdr2) grad2DotBuf += (h[i] * (th[i] - offset) + lambda * th[i] + sigma * xi2[i]) * b;
       const step = -eta * b;
       bufSq += b * b;
       bufHBuf += (h[i] + lambda) * b * b;
@@ -232,6 +256,11 @@ export class NqmSimulator {
     }
     cUpd[0] = u0;
     cUpd[1] = u1;
+    let loss2Delta = 0;
+    if (fdr2) {
+      loss2Delta = this.loss2(th) - loss2Before;
+      if (mu !== 0) for (let i = 0; i < dim; i++) grad2NextDotBuf += (h[i] * (th[i] - offset) + lambda * th[i] + sigma * xi2[i]) * buf[i];
+    }
 
     const rec: StepRecord = {
       type: 'step',
@@ -253,6 +282,11 @@ export class NqmSimulator {
       rec.grad_dot_grad2 = gdg2;
       rec.buf_h_buf = bufHBuf;
     }
+    if (fdr2 && this.cfg.fdr2Pathwise !== false) {
+      rec.loss2_delta = loss2Delta;
+      rec.grad2_dot_buf = grad2DotBuf;
+      if (mu !== 0) rec.grad2_next_dot_buf = grad2NextDotBuf;
+    }
     if (cs.length > 0) {
       const list: CenteredObservables[] = [];
       for (let k = 0; k < cs.length; k++) {
@@ -263,5 +297,16 @@ export class NqmSimulator {
     out.push(rec);
     this.t++;
     return out;
+  }
+
+  /** F_{B2}(θ) = ½Σh(θ − θ*)² + σ ξ2·(θ − θ*) + (λ/2)|θ|² for the current ξ2 (pathwise FDR2, §6.2). */
+  private loss2(th: Float64Array): number {
+    const { dim, offset, sigma, weightDecay: lambda } = this.cfg;
+    let s = 0;
+    for (let i = 0; i < dim; i++) {
+      const d = th[i] - offset;
+      s += 0.5 * this.h[i] * d * d + sigma * this.xi2[i] * d + 0.5 * lambda * th[i] * th[i];
+    }
+    return s;
   }
 }

@@ -116,6 +116,7 @@ class Monitor:
         self._next_center_id = 1
         self._centers = []  # [(id, flat tensor)], oldest first, at most two
         self._layout = None
+        self._fdr2_pending = None  # pathwise FDR2 state between _fdr2 and _fdr2_after (one step)
         self._reducer = None
         self._stop_reason = None
         self._finished = False
@@ -329,6 +330,8 @@ class Monitor:
                  (post["buf_sq"] if post["buf_sq"] is not None else pre["grad_sq"]).reshape(1)]
         if f2 is not None:
             parts.append(f2)
+            if self._fdr2_pending is not None:
+                parts.append(self._fdr2_after(lay))
         return torch.cat(parts), fdr2
 
     def _loss_vector(self, loss):
@@ -347,8 +350,10 @@ class Monitor:
         sgd = form["kind"] == "sgd"
         mu, damp = form.get("momentum", 0.0), form.get("dampening", 0.0)
         lam = self._per_param_wd(lay)
+        self._fdr2_pending = None
+        batch2 = self.sample_batch()
         with torch.enable_grad():
-            loss2 = self.loss_fn(self.sample_batch())
+            loss2 = self.loss_fn(batch2)
             g2 = torch.autograd.grad(loss2, params, create_graph=sgd, allow_unused=True)
             with torch.no_grad():
                 g1 = [p.grad + l * p if l else p.grad for p, l in zip(params, lam)]
@@ -367,7 +372,35 @@ class Monitor:
             zero = torch.zeros((), dtype=torch.float64, device=lay.device)
             vhv = sum(((h.double() * x.double()).sum() for h, x in zip(hv, v) if h is not None), zero)
             vv = sum((l * (x.double() * x.double()).sum() for x, l in zip(v, lam) if l), zero)
+            # Pathwise FDR2 (docs/math.md §6.2): what _fdr2_after needs once θ has moved to θ_t − ηv.
+            tvl = sum((l * (p.double() * x.double()).sum() for p, x, l in zip(params, v, lam) if l), zero)
+            self._fdr2_pending = dict(batch=batch2, v=[x.detach().clone() for x in v], loss2=loss2.detach().double(),
+                                      gv=gv.detach().double(), tvl=tvl, vvl=vv, mu=mu)
         return torch.stack([gdg, vhv + vv])
+
+    def _fdr2_after(self, lay):
+        """docs/math.md §6.2, after the update, on the same B2, for F_{B2} = f_{B2} + (λ/2)|θ|²
+        (θ_{t+1} = θ_t − ηv; the λ parts in float64 from λθ_t·v and λ|v|²):
+        loss2_delta = f_{B2}(θ_{t+1}) − f_{B2}(θ_t) − η λθ_t·v + ½η² λ|v|²,
+        grad2_dot_buf = ∇f_{B2}(θ_t)·v + λθ_t·v, and with momentum
+        grad2_next_dot_buf = ∇f_{B2}(θ_{t+1})·v + λθ_t·v − η λ|v|² (a gradient; else a forward pass only)."""
+        st, self._fdr2_pending = self._fdr2_pending, None
+        params, v, lr = lay.params, st["v"], float(self._lr)
+        zero = torch.zeros((), dtype=torch.float64, device=lay.device)
+        if st["mu"] != 0:
+            with torch.enable_grad():
+                loss_next = self.loss_fn(st["batch"])
+                gn = torch.autograd.grad(loss_next, params, allow_unused=True)
+            with torch.no_grad():
+                gnv = sum(((a.double() * x.double()).sum() for a, x in zip(gn, v) if a is not None), zero)
+        else:
+            with torch.no_grad():
+                loss_next = self.loss_fn(st["batch"])
+            gnv = torch.full((), float("nan"), dtype=torch.float64, device=lay.device)
+        with torch.no_grad():
+            tvl, vvl = st["tvl"], st["vvl"]
+            delta = (loss_next.detach().double() - st["loss2"]) - lr * tvl + 0.5 * lr * lr * vvl
+            return torch.stack([delta, st["gv"] + tvl, gnv + tvl - lr * vvl])
 
     @staticmethod
     def _per_param_wd(lay):
@@ -413,6 +446,10 @@ class Monitor:
             rec["grad_dot_grad2"] = v[n + 3]
             if sgd:
                 rec["buf_h_buf"] = v[n + 4]
+                rec["loss2_delta"] = v[n + 5]
+                rec["grad2_dot_buf"] = v[n + 6]
+                if mu != 0:
+                    rec["grad2_next_dot_buf"] = v[n + 7]
         return rec
 
     # -- control ------------------------------------------------------------------------------
