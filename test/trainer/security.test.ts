@@ -295,15 +295,39 @@ test('SIGTERM ends a run that is flooded with control lines and serves a client 
       setImmediate(pump);
     };
     pump();
-    await new Promise((r) => setTimeout(r, 1500));
+    // SIGTERM once the flood is under way: the trainer has counted dropped lines in its stream
+    // (the file read on from where the last look stopped, event lines only).
+    let offset = 0;
+    let partial = '';
+    const droppedSeen = () => {
+      const fd = fs.openSync(file, 'r');
+      try {
+        const size = fs.fstatSync(fd).size;
+        const buf = Buffer.alloc(size - offset);
+        fs.readSync(fd, buf, 0, buf.length, offset);
+        offset = size;
+        const text = partial + buf.toString('utf8');
+        const lines = text.split('\n');
+        partial = lines.pop() ?? '';
+        const recs = lines.filter((l) => l.startsWith('{"type":"event"')).map(parseLine).filter((r) => r.ok).map((r) => (r as { record: StreamRecord }).record);
+        return errors(recs).some((e) => typeof e.dropped === 'number' && e.dropped > 0);
+      } finally {
+        fs.closeSync(fd);
+      }
+    };
+    const deadline = Date.now() + 30000;
+    while (!droppedSeen()) {
+      if (Date.now() > deadline) throw new Error(`no dropped-lines event within 30 s; stderr: ${tr.stderr.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
     tr.proc.kill('SIGTERM');
     assert.equal(await withTimeout(tr.exit, 20000, 'exit on SIGTERM while flooded'), 0);
     const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
     const last = parseLine(lines[lines.length - 1]);
     assert.ok(last.ok && last.record.type === 'event' && last.record.event === 'finished', `last line: ${lines[lines.length - 1].slice(0, 200)}`);
     assert.equal((last.record as EventRecord).reason, 'SIGTERM received');
-    const tail = lines.slice(-5000).map(parseLine).filter((r) => r.ok).map((r) => (r as { record: StreamRecord }).record);
-    assert.ok(errors(tail).some((e) => typeof e.dropped === 'number' && e.dropped > 0), 'the flood was counted as dropped');
+    const events = lines.filter((l) => l.startsWith('{"type":"event"')).map(parseLine).filter((r) => r.ok).map((r) => (r as { record: StreamRecord }).record);
+    assert.ok(errors(events).some((e) => typeof e.dropped === 'number' && e.dropped > 0), 'the flood was counted as dropped');
   } finally {
     flooding = false;
     flooder?.terminate();
