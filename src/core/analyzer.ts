@@ -26,7 +26,8 @@ import {
 } from './types';
 import { SegmentWindow, type BlockSums } from './window';
 import { availability, classicEstimate, fdr2Estimate, trendEstimate, type EpsilonEstimate, type SegmentParams, type Fdr2Result } from './estimators';
-import { DEFAULT_CHECK_EVERY, driftingAway, forecastSteps, halvesAgree, insideTolerance } from './decision';
+import { DEFAULT_CHECK_EVERY, driftingAway, forecastSteps, halvesAgree, insideTolerance, describeEvidence, LOSS_FALL_MAX, LOSS_HALF_WIDTH_MAX, type DecisionEvidence } from './decision';
+import { lossTrend } from './evidence';
 import { harmonicCheck } from './plateaus';
 
 /** Options beyond the public AnalyzerOptions (tuning knobs; defaults are the measured choice). */
@@ -55,6 +56,13 @@ export interface AnalyzerTuning {
    * premature drop in test/core/transient.test.ts (θ* = 0, far start).
    */
   alsoOrigin: boolean;
+  /**
+   * Loss evidence (docs/decisions.md): also drop when the minibatch loss's fall over the window is
+   * resolved below lossFallMax·F̂ (F̂ = ⟨OR⟩/2) with half-width ≤ lossHalfWidthMax·F̂.
+   */
+  lossEvidence: boolean;
+  lossFallMax: number;
+  lossHalfWidthMax: number;
 }
 
 export const DEFAULT_TUNING: AnalyzerTuning = {
@@ -66,6 +74,9 @@ export const DEFAULT_TUNING: AnalyzerTuning = {
   maxHalfWidth: 3,
   confirmations: 1,
   alsoOrigin: false,
+  lossEvidence: true,
+  lossFallMax: LOSS_FALL_MAX,
+  lossHalfWidthMax: LOSS_HALF_WIDTH_MAX,
 };
 
 /** Keep at most this many finished segment summaries (a pathological stream could change η every step). */
@@ -106,6 +117,10 @@ interface Segment {
   action: Action;
   /** Consecutive checks that passed the rule. */
   passes: number;
+  /** What the newest evaluation found, per evidence (docs/decisions.md). */
+  evidence: DecisionEvidence | null;
+  /** The evidence at the drop (kept while the advice stands). */
+  dropEvidence: DecisionEvidence | null;
 }
 
 export class Analyzer implements StreamAnalyzer {
@@ -226,6 +241,8 @@ export class Analyzer implements StreamAnalyzer {
       history: [],
       action: 'wait',
       passes: 0,
+      evidence: null,
+      dropEvidence: null,
     };
     for (const c of this.pendingCentres) if (c.step >= r.step) seg.centreAt.set(c.id, c.step - r.step);
     this.pendingCentres = [];
@@ -348,15 +365,23 @@ export class Analyzer implements StreamAnalyzer {
       reason = seg.unavailable.join('; ') || 'not enough data in the window yet';
     } else {
       const { h, inside, guardOk } = pick.j;
-      seg.passes = pick.j.pass ? seg.passes + 1 : 0;
+      const lt = this.tuning.lossEvidence && form !== 'classic' ? lossTrend(blocks, p, confidence) : null;
+      const fdrWhy = inside && !guardOk ? 'the two halves of the window disagree (§4.4)' : !inside && Math.abs(est.epsilon) <= tolerance ? `interval not resolved to ±${fmt(this.tuning.maxHalfWidth * tolerance)} yet` : '';
+      const ev = describeEvidence({ epsilon: est.epsilon, ci: est.ci, center: centre }, inside && guardOk, fdrWhy, lt, tolerance, this.tuning.lossFallMax, this.tuning.lossHalfWidthMax);
+      seg.evidence = ev;
+      const pass = pick.j.pass || (x >= minSteps && ev.loss.holds);
+      seg.passes = pass ? seg.passes + 1 : 0;
       if (seg.passes >= this.tuning.confirmations) {
         action = 'drop_lr';
         seg.stationaryAt = step;
         seg.etaSteps = null;
-        reason =
-          this.tuning.rule === 'point'
-            ? `ε = ${fmt(est.epsilon)} inside ±${tolerance}, resolved to ±${fmt(h)} (${Math.round(confidence * 100)}% CI [${fmt(est.ci![0])}, ${fmt(est.ci![1])}])`
-            : `ε = ${fmt(est.epsilon)} with ${Math.round(confidence * 100)}% CI [${fmt(est.ci![0])}, ${fmt(est.ci![1])}] inside ±${tolerance}`;
+        seg.dropEvidence = ev;
+        if (!pick.j.pass) reason = ev.summary;
+        else
+          reason =
+            this.tuning.rule === 'point'
+              ? `ε = ${fmt(est.epsilon)} inside ±${tolerance}, resolved to ±${fmt(h)} (${Math.round(confidence * 100)}% CI [${fmt(est.ci![0])}, ${fmt(est.ci![1])}])`
+              : `ε = ${fmt(est.epsilon)} with ${Math.round(confidence * 100)}% CI [${fmt(est.ci![0])}, ${fmt(est.ci![1])}] inside ±${tolerance}`;
       } else {
         action = 'wait';
         const prev = pickPrevious(seg.history, x);
@@ -395,7 +420,7 @@ export class Analyzer implements StreamAnalyzer {
       this.emit(seg, step, reason);
     } else if (this.lastDecision && this.lastDecision.segment === seg.index) {
       // Same advice: refresh the numbers shown with it, without a new decision line.
-      this.lastDecision = { ...this.lastDecision, epsilon: ev.epsilon, ci: ev.ci, eta_steps: ev.eta_steps, reason: reason || this.lastDecision.reason };
+      this.lastDecision = { ...this.lastDecision, epsilon: ev.epsilon, ci: ev.ci, eta_steps: ev.eta_steps, reason: reason || this.lastDecision.reason, ...(seg.evidence ? { evidence: seg.evidence } : {}) };
     }
   }
 
@@ -437,6 +462,7 @@ export class Analyzer implements StreamAnalyzer {
       eta_steps: seg.etaSteps,
       reason,
     };
+    if (seg.evidence) d.evidence = seg.evidence;
     const last = this.lastDecision;
     if (last && last.segment === d.segment && last.action === d.action && last.suggested_lr === d.suggested_lr) {
       this.lastDecision = d;
@@ -487,6 +513,7 @@ export class Analyzer implements StreamAnalyzer {
       classic: seg.classic,
       fdr2: seg.fdr2,
       unavailable: seg.unavailable,
+      evidence: seg.evidence,
     };
     const restore = () => {
       seg.etaSteps = saved.eta;
@@ -496,6 +523,7 @@ export class Analyzer implements StreamAnalyzer {
       seg.classic = saved.classic;
       seg.fdr2 = saved.fdr2;
       seg.unavailable = saved.unavailable;
+      seg.evidence = saved.evidence;
     };
     const view = seg.win.window(seg.lastStep - seg.firstStep);
     if (view.blocks.length < 3) return restore;
@@ -529,7 +557,10 @@ export class Analyzer implements StreamAnalyzer {
         return {
           action: 'drop_lr',
           lr: lr * this.options.dropFactor,
-          reason: `equilibrated at η = ${lr} since step ${seg.stationaryAt} (ε within ±${this.options.tolerance} at ${Math.round(this.options.confidence * 100)}% confidence): drop to ${fmt(lr * this.options.dropFactor)}`,
+          reason:
+            seg.dropEvidence?.driving === 'loss'
+              ? `nothing left to gain at η = ${lr} since step ${seg.stationaryAt} (${seg.dropEvidence.loss.text}): drop to ${fmt(lr * this.options.dropFactor)}`
+              : `equilibrated at η = ${lr} since step ${seg.stationaryAt} (ε within ±${this.options.tolerance} at ${Math.round(this.options.confidence * 100)}% confidence): drop to ${fmt(lr * this.options.dropFactor)}`,
         };
       case 'finished':
         return { action: 'finished', lr: null, reason: 'the run finished' };
@@ -590,6 +621,7 @@ function segmentSummary(s: Segment): SegmentSummary {
     fdr2,
     warnings: [...s.warnings],
     unavailable: s.unavailable.length ? s.unavailable : undefined,
+    ...(s.evidence ? { evidence: s.evidence } : {}),
   };
 }
 

@@ -86,6 +86,13 @@ export class BlockSums {
   /** grad_dot_grad2 alone (plateau table needs only this). */
   ng = 0;
   sg = 0;
+  /** Minibatch `loss` − lRef (shifted for precision), with its step sums, for the loss trend (docs/decisions.md). */
+  nl = 0;
+  slx = 0;
+  slxx = 0;
+  sl = 0;
+  sxl = 0;
+  sll = 0;
   readonly centres = new Map<number, CentreSums>();
 
   centre(id: number): CentreSums {
@@ -118,6 +125,12 @@ export class BlockSums {
     this.sghs += o.sghs;
     this.ng += o.ng;
     this.sg += o.sg;
+    this.nl += o.nl;
+    this.slx += o.slx;
+    this.slxx += o.slxx;
+    this.sl += o.sl;
+    this.sxl += o.sxl;
+    this.sll += o.sll;
     for (const [id, c] of o.centres) this.centre(id).add(c);
   }
 }
@@ -143,6 +156,8 @@ export class SegmentWindow {
   /** Per-centre shift of a and b (the first value seen), so sums of squares keep their precision. */
   private readonly aRef = new Map<number, number>();
   private readonly bRef = new Map<number, number>();
+  /** Shift of the loss (the first finite value seen). */
+  private lRef: number | null = null;
 
   get blockLength(): number {
     return this.blockSteps;
@@ -201,6 +216,16 @@ export class SegmentWindow {
         b.sgs += rec.grad_sq;
         b.sghs += rec.buf_h_buf;
       }
+    }
+    if (fin(rec.loss)) {
+      if (this.lRef === null) this.lRef = rec.loss;
+      const l = rec.loss - this.lRef;
+      b.nl++;
+      b.slx += x;
+      b.slxx += x * x;
+      b.sl += l;
+      b.sxl += x * l;
+      b.sll += l * l;
     }
     // Plain fields are about `center` (0 = origin); `centers` entries about their ids.
     const plainId = rec.center ?? 0;
