@@ -205,8 +205,8 @@ export function describeEvidence(
     const resolvedOut = fdr.ci !== null && (fdr.ci[0] > tolerance || fdr.ci[1] < -tolerance);
     const motion = resolvedOut
       ? fdr.epsilon > 0
-        ? `: parameters still drifting away from the ${fdr.center === 0 ? 'origin' : 'centre'} (|θ − c|² growing)`
-        : `: |θ − c|² still shrinking`
+        ? `: parameters still drifting (${fdr.center === 0 ? '|θ|²' : '|θ − c|²'} growing)`
+        : `: ${fdr.center === 0 ? '|θ|²' : '|θ − c|²'} still shrinking`
       : fdrWhy
         ? `: ${fdrWhy}`
         : '';

@@ -100,7 +100,6 @@ function lossTrendOn(blocks: readonly BlockSums[], floor: number, confidence: nu
   if (!Number.isFinite(beta)) return null;
   const bv = slopeBatchVariance(line, blocks.filter((b) => b.nl > 0).map((b) => ({ n: b.nl, sx: b.slx, sy: b.sl })), beta);
   const se = Math.sqrt(bv.varBeta);
-  const xbar = t.slx / t.nl;
   // Span: the window's extent in steps (first to last loss record), from the sums: 2√3·sd(x) for evenly spaced steps.
   const span = Math.sqrt((12 * centredSxx(line)) / t.nl);
   const fall = (-beta * span) / floor;
@@ -114,6 +113,5 @@ function lossTrendOn(blocks: readonly BlockSums[], floor: number, confidence: nu
   const gamma0 = sse / (t.nl - 2);
   let tau: number | null = null;
   if (gamma0 > 0 && Number.isFinite(bv.longRunVar)) tau = Math.max(0.5, bv.longRunVar / (2 * gamma0));
-  void xbar;
   return { slope: beta, se, dof: bv.dof, n: t.nl, span, floor, fall, fallCi, tau };
 }
