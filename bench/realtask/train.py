@@ -166,6 +166,7 @@ def main():
     t0 = time.time()
 
     run_loss, run_n = [0.0], [0]
+    last_lr = [a.lr]
 
     def evaluate(step):
         with torch.no_grad():
@@ -201,6 +202,9 @@ def main():
                     grp["lr"] = lr = lr * a.drop
             else:
                 os.waitpid(pid, 0)
+        if ev and lr != last_lr[0]:
+            ev.write(json.dumps({"step": step, "lr": lr, "event": "lr_change"}) + "\n")  # the first step at the new η
+            last_lr[0] = lr
         if ev and step % a.eval_every == 0:
             evaluate(step)
         if sched:
