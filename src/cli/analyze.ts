@@ -165,6 +165,11 @@ function formatSegment(s: SegmentSummary): string[] {
         `, Hessian scale ${num(s.fdr2.hessian_scale)} (${s.fdr2.samples ?? 0} samples)`,
     );
   }
+  if (s.evidence) {
+    const e = s.evidence;
+    L.push(`  evidence (${e.driving === 'loss' ? 'the drop rests on the loss' : e.driving === 'fdr1' ? 'the drop rests on FDR1' : 'waiting for either'}):`);
+    L.push(`    ${e.fdr1.text}`, `    ${e.loss.text}`);
+  }
   for (const u of s.unavailable ?? []) L.push(`  note: ${u}`);
   for (const w of s.warnings) L.push(`  WARNING: ${w}`);
   return L;
