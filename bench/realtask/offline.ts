@@ -90,6 +90,17 @@ export async function evaluateStream(file: string, epochSteps = 79): Promise<Off
 async function main(): Promise<void> {
   const files = process.argv.slice(2);
   const epoch = Number(process.env.FDR_EPOCH_STEPS ?? 79);
+  if (process.env.FDR_TABLE) {
+    // One markdown row per stream: the peers, the analyzer, and the candidates named in FDR_TABLE (comma-separated).
+    const cols = ['Yaida', 'ReduceLROnPlateau', 'SASA+', 'analyzer', ...process.env.FDR_TABLE.split(',').filter(Boolean)];
+    console.log(`| stream | steps | ${cols.join(' | ')} |`);
+    console.log(`|---|---|${cols.map(() => '---').join('|')}|`);
+    for (const f of files) {
+      const r = await evaluateStream(f, epoch);
+      console.log(`| ${f.replace(/^.*\//, '').replace(/\.jsonl(\.gz)?$/, '')} | ${r.steps} | ${cols.map((c) => (r.drops.has(c) ? r.drops.get(c) ?? 'never' : '?')).join(' | ')} |`);
+    }
+    return;
+  }
   for (const f of files) {
     const r = await evaluateStream(f, epoch);
     console.log(`\n${f} (${r.steps} steps)`);
