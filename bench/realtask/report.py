@@ -92,7 +92,7 @@ def main():
             if k not in per:
                 continue
             v = per[k]
-            label = {"yaida": "Yaida (every 1000, |OL/OR−1| < 0.01)", "plateau": "ReduceLROnPlateau (torch defaults)",
+            label = {"yaida": "Yaida (every 1000 steps, \\|OL/OR − 1\\| < 0.01)", "plateau": "ReduceLROnPlateau (torch defaults)",
                      "monitor": "monitor advice (`watch --auto-apply`)"}.get(k, k)
             if k == oracle:
                 label += " (oracle: best grid)"
