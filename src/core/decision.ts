@@ -217,7 +217,8 @@ export function describeEvidence(
   if (!loss) lossText = 'loss: no trend (needs `loss` and `buf_sq` on the records)';
   else {
     const head = `loss fell by ${f3(loss.fall)}·F̂${ciText(loss.fallCi)} over the window (F̂ = ⟨OR⟩/2 = ${f3(loss.floor)}, the noise floor a drop recovers)`;
-    if (lossHolds) lossText = `${head}: flat enough — it falls by less than ${k}·F̂ per window, less than a drop gains`;
+    if (lossHolds && loss.fallCi && loss.fallCi[1] < 0) lossText = `${head}: rising — nothing left to gain at this η`;
+    else if (lossHolds) lossText = `${head}: flat enough — it falls by less than ${k}·F̂ per window, less than a drop gains`;
     else if (!loss.fallCi) lossText = `${head}: no interval yet`;
     else if ((loss.fallCi[1] - loss.fallCi[0]) / 2 > w) lossText = `${head}: not resolved yet (half-width > ${w}·F̂)`;
     else lossText = `${head}: still falling (may fall by more than ${k}·F̂ per window)`;

@@ -59,6 +59,14 @@ test('a flat loss needs a resolved interval: an upper end below ½ from a noisy 
   assert.equal(ev.driving, 'loss');
   assert.match(ev.summary, /loss-relevant relation holds/);
   assert.match(ev.fdr1.text, /parameters still drifting/);
+  const rising = describeEvidence({ epsilon: 0.3, ci: [0.2, 0.4], center: 0 }, false, '', { fall: -1, fallCi: [-1.5, -0.5], floor: 0.02 }, 0.01);
+  assert.equal(rising.driving, 'loss');
+  assert.match(rising.loss.text, /rising/);
+  assert.match(rising.fdr1.text, /\|θ\|² growing/);
+  const fdrDriven = describeEvidence({ epsilon: 0.002, ci: [-0.01, 0.014], center: 2 }, true, '', null, 0.01);
+  assert.equal(fdrDriven.driving, 'fdr1');
+  assert.match(fdrDriven.summary, /FDR1 holds within ±0\.01 about centre 2/);
+  assert.match(fdrDriven.loss.text, /no trend/);
 });
 
 test('uncentred stream, minimum far away, ill-conditioned: the loss evidence decides, never prematurely, and says so', () => {
