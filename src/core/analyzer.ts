@@ -365,7 +365,7 @@ export class Analyzer implements StreamAnalyzer {
       reason = seg.unavailable.join('; ') || 'not enough data in the window yet';
     } else {
       const { h, inside, guardOk } = pick.j;
-      const lt = this.tuning.lossEvidence && form !== 'classic' ? lossTrend(blocks, p, confidence) : null;
+      const lt = this.tuning.lossEvidence && estimator !== 'classic' ? lossTrend(blocks, p, confidence) : null;
       const fdrWhy = inside && !guardOk ? 'the two halves of the window disagree (§4.4)' : !inside && Math.abs(est.epsilon) <= tolerance ? `interval not resolved to ±${fmt(this.tuning.maxHalfWidth * tolerance)} yet` : '';
       const ev = describeEvidence({ epsilon: est.epsilon, ci: est.ci, center: centre }, inside && guardOk, fdrWhy, lt, tolerance, this.tuning.lossFallMax, this.tuning.lossHalfWidthMax);
       seg.evidence = ev;
