@@ -74,16 +74,16 @@ def main():
                 drops = r[2] if len(r) > 2 else ([r[0]] if r[0] is not None else [])
                 per.setdefault(k, []).append((r[0], ev[-1]["test_loss"], ev[-1]["test_acc"], within, drops))
         print("\n### %s, %d steps (%d seeds: %s)\n" % (net, a.steps, len(names), ", ".join(names)))
-        print("| policy | first drop (per seed) | all drops (seed 1) | final test loss | final test acc | steps to within 2% of best final |")
-        print("|---|---|---|---|---|---|")
+        print("| policy | drops (per seed; the first is the first drop) | final test loss | final test acc | steps to within 2% of the seed's best final |")
+        print("|---|---|---|---|---|")
 
         def ms(xs, f):
+            n = len(xs)
             xs = [x for x in xs if x is not None]
             if not xs:
-                return "-"
-            if len(xs) == 1:
-                return f % xs[0]
-            return (f + " ± " + f) % (statistics.mean(xs), statistics.stdev(xs))
+                return "never"
+            out = f % xs[0] if len(xs) == 1 else (f + " ± " + f) % (statistics.mean(xs), statistics.stdev(xs))
+            return out if len(xs) == n else "%s (%d of %d seeds; the others never)" % (out, len(xs), n)
 
         order = ["never"] + ["drop@%d" % s for s in grid] + ["yaida", "plateau", "monitor"]
         grid_means = {k: statistics.mean(x[1] for x in per[k]) for k in per if k.startswith("drop@")}
@@ -96,10 +96,9 @@ def main():
                      "monitor": "monitor advice (`watch --auto-apply`)"}.get(k, k)
             if k == oracle:
                 label += " (oracle: best grid)"
-            fd = ", ".join("never" if x[0] is None else str(x[0]) for x in v)
-            alld = ", ".join(str(d) for d in v[0][4]) or "-"
-            print("| %s | %s | %s | %s | %s | %s |" % (label, fd, alld, ms([x[1] for x in v], "%.4f"), ms([x[2] for x in v], "%.4f"),
-                                                     ms([x[3] for x in v], "%.0f")))
+            alld = "; ".join(", ".join(str(d) for d in x[4]) or "none" for x in v)
+            print("| %s | %s | %s | %s | %s |" % (label, alld, ms([x[1] for x in v], "%.4f"), ms([x[2] for x in v], "%.4f"),
+                                                ms([x[3] for x in v], "%.0f")))
 
 
 if __name__ == "__main__":
