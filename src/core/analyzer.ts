@@ -391,6 +391,8 @@ export class Analyzer implements StreamAnalyzer {
         else if (inside) reason = `ε inside ±X; waiting for the minimum of ${minSteps} steps`;
         else if (f === null) reason = `ε = ${fmt(est.epsilon)} is not shrinking towards ±${tolerance}: not converging at this learning rate`;
         else reason = `ε = ${fmt(est.epsilon)}, CI half-width ${fmt(h)}: about ${seg.etaSteps} more steps to resolve ±${tolerance}`;
+        // What the other evidence waits for (docs/decisions.md): the loss's fall per window against ½·F̂.
+        if (ev.loss.fall !== null && ev.loss.ci) reason += `; loss fell by ${fmt(ev.loss.fall)}·F̂ [${fmt(ev.loss.ci[0])}, ${fmt(ev.loss.ci[1])}] per window (drop when resolved below ${this.tuning.lossFallMax}·F̂)`;
       }
       seg.history.push({ n: x, eps: est.epsilon });
       if (seg.history.length > MAX_HISTORY) seg.history.splice(0, seg.history.length - MAX_HISTORY);
