@@ -18,10 +18,11 @@ const variants: { name: string; options?: Record<string, unknown>; tuning?: Reco
   { name: 'equivalence at 80%', tuning: { rule: 'equivalence' }, options: { confidence: 0.8 } },
   { name: '|ε| ≤ X, any width', tuning: { maxHalfWidth: 1e9 } },
   { name: '|ε| ≤ X, h ≤ 2X', tuning: { maxHalfWidth: 2 } },
-  { name: '|ε| ≤ X, h ≤ 3X (default)' },
+  { name: '|ε| ≤ X, h ≤ 3X (default; + loss evidence, docs/decisions.md)' },
   { name: 'default, checks every 500', tuning: { checkEvery: 500 } },
   { name: 'default, checks every 100', tuning: { checkEvery: 100 } },
   { name: 'default + uncentred candidate', tuning: { alsoOrigin: true } },
+  { name: 'FDR1 only (no loss evidence)', tuning: { lossEvidence: false } },
 ];
 
 function stress(n: number): Scenario[] {

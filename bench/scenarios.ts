@@ -53,6 +53,23 @@ export function scenarios(seedsPerScenario = 4): Scenario[] {
     mk('momentum', 'h∈[0.05,1], θ*=3, μ=0.9, λ=1e-3, η=0.005', { hmin: 0.05, hmax: 1, offset: 3, initDistance: 3, lr: 0.005, momentum: 0.9, weightDecay: 1e-3 }, 40_000),
     mk('at-minimum', 'h∈[0.05,1], θ*=3, θ₀=θ* (start at the minimum), η=0.05', { hmin: 0.05, hmax: 1, offset: 3, initDistance: 0, lr: 0.05 }, 40_000),
     mk('stationary', 'h∈[0.05,1], θ*=3, (θ₀, buf₀) drawn from the stationary law, η=0.05', { hmin: 0.05, hmax: 1, offset: 3, lr: 0.05, initStationary: true }, 40_000),
+    ...uncentredScenarios(seedsPerScenario),
+  ];
+}
+
+/**
+ * The same questions for a trainer that reports only the uncentred fields
+ * (no `centers`: centerBlock 0), where |θ|² is dominated by the far minimum
+ * (docs/math.md §4.4): ill-conditioned with the minimum far away, a slow
+ * transient from far away, and a run already stationary far from the origin.
+ */
+export function uncentredScenarios(seedsPerScenario = 4): Scenario[] {
+  const seeds = Array.from({ length: seedsPerScenario }, (_, i) => i + 1);
+  const mk = (name: string, about: string, o: Partial<NqmConfig>, steps: number): Scenario => ({ name, about, cfg: { ...base, centerBlock: 0, ...o }, seeds, steps });
+  return [
+    mk('ill-far-unc', 'uncentred: h∈[0.01,1], θ*=4, θ₀ at distance 3/coord, η=0.05', { hmin: 0.01, hmax: 1, offset: 4, initDistance: 3, lr: 0.05 }, 40_000),
+    mk('slow-far-unc', 'uncentred: h∈[0.2,1], θ*=3, θ₀ at distance 10/coord, η=0.01', { hmin: 0.2, hmax: 1, offset: 3, initDistance: 10, lr: 0.01 }, 60_000),
+    mk('stat-far-unc', 'uncentred: h∈[0.05,1], θ*=3, stationary start, η=0.05', { hmin: 0.05, hmax: 1, offset: 3, lr: 0.05, initStationary: true }, 40_000),
   ];
 }
 

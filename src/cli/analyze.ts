@@ -144,6 +144,11 @@ function formatSegment(s: SegmentSummary): string[] {
     );
     if (s.fdr2.interpretation) L.push(`    ${s.fdr2.interpretation}`);
   }
+  if (s.evidence) {
+    const e = s.evidence;
+    L.push(`  evidence (${e.driving === 'loss' ? 'the drop rests on the loss' : e.driving === 'fdr1' ? 'the drop rests on FDR1' : 'waiting for either'}):`);
+    L.push(`    ${e.fdr1.text}`, `    ${e.loss.text}`);
+  }
   for (const u of s.unavailable ?? []) L.push(`  note: ${u}`);
   for (const w of s.warnings) L.push(`  WARNING: ${w}`);
   return L;

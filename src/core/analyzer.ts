@@ -30,7 +30,8 @@ import { MAX_CENTRES, SegmentWindow } from './window';
 import type { Fdr2Result, SegmentParams } from './estimators';
 import { classicOf, eligibleCentres, estimateWindow, fdr1Of } from './estimate';
 import { pickCandidate, SegmentDecision, type Judged, type RuleSettings } from './segment-decision';
-import { DEFAULT_CHECK_EVERY } from './decision';
+import { DEFAULT_CHECK_EVERY, LOSS_FALL_MAX, LOSS_HALF_WIDTH_MAX } from './decision';
+import { lossTrend, type LossTrend } from './evidence';
 import { harmonicCheck } from './plateaus';
 import { fmt, roundLr } from './numbers';
 
@@ -60,6 +61,13 @@ export interface AnalyzerTuning {
    * premature drop in test/core/transient.test.ts (θ* = 0, far start).
    */
   alsoOrigin: boolean;
+  /**
+   * Loss evidence (docs/decisions.md): also drop when the minibatch loss's fall over the window is
+   * resolved below lossFallMax·F̂ (F̂ = ⟨OR⟩/2) with half-width ≤ lossHalfWidthMax·F̂.
+   */
+  lossEvidence: boolean;
+  lossFallMax: number;
+  lossHalfWidthMax: number;
 }
 
 export const DEFAULT_TUNING: AnalyzerTuning = {
@@ -71,6 +79,9 @@ export const DEFAULT_TUNING: AnalyzerTuning = {
   maxHalfWidth: 3,
   confirmations: 1,
   alsoOrigin: false,
+  lossEvidence: true,
+  lossFallMax: LOSS_FALL_MAX,
+  lossHalfWidthMax: LOSS_HALF_WIDTH_MAX,
 };
 
 /** Keep at most this many finished segment summaries (a pathological stream could change η every step). */
@@ -142,8 +153,8 @@ export class Analyzer implements StreamAnalyzer {
     this.hooks = hooks ?? {};
     validateOptions(this.options);
     const { tolerance, confidence, minSteps } = this.options;
-    const { rule, maxHalfWidth, guardConfidence, confirmations } = this.tuning;
-    this.rule = { tolerance, confidence, minSteps, rule, maxHalfWidth, guardConfidence, confirmations };
+    const { rule, maxHalfWidth, guardConfidence, confirmations, lossEvidence, lossFallMax, lossHalfWidthMax } = this.tuning;
+    this.rule = { tolerance, confidence, minSteps, rule, maxHalfWidth, guardConfidence, confirmations, lossEvidence, lossFallMax, lossHalfWidthMax };
   }
 
   push(record: StreamRecord): void {
@@ -295,22 +306,23 @@ export class Analyzer implements StreamAnalyzer {
    * `step`), and the candidate the rule picks among them. Pure: reads the
    * segment's sums and centres, changes nothing.
    */
-  private estimate(seg: Segment, x: number, step: number): { report: Report; pick: Judged | null } {
+  private estimate(seg: Segment, x: number, step: number): { report: Report; pick: Judged | null; loss: LossTrend | null } {
     const view = seg.win.window(x);
     const centres = eligibleCentres(seg.centreAt, view.start, view.total, this.tuning.useCentres);
     const { confidence, estimator } = this.options;
     const w = estimateWindow(view.blocks, centres, seg.params, { confidence, estimator, alsoOrigin: this.tuning.alsoOrigin });
     const pick = pickCandidate(w.candidates, x, this.rule);
     const window: [number, number] = [seg.firstStep + view.start, step];
-    return { report: { fdr1: pick ? fdr1Of(pick.c, window) : null, classic: classicOf(w.classic), fdr2: w.fdr2, unavailable: w.unavailable }, pick };
+    const loss = this.tuning.lossEvidence && estimator !== 'classic' ? lossTrend(view.blocks, seg.params, confidence) : null;
+    return { report: { fdr1: pick ? fdr1Of(pick.c, window) : null, classic: classicOf(w.classic), fdr2: w.fdr2, unavailable: w.unavailable }, pick, loss };
   }
 
   /** A check step: the estimates, then the decision on them; emits the evaluation and any change of advice. */
   private evaluate(seg: Segment, x: number, step: number): void {
-    const { report, pick } = this.estimate(seg, x, step);
+    const { report, pick, loss } = this.estimate(seg, x, step);
     seg.report = report;
     const d = seg.decision;
-    const { action, reason } = d.check({ pick, x, step, unavailable: report.unavailable, weightDecay: seg.weightDecay });
+    const { action, reason } = d.check({ pick, x, step, unavailable: report.unavailable, weightDecay: seg.weightDecay, loss });
     const est = pick ? pick.c.est : null;
     const ev: EvaluationPoint = {
       step,
@@ -334,7 +346,7 @@ export class Analyzer implements StreamAnalyzer {
       this.emit(seg, step, reason);
     } else if (this.lastDecision && this.lastDecision.segment === seg.index) {
       // Same advice: refresh the numbers shown with it, without a new decision line.
-      this.lastDecision = { ...this.lastDecision, epsilon: ev.epsilon, ci: ev.ci, eta_steps: ev.eta_steps, reason: reason || this.lastDecision.reason };
+      this.lastDecision = { ...this.lastDecision, epsilon: ev.epsilon, ci: ev.ci, eta_steps: ev.eta_steps, reason: reason || this.lastDecision.reason, ...(d.evidence ? { evidence: d.evidence } : {}) };
     }
   }
 
@@ -352,6 +364,7 @@ export class Analyzer implements StreamAnalyzer {
       eta_steps: seg.decision.etaSteps,
       reason,
     };
+    if (seg.decision.evidence) d.evidence = seg.decision.evidence;
     const last = this.lastDecision;
     if (last && last.segment === d.segment && last.action === d.action && last.suggested_lr === d.suggested_lr) {
       this.lastDecision = d;
@@ -408,7 +421,10 @@ export class Analyzer implements StreamAnalyzer {
         return {
           action: 'drop_lr',
           lr: this.suggestedLr(seg),
-          reason: `equilibrated at η = ${lr} since step ${d.stationaryAt} (ε within ±${this.options.tolerance} at ${Math.round(this.options.confidence * 100)}% confidence): drop to ${fmt(this.suggestedLr(seg))}`,
+          reason:
+            d.dropEvidence?.driving === 'loss'
+              ? `nothing left to gain at η = ${lr} since step ${d.stationaryAt} (${d.dropEvidence.loss.text}): drop to ${fmt(this.suggestedLr(seg))}`
+              : `equilibrated at η = ${lr} since step ${d.stationaryAt} (ε within ±${this.options.tolerance} at ${Math.round(this.options.confidence * 100)}% confidence): drop to ${fmt(this.suggestedLr(seg))}`,
         };
       case 'finished':
         return { action: 'finished', lr: null, reason: 'the run finished' };
@@ -462,6 +478,7 @@ function segmentSummary(s: Segment, { report, etaSteps }: Reported): SegmentSumm
     fdr2,
     warnings: [...d.warnings, ...centreWarnings(s)],
     unavailable: report.unavailable.length ? report.unavailable : undefined,
+    ...(d.evidence ? { evidence: d.evidence } : {}),
   };
 }
 

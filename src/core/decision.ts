@@ -119,3 +119,119 @@ export function driftingAway(history: readonly { eps: number }[], tolerance: num
   for (let i = 1; i < h.length; i++) if (!(h[i] > h[i - 1])) return false;
   return h[h.length - 1] > tolerance && h[h.length - 1] >= 2 * h[0];
 }
+
+// ---------------------------------------------------------------------------
+// Which evidence drives the advice (docs/decisions.md).
+
+/** Loss evidence defaults: the fall over the window resolved below LOSS_FALL_MAX·F̂, the interval's half-width ≤ LOSS_HALF_WIDTH_MAX·F̂. */
+export const LOSS_FALL_MAX = 0.5;
+export const LOSS_HALF_WIDTH_MAX = 1;
+
+/** The loss trend as the rule sees it (src/core/evidence.ts LossTrend, in units of the floor F̂). */
+export interface LossEvidenceInput {
+  fall: number;
+  fallCi: [number, number] | null;
+  floor: number;
+}
+
+/**
+ * Loss evidence: the minibatch loss fell over the window by less than
+ * k·F̂ (upper end of its interval), and the interval is resolved to ±w·F̂.
+ * Continuing at η for another window would then gain less than k·F̂ if the
+ * trend held, while a drop to η·(1 − Y) gains ≈ Y·F̂ at once (0.9·F̂ for the
+ * default Y): nothing is left at this η that the drop would not gain sooner.
+ * A one-sided bound alone is not enough: a noisy window whose loss rose by
+ * chance has its upper end below k too (measured: premature drops on NQM
+ * transients), hence the width requirement.
+ */
+export function lossFlat(l: LossEvidenceInput | null, k = LOSS_FALL_MAX, w = LOSS_HALF_WIDTH_MAX): boolean {
+  if (!l || !l.fallCi) return false;
+  return l.fallCi[1] <= k && (l.fallCi[1] - l.fallCi[0]) / 2 <= w;
+}
+
+/** What the user is shown: which relation holds, which does not, and what the advice waits for. */
+export interface DecisionEvidence {
+  /** 'fdr1' | 'loss' when that evidence made the drop; null while waiting. */
+  driving: 'fdr1' | 'loss' | null;
+  fdr1: {
+    holds: boolean;
+    epsilon: number | null;
+    ci: [number, number] | null;
+    /** Centre id of the estimate (0 = origin). */
+    center: number | null;
+    text: string;
+  };
+  loss: {
+    holds: boolean;
+    /** Fall of the minibatch loss over the window, in units of the noise floor F̂. */
+    fall: number | null;
+    ci: [number, number] | null;
+    /** F̂ = ⟨OR⟩/2, the harmonic noise floor at this η. */
+    floor: number | null;
+    text: string;
+  };
+  /** One line: what holds and what the advice waits for. */
+  summary: string;
+}
+
+function f3(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(2) : String(Number(x.toPrecision(3)));
+}
+
+/**
+ * The evidence object and its sentences, from the two tests' outcomes.
+ * `fdr` is the FDR1 estimate the rule used (null when none), `fdrHolds`
+ * whether it passed the point rule (and its halves agree), `fdrWhy` a short
+ * reason when it did not; `loss` the loss trend (null without `loss` or
+ * `buf_sq`).
+ */
+export function describeEvidence(
+  fdr: { epsilon: number; ci: [number, number] | null; center: number } | null,
+  fdrHolds: boolean,
+  fdrWhy: string,
+  loss: LossEvidenceInput | null,
+  tolerance: number,
+  k = LOSS_FALL_MAX,
+  w = LOSS_HALF_WIDTH_MAX,
+): DecisionEvidence {
+  const where = fdr ? (fdr.center === 0 ? 'about the origin' : `about centre ${fdr.center}`) : '';
+  const ciText = (ci: [number, number] | null) => (ci ? ` [${f3(ci[0])}, ${f3(ci[1])}]` : '');
+  let fdrText: string;
+  if (!fdr) fdrText = 'FDR1: no estimate yet';
+  else if (fdrHolds) fdrText = `FDR1 holds within ±${tolerance} ${where}: ε = ${f3(fdr.epsilon)}${ciText(fdr.ci)}`;
+  else {
+    const resolvedOut = fdr.ci !== null && (fdr.ci[0] > tolerance || fdr.ci[1] < -tolerance);
+    const motion = resolvedOut
+      ? fdr.epsilon > 0
+        ? `: parameters still drifting (${fdr.center === 0 ? '|θ|²' : '|θ − c|²'} growing)`
+        : `: ${fdr.center === 0 ? '|θ|²' : '|θ − c|²'} still shrinking`
+      : fdrWhy
+        ? `: ${fdrWhy}`
+        : '';
+    fdrText = `FDR1 ${where}: ε = ${f3(fdr.epsilon)}${ciText(fdr.ci)}, not within ±${tolerance}${motion}`;
+  }
+  const lossHolds = lossFlat(loss, k, w);
+  let lossText: string;
+  if (!loss) lossText = 'loss: no trend (needs `loss` and `buf_sq` on the records)';
+  else {
+    const head = `loss fell by ${f3(loss.fall)}·F̂${ciText(loss.fallCi)} over the window (F̂ = ⟨OR⟩/2 = ${f3(loss.floor)}, the noise floor a drop recovers)`;
+    if (lossHolds && loss.fallCi && loss.fallCi[1] < 0) lossText = `${head}: rising — nothing left to gain at this η`;
+    else if (lossHolds) lossText = `${head}: flat enough — it falls by less than ${k}·F̂ per window, less than a drop gains`;
+    else if (!loss.fallCi) lossText = `${head}: no interval yet`;
+    else if ((loss.fallCi[1] - loss.fallCi[0]) / 2 > w) lossText = `${head}: not resolved yet (half-width > ${w}·F̂)`;
+    else lossText = `${head}: still falling (may fall by more than ${k}·F̂ per window)`;
+  }
+  const driving: DecisionEvidence['driving'] = fdrHolds ? 'fdr1' : lossHolds ? 'loss' : null;
+  let summary: string;
+  if (driving === 'fdr1') summary = `${fdrText}; ${lossText}`;
+  else if (driving === 'loss') summary = `the loss-relevant relation holds: ${lossText}; ${fdrText}`;
+  else summary = `waiting for FDR1 within ±${tolerance} or a flat loss: ${fdrText}; ${lossText}`;
+  return {
+    driving,
+    fdr1: { holds: fdrHolds, epsilon: fdr ? fdr.epsilon : null, ci: fdr ? fdr.ci : null, center: fdr ? fdr.center : null, text: fdrText },
+    loss: { holds: lossHolds, fall: loss ? loss.fall : null, ci: loss ? loss.fallCi : null, floor: loss ? loss.floor : null, text: lossText },
+    summary,
+  };
+}

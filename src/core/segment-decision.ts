@@ -8,7 +8,8 @@
 
 import type { Action } from './types';
 import type { Candidate } from './estimate';
-import { driftingAway, forecastSteps, halvesAgree, insideTolerance } from './decision';
+import { describeEvidence, driftingAway, forecastSteps, halvesAgree, insideTolerance, type DecisionEvidence } from './decision';
+import type { LossTrend } from './evidence';
 import { fmt } from './numbers';
 
 /** What the rule needs from the analyzer's options and tuning (analyzer.ts documents each). */
@@ -20,6 +21,13 @@ export interface RuleSettings {
   maxHalfWidth: number;
   guardConfidence: number;
   confirmations: number;
+  /**
+   * Loss evidence (docs/decisions.md): also drop when the minibatch loss's fall over the window is
+   * resolved below lossFallMax·F̂ (F̂ = ⟨OR⟩/2) with half-width ≤ lossHalfWidthMax·F̂.
+   */
+  lossEvidence: boolean;
+  lossFallMax: number;
+  lossHalfWidthMax: number;
 }
 
 /** The rule on one candidate: the CI half-width h, inside ±X, the §4.4 guard, and whether it passes. */
@@ -81,6 +89,8 @@ export interface Check {
   step: number;
   unavailable: readonly string[];
   weightDecay: number | undefined;
+  /** The loss trend over the window (null without `loss` or `buf_sq`, or when the loss evidence is off). */
+  loss: LossTrend | null;
 }
 
 /** The decision state of one segment. */
@@ -96,6 +106,10 @@ export class SegmentDecision {
   /** Consecutive checks that passed the rule. */
   passes = 0;
   readonly warnings = new Set<string>();
+  /** What the newest check found, per evidence (docs/decisions.md). */
+  evidence: DecisionEvidence | null = null;
+  /** The evidence at the drop (kept while the advice stands). */
+  dropEvidence: DecisionEvidence | null = null;
   private history: { n: number; eps: number }[] = [];
 
   constructor(
@@ -112,7 +126,7 @@ export class SegmentDecision {
   }
 
   /** Applies the rule at a check step: updates the state, returns the advice with its reason. */
-  check({ pick, x, step, unavailable, weightDecay }: Check): { action: Action; reason: string } {
+  check({ pick, x, step, unavailable, weightDecay, loss }: Check): { action: Action; reason: string } {
     const { tolerance, confidence, minSteps } = this.r;
     let action: Action = this.action;
     let reason = '';
@@ -127,13 +141,21 @@ export class SegmentDecision {
     } else {
       const est = pick.c.est;
       const { h, inside, guardOk } = pick.v;
-      this.passes = pick.v.pass ? this.passes + 1 : 0;
+      const fdrWhy =
+        inside && !guardOk ? 'the two halves of the window disagree (§4.4)' : !inside && Math.abs(est.epsilon) <= tolerance ? `interval not resolved to ±${fmt(this.r.maxHalfWidth * tolerance)} yet` : '';
+      const lt = this.r.lossEvidence && pick.c.form !== 'classic' ? loss : null;
+      const ev = describeEvidence({ epsilon: est.epsilon, ci: est.ci, center: pick.c.centre }, inside && guardOk, fdrWhy, lt, tolerance, this.r.lossFallMax, this.r.lossHalfWidthMax);
+      this.evidence = ev;
+      const pass = pick.v.pass || (x >= minSteps && ev.loss.holds);
+      this.passes = pass ? this.passes + 1 : 0;
       if (this.passes >= this.r.confirmations) {
         action = 'drop_lr';
         this.stationaryAt = step;
         this.etaSteps = null;
-        reason =
-          this.r.rule === 'point'
+        this.dropEvidence = ev;
+        reason = !pick.v.pass
+          ? ev.summary
+          : this.r.rule === 'point'
             ? `ε = ${fmt(est.epsilon)} inside ±${tolerance}, resolved to ±${fmt(h)} (${Math.round(confidence * 100)}% CI [${fmt(est.ci![0])}, ${fmt(est.ci![1])}])`
             : `ε = ${fmt(est.epsilon)} with ${Math.round(confidence * 100)}% CI [${fmt(est.ci![0])}, ${fmt(est.ci![1])}] inside ±${tolerance}`;
       } else {
@@ -143,6 +165,8 @@ export class SegmentDecision {
         else if (inside) reason = `ε inside ±X; waiting for the minimum of ${minSteps} steps`;
         else if (this.etaSteps === null) reason = `ε = ${fmt(est.epsilon)} is not shrinking towards ±${tolerance}: not converging at this learning rate`;
         else reason = `ε = ${fmt(est.epsilon)}, CI half-width ${fmt(h)}: about ${this.etaSteps} more steps to resolve ±${tolerance}`;
+        // What the other evidence waits for (docs/decisions.md): the loss's fall per window against lossFallMax·F̂.
+        if (ev.loss.fall !== null && ev.loss.ci) reason += `; loss fell by ${fmt(ev.loss.fall)}·F̂ [${fmt(ev.loss.ci[0])}, ${fmt(ev.loss.ci[1])}] per window (drop when resolved below ${this.r.lossFallMax}·F̂)`;
       }
       this.history.push({ n: x, eps: est.epsilon });
       if (this.history.length > MAX_HISTORY) this.history.splice(0, this.history.length - MAX_HISTORY);

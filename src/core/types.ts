@@ -99,6 +99,8 @@ export interface SegmentSummary {
   warnings: string[];
   /** Why an estimator is not available (missing fields), human-readable. */
   unavailable?: string[];
+  /** Which evidence drives the advice (FDR1, the loss trend), what holds and what it waits for (docs/decisions.md). */
+  evidence?: import('./decision').DecisionEvidence;
 }
 
 /** Stationary <|∇f|²> per plateau against η (Yaida's Figure 3 test, §6). */
@@ -130,6 +132,8 @@ export interface Decision {
   ci: [number, number] | null;
   eta_steps: number | null;
   reason?: string;
+  /** Which evidence drives the advice, what holds and what it waits for (docs/decisions.md). */
+  evidence?: import('./decision').DecisionEvidence;
 }
 
 /**

@@ -111,6 +111,13 @@ export class BlockSums {
   sRm = 0;
   sQm = 0;
   sR1m = 0;
+  /** Minibatch `loss` − lRef (shifted for precision), with its step sums, for the loss trend (docs/decisions.md). */
+  nl = 0;
+  slx = 0;
+  slxx = 0;
+  sl = 0;
+  sxl = 0;
+  sll = 0;
   readonly centres = new Map<number, CentreSums>();
 
   centre(id: number): CentreSums {
@@ -151,6 +158,12 @@ export class BlockSums {
     this.sRm += o.sRm;
     this.sQm += o.sQm;
     this.sR1m += o.sR1m;
+    this.nl += o.nl;
+    this.slx += o.slx;
+    this.slxx += o.slxx;
+    this.sl += o.sl;
+    this.sxl += o.sxl;
+    this.sll += o.sll;
     for (const [id, c] of o.centres) this.centre(id).add(c);
   }
 }
@@ -186,6 +199,8 @@ export class SegmentWindow {
   get centreIds(): number[] {
     return [...this.kept.keys()];
   }
+  /** Shift of the loss (the first finite value seen). */
+  private lRef: number | null = null;
 
   get blockLength(): number {
     return this.blockSteps;
@@ -245,6 +260,16 @@ export class SegmentWindow {
         b.sghs += rec.buf_h_buf;
       }
       if (fin(rec.loss2_delta) && fin(rec.grad2_dot_buf)) addPathwise(b, rec.lr, rec.loss2_delta, rec.grad2_dot_buf, rec.buf_h_buf, rec.grad2_next_dot_buf);
+    }
+    if (fin(rec.loss)) {
+      if (this.lRef === null) this.lRef = rec.loss;
+      const l = rec.loss - this.lRef;
+      b.nl++;
+      b.slx += x;
+      b.slxx += x * x;
+      b.sl += l;
+      b.sxl += x * l;
+      b.sll += l * l;
     }
     // Plain fields are about `center` (0 = origin); `centers` entries about their ids.
     const plainId = rec.center ?? 0;

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Outcome runs of the real-network harness (docs/decisions.md), one training
+# process at a time: per "net:momentum:seed", the policies Yaida, plateau
+# (ReduceLROnPlateau) and monitor (the analyzer's advice applied by the real
+# CLI, `watch --run --auto-apply`). The never-drop run and the single-drop grid
+# come from record.sh.
+#   sh bench/realtask/policies.sh OUTDIR STEPS "net:momentum:seed …" [POLICIES]
+# writes OUTDIR/<net>-m<μ>-s<seed>.<policy>.ev (test loss every 250 steps) and,
+# for monitor, .monitor.decisions (the CLI's decision lines).
+set -e
+out=$1; steps=$2; runs=$3; policies=${4:-monitor yaida plateau}
+here=$(dirname "$0")
+root=$(cd "$here/../.." && pwd)
+mkdir -p "$out"
+for r in $runs; do
+  net=${r%%:*}; rest=${r#*:}; mu=${rest%%:*}; seed=${rest#*:}
+  name=$net-m$mu-s$seed
+  for p in $policies; do
+    [ -s "$out/$name.$p.done" ] && continue
+    args="--net $net --momentum $mu --seed $seed --steps $steps --evals $out/$name.$p.ev --policy $p"
+    if [ "$p" = monitor ]; then
+      nice -n 10 node "$root/out/src/cli/main.js" watch --json --auto-apply --run -- \
+        /usr/bin/python3 "$here/train.py" $args > "$out/$name.$p.decisions" 2> "$out/$name.$p.log"
+    else
+      nice -n 10 /usr/bin/python3 "$here/train.py" $args --out /dev/null 2> "$out/$name.$p.log"
+    fi
+    date > "$out/$name.$p.done"
+  done
+done

@@ -1,0 +1,31 @@
+/**
+ * Candidate decision rules (predicates on one evidence row, bench/evidence-features.ts),
+ * measured by bench/rule-search.bench.ts (NQM) and bench/realtask/offline.ts (real networks);
+ * docs/decisions.md has the tables. `fdr` is the rule before the loss evidence (docs/math.md
+ * "Decision rule"); `default` is the analyzer's rule now (src/core/decision.ts lossFlat).
+ */
+import type { EvidenceRow, RowRule, Trend } from './evidence-features';
+
+const X = 0.01;
+/** The point rule on one trend estimate: |ε̂| ≤ X, half-width ≤ w·X, halves agree. */
+export const point = (t: Trend | null, w = 3): boolean => t !== null && Math.abs(t.eps) <= X && t.h <= w * X && t.halvesOk;
+/** The FDR1 rule: the centred estimate (else the origin's) passes the point rule. */
+const fdr = (r: EvidenceRow) => point(r.centred ?? r.origin);
+/** One-sided: the loss's fall over the window has its upper end ≤ k·F̂. */
+export const lossBelow = (r: EvidenceRow, k: number): boolean => r.loss !== null && r.loss.fallCi !== null && r.loss.fallCi[1] <= k;
+/** Resolved: upper end ≤ k·F̂ and half-width ≤ w·F̂ (src/core/decision.ts lossFlat). */
+export const lossResolved = (r: EvidenceRow, k: number, w: number): boolean =>
+  r.loss !== null && r.loss.fallCi !== null && r.loss.fallCi[1] <= k && (r.loss.fallCi[1] - r.loss.fallCi[0]) / 2 <= w;
+
+export const CANDIDATES: { name: string; rule: RowRule }[] = [
+  { name: 'fdr (before)', rule: fdr },
+  { name: 'fdr|origin', rule: (r) => fdr(r) || point(r.origin) },
+  { name: 'fdr(4X)', rule: (r) => point(r.centred ?? r.origin, 4) },
+  ...[0.5, 1].map((k) => ({ name: `loss<${k}`, rule: (r: EvidenceRow) => lossBelow(r, k) })),
+  ...[0.5, 0.7, 0.8, 1].map((k) => ({ name: `fdr|loss<${k}`, rule: (r: EvidenceRow) => fdr(r) || lossBelow(r, k) })),
+  { name: 'loss<0.5±1', rule: (r) => lossResolved(r, 0.5, 1) },
+  ...[[0.5, 0.5], [0.5, 0.75], [0.7, 0.7]].map(([k, w]) => ({ name: `fdr|loss<${k}±${w}`, rule: (r: EvidenceRow) => fdr(r) || lossResolved(r, k, w) })),
+  { name: 'default: fdr|loss<0.5±1', rule: (r) => fdr(r) || lossResolved(r, 0.5, 1) },
+  { name: 'fdr|origin|loss<0.5±1', rule: (r) => fdr(r) || point(r.origin) || lossResolved(r, 0.5, 1) },
+  { name: 'fdr(4X)|loss<0.5±1', rule: (r) => point(r.centred ?? r.origin, 4) || lossResolved(r, 0.5, 1) },
+];

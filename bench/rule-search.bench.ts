@@ -1,0 +1,139 @@
+/**
+ * Candidate decision rules measured offline on the NQM scenarios
+ * (bench/scenarios.ts, centred and uncentred), judged by the exact expected
+ * objective, beside Yaida's quencher and SASA+ (docs/decisions.md).
+ *
+ * Every seed of every scenario is simulated once; its evidence rows
+ * (bench/evidence-features.ts) are cached in out/bench-cache/evidence-<seeds>.json,
+ * so rules can be changed and re-run in seconds. A rule's first drop is a
+ * function of the stream up to that step, as live.
+ *
+ * Run: npx tsc -p . && node bench/run-bench.mjs rule-search    (FDR_BENCH_SEEDS, default 8)
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { scenarios, judgeOf, median, type Scenario } from './scenarios';
+import { NqmSimulator } from '../src/core/nqm/simulator';
+import { NQM_DEFAULTS, type NqmConfig } from '../src/core/nqm/model';
+import { YaidaQuencher } from './peers/yaida';
+import { SasaPlus } from './peers/sasa';
+import { EvidenceCollector, firstDrop, type EvidenceRow } from './evidence-features';
+import { CANDIDATES } from './rule-candidates';
+
+const seeds = Number(process.env.FDR_BENCH_SEEDS ?? 8);
+
+interface Cached {
+  scenario: string;
+  seed: number;
+  rows: EvidenceRow[];
+  yaida: number | null;
+  sasa: number | null;
+}
+
+function simulate(s: Scenario, seed: number): Cached {
+  const sim = new NqmSimulator({ ...s.cfg, seed });
+  const col = new EvidenceCollector();
+  const peers = [new YaidaQuencher(), new SasaPlus()];
+  const drops: (number | null)[] = [null, null];
+  const meta = sim.meta();
+  col.push(meta);
+  while (sim.step < s.steps) {
+    for (const rec of sim.next()) {
+      col.push(rec);
+      peers.forEach((p, k) => {
+        if (drops[k] === null && p.push(rec) && rec.type === 'step') drops[k] = rec.step + 1;
+      });
+    }
+  }
+  return { scenario: s.name, seed, rows: col.rows, yaida: drops[0], sasa: drops[1] };
+}
+
+/**
+ * Stress scenarios (as bench/rule-variants.bench.ts) and the transients of
+ * test/core/transient.test.ts: far starts with the minimum at and away from
+ * the origin, where a drop must not come early.
+ */
+function extra(n: number): Scenario[] {
+  const s = Array.from({ length: n }, (_, i) => 100 + i);
+  const base: NqmConfig = { ...NQM_DEFAULTS, dim: 20, sigma: 1, weightDecay: 0, momentum: 0, dampening: 0, centerBlock: 256, fdr2Every: 0 };
+  const mk = (name: string, o: Partial<NqmConfig>, steps: number): Scenario => ({ name, about: name, cfg: { ...base, ...o }, seeds: s, steps });
+  const tr: NqmConfig = { ...NQM_DEFAULTS, dim: 10, fdr2Every: 0 };
+  return [
+    mk('slow-far', { hmin: 0.2, hmax: 1, offset: 3, initDistance: 10, lr: 0.01 }, 40000),
+    mk('noisy-far', { hmin: 0.1, hmax: 1, offset: 3, initDistance: 10, lr: 0.05, sigma: 3 }, 40000),
+    mk('quiet-far', { hmin: 0.1, hmax: 1, offset: 3, initDistance: 10, lr: 0.05, sigma: 0.1 }, 40000),
+    mk('very-ill', { hmin: 0.002, hmax: 1, offset: 2, initDistance: 5, lr: 0.05 }, 60000),
+    mk('mom-nowd', { hmin: 0.05, hmax: 1, offset: 0, initDistance: 5, lr: 0.01, momentum: 0.9 }, 40000),
+    mk('dim100', { dim: 100, hmin: 0.05, hmax: 1, offset: 1, initDistance: 3, lr: 0.05 }, 40000),
+    mk('1d', { dim: 1, hmin: 0.5, hmax: 0.5, offset: 3, initDistance: 5, lr: 0.05 }, 40000),
+    mk('very-ill-unc', { hmin: 0.002, hmax: 1, offset: 2, initDistance: 5, lr: 0.05, centerBlock: 0 }, 60000),
+    mk('noisy-far-unc', { hmin: 0.1, hmax: 1, offset: 3, initDistance: 10, lr: 0.05, sigma: 3, centerBlock: 0 }, 40000),
+    mk('tr-origin', { ...tr, hmin: 0.02, hmax: 1, offset: 0, initDistance: 8, lr: 0.05 }, 20000),
+    mk('tr-far', { ...tr, hmin: 0.02, hmax: 1, offset: 4, initDistance: 8, lr: 0.05 }, 20000),
+    mk('tr-mom', { ...tr, hmin: 0.05, hmax: 1, offset: 3, initDistance: 8, lr: 0.005, momentum: 0.9, weightDecay: 1e-3 }, 20000),
+    mk('tr-unc', { ...tr, hmin: 0.02, hmax: 1, offset: 3, initDistance: 8, lr: 0.05, centerBlock: 0 }, 20000),
+    mk('tr-origin-unc', { ...tr, hmin: 0.02, hmax: 1, offset: 0, initDistance: 8, lr: 0.05, centerBlock: 0 }, 20000),
+  ];
+}
+
+const list = process.env.FDR_EXTRA ? extra(seeds) : scenarios(seeds);
+const dir = join(__dirname, '..', '..', 'out', 'bench-cache');
+const file = join(dir, `evidence-${process.env.FDR_EXTRA ? 'extra-' : ''}${seeds}.json`);
+let cache: Cached[];
+if (existsSync(file)) cache = JSON.parse(readFileSync(file, 'utf8'));
+else {
+  cache = [];
+  for (const s of list) {
+    const t = Date.now();
+    for (const seed of s.seeds) cache.push(simulate(s, seed));
+    console.log(`  simulated ${s.name} (${s.seeds.length} seeds, ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, JSON.stringify(cache));
+}
+
+const judges = new Map(list.map((s) => [s.name, judgeOf(s)]));
+type Outcome = { drop: number | null; premature: boolean; late: number };
+function judge(name: string, drop: number | null): Outcome {
+  const j = judges.get(name)!;
+  return { drop, premature: drop !== null && j.isPremature(drop), late: drop === null ? Infinity : drop - j.settlingStep };
+}
+
+const fmt = (x: number) => (Number.isFinite(x) ? String(Math.round(x)) : 'never');
+const rules: { name: string; drop: (c: Cached) => number | null }[] = [
+  { name: 'Yaida', drop: (c) => c.yaida },
+  { name: 'SASA+', drop: (c) => c.sasa },
+  ...CANDIDATES.map((r) => ({ name: r.name, drop: (c: Cached) => firstDrop(c.rows, r.rule) })),
+];
+const only = process.env.FDR_RULES ? new RegExp(process.env.FDR_RULES) : null;
+console.log(`\nper scenario: settle | rule: median drop (never count) / median lateness / premature`);
+const header = ['scenario', 'settle', ...rules.filter((r) => !only || only.test(r.name) || r.name === 'Yaida' || r.name === 'SASA+').map((r) => r.name)];
+console.log(header.join(' | '));
+const summary = new Map<string, { prem: number; never: number; runs: number; lateC: number[]; lateU: number[]; ratios: number[] }>();
+for (const s of list) {
+  const runs = cache.filter((c) => c.scenario === s.name);
+  const cells = [s.name, String(judges.get(s.name)!.settlingStep)];
+  const yl = median(runs.map((c) => judge(s.name, c.yaida).late));
+  for (const r of rules) {
+    if (only && !only.test(r.name) && r.name !== 'Yaida' && r.name !== 'SASA+') continue;
+    const o = runs.map((c) => judge(s.name, r.drop(c)));
+    const never = o.filter((x) => x.drop === null).length;
+    const prem = o.filter((x) => x.premature).length;
+    cells.push(`${fmt(median(o.map((x) => (x.drop === null ? Infinity : x.drop))))}${never ? ` (${never}×never)` : ''} / ${fmt(median(o.map((x) => x.late)))} / ${prem}`);
+    const m = summary.get(r.name) ?? { prem: 0, never: 0, runs: 0, lateC: [], lateU: [], ratios: [] };
+    m.prem += prem;
+    m.never += never;
+    m.runs += o.length;
+    (s.cfg.centerBlock > 0 ? m.lateC : m.lateU).push(...o.map((x) => x.late));
+    m.ratios.push(median(o.map((x) => x.late)) / yl);
+    summary.set(r.name, m);
+  }
+  console.log(cells.join(' | '));
+}
+const y = summary.get('Yaida')!;
+console.log(`\nrule | premature/runs | never | median lateness centred (÷ Yaida) | uncentred (÷ Yaida) | worst scenario ÷ Yaida`);
+for (const [name, m] of summary) {
+  const c = median(m.lateC);
+  const u = median(m.lateU);
+  console.log(`${name} | ${m.prem}/${m.runs} | ${m.never} | ${fmt(c)} (${(c / median(y.lateC)).toFixed(2)}) | ${fmt(u)} (${(u / median(y.lateU)).toFixed(2)}) | ${Math.max(...m.ratios).toFixed(2)}`);
+}
