@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { identityBoundaryTerms, genericBoundaryTerms, yaidaOR, driftCoefficients, orFactor } from '../../src/core/fdr1';
+import { identityBoundaryTerms, genericBoundaryTerms, yaidaOR, driftCoefficients, orFactor, classicEpsilon } from '../../src/core/fdr1';
 import { SegmentWindow } from '../../src/core/window';
 import { trendEstimate, classicEstimate } from '../../src/core/estimators';
 import { NqmSimulator } from '../../src/core/nqm/simulator';
@@ -37,6 +37,7 @@ function sgdPath(steps: number, dim: number, lr: number, mu: number, delta: numb
   const buf = new Array(dim).fill(0);
   const a: number[] = [];
   const b: number[] = [];
+  const diff: number[] = []; // OL_t − OR_t per step
   let sumOL = 0;
   let sumOR = 0;
   let sumGen = 0;
@@ -64,8 +65,10 @@ function sgdPath(steps: number, dim: number, lr: number, mu: number, delta: numb
       gen += (th[i] - centre) * d + 0.5 * d * d;
       th[i] += d;
     }
+    const or = ((lr / 2) * (1 + mu) / (1 - delta)) * q; // OR written out (docs/math.md §3), not the code's helper
     sumOL += ol;
-    sumOR += ((lr / 2) * (1 + mu) / (1 - delta)) * q; // OR written out (docs/math.md §3), not the code's helper
+    sumOR += or;
+    diff.push(ol - or);
     sumGen += gen;
   }
   // the state after the last step, for the end-point terms
@@ -75,7 +78,7 @@ function sgdPath(steps: number, dim: number, lr: number, mu: number, delta: numb
     ae += (th[i] - centre) ** 2;
     be += (th[i] - centre) * buf[i];
   }
-  return { a0: a[0], b0: b[0], ae, be, sumOL, sumOR, sumGen };
+  return { a0: a[0], b0: b[0], ae, be, sumOL, sumOR, sumGen, a, b, diff };
 }
 
 test('pathwise identity (§4) holds to rounding: plain SGD, momentum, dampening, centred', () => {
@@ -99,6 +102,28 @@ test('pathwise identity (§4) holds to rounding: plain SGD, momentum, dampening,
     const gen = genericBoundaryTerms(p.a0, p.ae);
     assert.ok(Math.abs(p.sumGen - gen) <= 1e-10 * (Math.abs(p.sumGen) + Math.abs(gen) + 1), `generic: ${p.sumGen} vs ${gen}`);
   }
+});
+
+test('pathwise identity (§4) over a stretch [s, e) inside the path, where b_s ≠ 0 and the start terms matter', () => {
+  for (const [mu, delta] of [
+    [0.9, 0],
+    [0.5, 0.3],
+  ]) {
+    const p = sgdPath(3000, 5, 0.01, mu, delta, 0.5, 23);
+    const [s0, e] = [1000, 2500];
+    let lhs = 0;
+    let scale = 0;
+    for (let t = s0; t < e; t++) {
+      lhs += p.diff[t];
+      scale += Math.abs(p.diff[t]);
+    }
+    assert.ok(Math.abs(p.b[s0]) > 1e-3 && Math.abs(p.a[s0] - p.a[e]) > 1e-3, 'the boundary terms are not 0');
+    const rhs = identityBoundaryTerms(p.a[s0], p.a[e], p.b[s0], p.b[e], 0.01, mu, delta);
+    assert.ok(Math.abs(lhs - rhs) <= 1e-10 * scale, `μ=${mu} δ=${delta} on [${s0}, ${e}): ${lhs} vs ${rhs}`);
+  }
+  // The classic ratio form (§3), literal: ε̂ = 1 − ΣOL/ΣOR.
+  assert.equal(classicEpsilon(3, 4), 0.25);
+  assert.equal(classicEpsilon(-2, 8), 1.25);
 });
 
 test('pathwise identity holds per centre on the NQM simulator stream (centres never mixed)', () => {
