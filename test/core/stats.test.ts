@@ -69,6 +69,11 @@ test('olsSlope and centredSxx: exact lines, two-pass values, and no slope withou
   assert.ok(Number.isNaN(olsSlope({ n: 0, sx: 0, sy: 0, sxx: 0, sxy: 0 })), 'no points');
   // Two points: the slope through them.
   assert.equal(olsSlope(sumsOf([1, 3], [5, 9])), 2);
+  // Equal x that are not exactly representable: the centred Σ(x − x̄)² from sums is a
+  // rounding residue (−3.5e−18 for 0.1 three times, exactly 0 for 0.1 twice while
+  // Σ(x − x̄)(y − ȳ) is 5.6e−17): still no slope, never ±∞ or a huge number.
+  assert.ok(Number.isNaN(olsSlope(sumsOf([0.1, 0.1, 0.1], [1, 2, 3]))), 'rounding residue < 0');
+  assert.ok(Number.isNaN(olsSlope(sumsOf([0.1, 0.1], [0.1, 4.869230769230769]))), 'Sxx = 0 with Sxy ≠ 0');
 });
 
 /** §4.3 written out from the points: block residual sums R_b, σ²_LR = Σ R_b²/n_b/(B−2), Var β = σ²_LR Σ n_b w̄_b². */
@@ -106,6 +111,14 @@ test('slopeBatchVariance equals the §4.3 formula written out from the points (u
   assert.equal(got.dof, 6, '8 batches − 2 fitted parameters');
   close(got.longRunVar, ref.longRunVar, 1e-9 * ref.longRunVar, 'long-run variance');
   close(got.varBeta, ref.varBeta, 1e-9 * ref.varBeta, 'Var β');
+  // An empty batch adds no residual (it is skipped, not a 0/0).
+  const withEmpty = slopeBatchVariance(total, [...batchesOf(xs, ys, 5), { n: 0, sx: 0, sy: 0 }], olsSlope(total));
+  close(withEmpty.longRunVar * withEmpty.dof, ref.longRunVar * ref.dof, 1e-9 * ref.longRunVar, 'Σ R_b²/n_b unchanged by an empty batch');
+  // Three batches: one degree of freedom, a finite variance.
+  const three = slopeBatchVariance(total, batchesOf(xs, ys, 13), olsSlope(total));
+  const ref3 = slopeVarianceFromPoints(xs, ys, 13);
+  assert.equal(three.dof, 1);
+  close(three.varBeta, ref3.varBeta, 1e-9 * ref3.varBeta, 'Var β on 3 batches');
   // Too few batches or no slope: no variance.
   const two = slopeBatchVariance(total, batchesOf(xs, ys, 20), olsSlope(total));
   assert.equal(two.dof, 0);
@@ -156,6 +169,16 @@ test('meanBatchVariance and ratioBatchVariance: hand-computed values', () => {
   assert.equal(m.dof, 2, 'the empty batch does not count');
   close(m.longRunVar, 3, 1e-12, 'σ²_LR');
   close(m.varMean, 0.375, 1e-12, 'Var ȳ');
+  // Two batches: dof 1. (1, 1) and (3, 9): ȳ = 2.5, Σ n_b(ȳ_b − ȳ)² = 2.25 + 0.75 = 3.
+  const m2 = meanBatchVariance([
+    { n: 1, sx: 0, sy: 1 },
+    { n: 3, sx: 0, sy: 9 },
+  ]);
+  assert.equal(m2.dof, 1);
+  close(m2.longRunVar, 3, 1e-12, 'σ²_LR on 2 batches');
+  close(m2.varMean, 0.75, 1e-12, 'Var ȳ on 2 batches');
+  const none = meanBatchVariance([]);
+  assert.ok(Number.isNaN(none.varMean) && Number.isNaN(none.longRunVar), 'no batches');
   const one = meanBatchVariance([{ n: 5, sx: 0, sy: 3 }, { n: 0, sx: 0, sy: 0 }]);
   assert.equal(one.dof, 0);
   assert.ok(Number.isNaN(one.varMean) && Number.isNaN(one.longRunVar));
@@ -173,6 +196,15 @@ test('meanBatchVariance and ratioBatchVariance: hand-computed values', () => {
   assert.equal(single.ratio, 0.75);
   assert.equal(single.dof, 0);
   assert.ok(Number.isNaN(single.varRatio));
+  // One batch where y − r·x is a rounding residue (1 − (1/49)·49 = 1.1e−16): still no variance, not ∞.
+  assert.ok(Number.isNaN(ratioBatchVariance([{ x: 49, y: 1 }]).varRatio));
+  // Two batches: dof 1. (1, 1), (1, 3): r = 2, residuals −1, 1, X̄ = 1, Var r = 2/(2·1·1) = 1.
+  const r2 = ratioBatchVariance([
+    { x: 1, y: 1 },
+    { x: 1, y: 3 },
+  ]);
+  assert.equal(r2.dof, 1);
+  close(r2.varRatio, 1, 1e-15, 'Var r on 2 batches');
   const zero = ratioBatchVariance([{ x: 0, y: 1 }, { x: 0, y: 2 }]);
   assert.ok(Number.isNaN(zero.varRatio), 'a non-finite ratio has no variance');
 });
