@@ -15,6 +15,7 @@ export default {
   "tap": {
     "testFiles": [
       "out/test/core/fdr1.test.js",
+      "out/test/core/estimators.test.js",
       "out/test/core/numbers.test.js",
       "out/test/core/protocol.test.js",
       "out/test/core/nqm.test.js",
@@ -36,6 +37,9 @@ export default {
     "src/core/decision.ts",
     "src/trainer/sgd.ts"
   ],
+  // User-facing reason strings are checked where they matter (analyzer and CLI tests); a
+  // mutant per message would cost a full covering run each on two shared cores.
+  "mutator": { "excludedMutations": ["StringLiteral"] },
   "coverageAnalysis": "perTest",
   "incremental": true,
   "incrementalFile": "reports/mutation/stryker-incremental.json",
