@@ -269,11 +269,16 @@ test('availability: which forms the fields allow, with the reasons', () => {
   // No |buf|²: neither the Yaida trend nor the classic form.
   const noQ = availability(blocks((r) => ({ ...r, buf_sq: undefined })), 0, mom);
   assert.deepEqual([noQ.trend, noQ.classic], [false, false]);
-  assert.ok(noQ.reasons.some((s) => /buf_sq/.test(s)) && noQ.reasons.some((s) => /classic/.test(s)), noQ.reasons.join('; '));
+  assert.ok(noQ.reasons.some((s) => /needs \|buf\|² for OR/.test(s)) && noQ.reasons.some((s) => /classic/.test(s)), noQ.reasons.join('; '));
   assert.equal(availability(blocks((r) => (r.step === 200 ? { ...r, buf_sq: undefined } : r)), 0, mom).trend, false);
   // Generic: update_sq or theta_dot_update on every record.
-  assert.equal(availability(blocks((r) => ({ ...r, update_sq: undefined })), 0, mom).generic, true);
-  assert.equal(availability(blocks((r) => ({ ...r, theta_dot_update: undefined })), 0, mom).generic, true);
+  for (const field of ['update_sq', 'theta_dot_update'] as const) {
+    const one = availability(blocks((r) => ({ ...r, [field]: undefined })), 0, mom);
+    assert.equal(one.generic, true, `without ${field} alone`);
+    assert.ok(!one.reasons.some((s) => /generic form is unavailable/.test(s)), `without ${field} alone: ${one.reasons.join('; ')}`);
+  }
+  // No records at all: nothing is available.
+  assert.deepEqual([availability([], 0, plain).trend, availability([], 0, plain).generic, availability([], 0, plain).classic], [false, false, false]);
   const noGen = availability(blocks((r) => ({ ...r, update_sq: undefined, theta_dot_update: undefined })), 0, mom);
   assert.equal(noGen.generic, false);
   assert.ok(noGen.reasons.some((s) => /update_sq/.test(s)), noGen.reasons.join('; '));
