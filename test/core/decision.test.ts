@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { insideTolerance, halvesAgree, forecastSteps, driftingAway, NOISE_TARGET } from '../../src/core/decision';
 import type { EpsilonEstimate } from '../../src/core/estimators';
+import { zCritical } from '../../src/core/stats';
 
 const est = (epsilon: number, se: number): EpsilonEstimate => ({ epsilon, se, dof: 10, ci: null, tau: null, ess: null, n: 100 });
 
@@ -35,6 +36,8 @@ test('halvesAgree: |ε₁ − ε₂| ≤ z·√(se₁² + se₂²), at the bound
   // Both standard errors count (not only one of them).
   assert.equal(halvesAgree(est(0, 0.4), est(1.2, 0), 0.99), false, `1.2 > z·0.4 = ${z99 * 0.4}`);
   assert.equal(halvesAgree(est(0, 0), est(1.0, 0.4), 0.99), true);
+  // Exactly at the bound: agree (≤).
+  assert.equal(halvesAgree(est(0, 0.3), est(zCritical(0.99) * Math.sqrt(0.3 * 0.3 + 0.4 * 0.4), 0.4), 0.99), true);
   // Cannot be formed: agree (the guard only ever withholds on evidence).
   assert.equal(halvesAgree(null, est(5, 0.1), 0.99), true);
   assert.equal(halvesAgree(est(5, 0.1), null, 0.99), true);
@@ -112,6 +115,19 @@ test('forecastSteps, point rule: half-width to w·X, noise target, and the extra
   assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, POINT), null, 'no earlier point: not converging');
   assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, POINT, { n: 500, eps: 0.02 }), null, 'not shrinking');
   assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, { kind: 'point', maxHalfWidth: 0.1 }, { n: 500, eps: 0.04 }), Math.ceil(1000 * (0.005 / 0.001) ** (1 / 1.5) - 1000), 'width dominates');
+});
+
+test('forecastSteps at the boundaries: |ε̂| = X, |ε̂| − h = X, and an earlier point at n = 0', () => {
+  // Exactly representable values (X = 0.25) so the boundaries are met exactly.
+  // Equivalence, |ε̂| = X: not strictly inside, so ε̂ must shrink; without an earlier point, null.
+  assert.equal(forecastSteps(1000, 0.25, 0.125, 0.25, 1.5, EQ), null);
+  // Point rule, |ε̂| = X counts as inside: only the width, h = 1.5 → w·X = 0.75, n·2^(2/3).
+  assert.equal(forecastSteps(1000, 0.25, 1.5, 0.25, 1.5, POINT), 588);
+  // Point rule, |ε̂| − h = X: resolved outside (not noise), so without an earlier point, null.
+  assert.equal(forecastSteps(1000, 0.75, 0.5, 0.25, 1.5, POINT), null);
+  // An earlier point at n = 0 gives no rate (ln(n/0) = ∞): null, not an infinite forecast.
+  assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, POINT, { n: 0, eps: 0.04 }), null);
+  assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, EQ, { n: 0, eps: 0.04 }), null);
 });
 
 test('driftingAway: |ε̂| grew every time over the last k, ended outside ±X, and at least doubled', () => {
