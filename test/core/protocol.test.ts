@@ -4,8 +4,8 @@ import { StreamParser, parseLine, formatLine, MAX_LINE_LENGTH, StreamRecord } fr
 
 test('a line without type is a step; nan/inf strings are read', () => {
   const r = parseLine('{"step":3,"lr":0.1,"loss":"nan","buf_sq":"inf"}\r');
-  assert.ok(r.ok);
-  if (!r.ok || r.record.type !== 'step') return;
+  if (!r.ok) return assert.fail(`not parsed: ${JSON.stringify(r)}`);
+  if (r.record.type !== 'step') return assert.fail(`read as ${r.record.type}, not a step`);
   assert.equal(r.record.step, 3);
   assert.ok(Number.isNaN(r.record.loss));
   assert.equal(r.record.buf_sq, Infinity);

@@ -3,7 +3,9 @@
  * Chromium (test/host/ui.ts), F1 → "FDR: Start FDR monitor" → NQM example →
  * the panel's charts fill → the suggestion card appears → click Apply → the
  * acknowledgement shows and the learning-rate chart steps down. Saves
- * test-results/panel.png and docs/images/panel.png (the README's picture).
+ * test-results/panel.png; `npm run docs:images` copies it to
+ * docs/images/panel.png (the README's picture) when the documentation's
+ * image is to be refreshed — a test run never changes a tracked file.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -69,9 +71,6 @@ test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → a
     }
     const png = await wb.screenshot('panel.png');
     assert.ok(fs.statSync(png).size > 20_000, 'screenshot written');
-    const doc = path.join(REPO_ROOT, 'docs', 'images', 'panel.png');
-    fs.mkdirSync(path.dirname(doc), { recursive: true });
-    fs.copyFileSync(png, doc);
     assert.equal(png, resultPath('panel.png'));
   } catch (e) {
     await wb?.screenshot('panel-failure.png').catch(() => undefined);

@@ -83,6 +83,27 @@ test('a port in use is refused with a clear message', async () => {
   }
 });
 
+/**
+ * Local addresses of the TCP sockets listening on `port`, from the kernel's
+ * tables (/proc/net/tcp and tcp6: hex address:port, state 0A = LISTEN).
+ * IPv4 addresses are stored little-endian; an IPv6 row is reported as '::' (any)
+ * or its hex form, so a dual-stack or wildcard bind shows up as a second entry.
+ */
+function listeningAddresses(port: number): string[] {
+  const out: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const rows = fs.readFileSync(file, 'utf8').trim().split('\n').slice(1);
+    for (const row of rows) {
+      const [, local, , state] = row.trim().split(/\s+/);
+      const [hexAddr, hexPort] = local.split(':');
+      if (state !== '0A' || parseInt(hexPort, 16) !== port) continue;
+      if (hexAddr.length === 8) out.push(hexAddr.match(/../g)!.reverse().map((h) => parseInt(h, 16)).join('.'));
+      else out.push(/^0+$/.test(hexAddr) ? '::' : hexAddr);
+    }
+  }
+  return out.sort();
+}
+
 function get(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
     http.get(url, (res) => {
@@ -98,7 +119,9 @@ test('code-server answers /healthz on 127.0.0.1 only, and stop() ends its whole 
   try {
     assert.equal(await get(`http://127.0.0.1:${port}/healthz`), 200);
     assert.ok(fs.existsSync(path.join(server.userDataDir, 'User', 'settings.json')));
-    // Bound to loopback: another local address of this machine must not answer.
+    // Bound to loopback: the kernel's table of listening sockets has the port on 127.0.0.1 and nowhere else.
+    assert.deepEqual(listeningAddresses(port), ['127.0.0.1'], `sockets listening on port ${port}`);
+    // And another local address of this machine, where it has one, does not answer.
     const other = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
     if (other) await assert.rejects(get(`http://${other.address}:${port}/healthz`), /ECONNREFUSED/);
   } finally {

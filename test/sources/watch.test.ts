@@ -167,9 +167,22 @@ test('live status line on a terminal: step, lr, ε, advice, skipped', async () =
     rows.splice(1, 0, 'junk');
     writeFileSync(log, rows.join('\n'));
     // `script` gives the CLI a real pseudo-terminal; the status is drawn every 250 ms until SIGTERM.
-    const cmd = `${process.execPath} ${CLI} watch --tail ${log} & P=$!; sleep 3; kill -TERM $P; wait $P`;
-    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
-    assert.match(r.stdout, /\r\x1b\[Klive · step \d+ · η 0\.1 · ε -?[\d.e-]+ ± [\d.e-]+ · (DROP → η 0\.01|wait · ~\d+ steps to go) · 1 skipped/);
+    // The shell prints the watch's pid; it is stopped once the status line has been drawn (no fixed sleep).
+    const status = /\r\x1b\[Klive · step \d+ · η 0\.1 · ε -?[\d.e-]+ ± [\d.e-]+ · (DROP → η 0\.01|wait · ~\d+ steps to go) · 1 skipped/;
+    const cmd = `${process.execPath} ${CLI} watch --tail ${log} & echo "watch-pid $!"; wait $!`;
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    try {
+      await waitFor('the status line', () => status.test(out), 15_000);
+    } finally {
+      const pid = Number(/watch-pid (\d+)/.exec(out)?.[1]);
+      if (pid > 0 && isAlive(pid)) process.kill(pid, 'SIGTERM');
+      else child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, out);
+    assert.match(out, status);
   } finally {
     cleanup();
   }

@@ -62,7 +62,9 @@ test('server restarted mid-run: reconnect with backoff, replayed history dropped
   await waitFor('some records', () => c.steps().length > 300);
   await first.proc.dispose(); // SIGTERM to the server: the connection drops mid-run
   await waitFor('reconnecting', () => src.state === 'reconnecting');
-  await new Promise((r) => setTimeout(r, 800)); // a few failed attempts: 0.1, 0.2, 0.4, 0.4 s
+  // A few failed attempts, counted as they happen: 0.1, 0.2, 0.4, then 0.4 s again (capped).
+  const retries = () => c.states.filter((s) => s.state === 'reconnecting').map((s) => s.reason ?? '');
+  await waitFor('two retries at the 0.4 s cap', () => retries().filter((r) => /retrying in 0\.4 s/.test(r)).length >= 2);
   assert.ok(src.nextDelayMs >= 400, `backoff grew (${src.nextDelayMs} ms)`);
   // The new server has steps < 1000 in its history (replayed on connect), then goes on live.
   await fakeServer(['--serve-ws', String(port), '--steps', '3000', '--rate', '2000', '--resume-at', '1000']);

@@ -163,7 +163,18 @@ test('WebSocket: served on 127.0.0.1, late client gets the replay, set_lr round 
     const m = /^(ws:\/\/127\.0\.0\.1:\d+)\/\?token=([\w-]{43})$/.exec(url);
     assert.ok(m, `unexpected URL ${url}`);
     const [, bare, token] = m;
-    await new Promise((r) => setTimeout(r, 300)); // connect late: the replay must cover what was missed
+    // Connect late: a first client watches until step 40 has been sent, so the second one
+    // (the one checked) joins mid-run and the replay must cover what it missed.
+    const early = collector();
+    const probe = new WebSocket(url);
+    probe.on('message', (data) => {
+      for (const line of data.toString().split('\n')) {
+        const r = parseLine(line);
+        if (r.ok) early.push(r.record);
+      }
+    });
+    await early.waitFor(isStepAtLeast(40), 'step 40 at the first client');
+    probe.terminate();
     const out = collector();
     ws = new WebSocket(url);
     ws.on('message', (data) => {
@@ -279,11 +290,15 @@ test('control file: announced in meta.control_file, set_lr and stop appended as 
     const out = collector();
     rs.forEach((r) => out.push(r));
     checkApplied(out, out.records.find(isEvent('lr_set', 'f1')) as EventRecord, seen, 0.1, 0.03);
-    // A line written in two pieces is read once it is complete.
-    fs.appendFileSync(meta.control_file, '{"type":"control","command":"set_lr",');
-    await new Promise((r) => setTimeout(r, 400));
+    // A line written in two pieces is read once it is complete. The first piece goes out in
+    // the same write as a complete request (f1b): once f1b is acknowledged the trainer has read
+    // the piece, and has not acted on it (no answer for f2 yet).
+    fs.appendFileSync(meta.control_file, JSON.stringify({ type: 'control', command: 'set_lr', lr: 0.02, request: 'f1b' }) + '\n{"type":"control","command":"set_lr",');
+    rs = await until((x) => x.some(isEvent('lr_set', 'f1b')), 'lr_set f1b');
+    assert.ok(!rs.some((r) => r.type === 'event' && r.request === 'f2'), 'the incomplete line was not acted on');
     fs.appendFileSync(meta.control_file, '"lr":-2,"request":"f2"}\n');
     rs = await until((x) => x.some(isEvent('error', 'f2')), 'error f2');
+    assert.match(String((rs.find(isEvent('error', 'f2')) as EventRecord).reason), /> 0/, 'the completed line is read as one request');
     fs.appendFileSync(meta.control_file, JSON.stringify({ type: 'control', command: 'stop' }) + '\n');
     assert.equal(await withTimeout(tr.exit, 15000, 'exit after stop via control file'), 0);
     rs = read();

@@ -125,6 +125,49 @@ test('SmoothedStore follows appends incrementally and recomputes on a new weight
   assert.equal(sm.out.length, 20);
 });
 
+/**
+ * Bias-corrected EMA written out: s_n = w·s_{n−1} + (1−w)·y_n, shown s_n/(1 − wⁿ),
+ * n counting finite points only; a non-finite point is a gap and leaves s alone.
+ */
+function emaReference(ys: readonly (number | null)[], w: number): (number | null)[] {
+  let s = 0;
+  let n = 0;
+  return ys.map((y) => {
+    if (y === null || !Number.isFinite(y)) return null;
+    if (w === 0) return y;
+    s = w * s + (1 - w) * y;
+    n++;
+    return s / (1 - w ** n);
+  });
+}
+
+test('SmoothedStore is the bias-corrected EMA of a varying series, the same in one pass or in chunks, and after a new weight', () => {
+  const f = (x: number) => (x === 13 ? null : Math.sin(x / 3) * 10 + (x % 7));
+  const all = cols(0, 40, f);
+  const check = (sm: SmoothedStore, w: number, upto: number) => {
+    const ref = emaReference(all.ys.slice(0, upto), w);
+    assert.equal(sm.out.length, upto);
+    for (let i = 0; i < upto; i++) {
+      assert.equal(sm.out.xs[i], i);
+      if (ref[i] === null) assert.ok(Number.isNaN(sm.out.ys[i]), `point ${i} is a gap`);
+      else assert.ok(Math.abs(sm.out.ys[i] - ref[i]!) <= 1e-12 * Math.max(1, Math.abs(ref[i]!)), `w=${w} point ${i}: ${sm.out.ys[i]} vs ${ref[i]}`);
+    }
+  };
+  const s = new SeriesStore();
+  const sm = new SmoothedStore(s, 0.8);
+  for (const [a, b] of [[0, 7], [7, 8], [8, 25], [25, 40]]) {
+    s.append(cols(a, b, f));
+    sm.sync();
+    check(sm, 0.8, b);
+  }
+  // It smooths: the output is not the input (a smoothing that returned y would pass a constant).
+  assert.ok(Math.abs(sm.out.ys[10] - (f(10) as number)) > 0.5, `smoothed ${sm.out.ys[10]} vs raw ${f(10)}`);
+  sm.setWeight(0.5);
+  check(sm, 0.5, 40);
+  sm.setWeight(0);
+  check(sm, 0, 40);
+});
+
 test('long ranges decimate by blocks: ascending, bounded, every extreme and gap kept', () => {
   const s = new SeriesStore();
   const n = 1_000_003;
