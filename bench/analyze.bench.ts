@@ -99,8 +99,8 @@ async function main(): Promise<void> {
       tBare = Math.min(tBare, await timeIt(() => bare(file)));
       tAn = Math.min(tAn, await timeIt(() => analyzeCli(file)));
     }
-    console.log(`bare readline + JSON.parse: ${tBare.toFixed(2)} s (${((n / tBare) / 1e3).toFixed(0)} k records/s)`);
-    console.log(`analyze --json:             ${tAn.toFixed(2)} s (${((n / tAn) / 1e3).toFixed(0)} k records/s)`);
+    console.log(`bare readline + JSON.parse: ${tBare.toFixed(2)} s (${(n / tBare / 1e3).toFixed(0)} k records/s)`);
+    console.log(`analyze --json:             ${tAn.toFixed(2)} s (${(n / tAn / 1e3).toFixed(0)} k records/s)`);
     console.log(`throughput ratio analyze/bare = ${(tBare / tAn).toFixed(2)} (aim ≥ 0.5)`);
 
     // 2. Per-record costs: parser alone, analyzer alone (200 k parsed records in memory).
@@ -121,18 +121,54 @@ async function main(): Promise<void> {
     let tPush = Infinity;
     let tJson = Infinity;
     for (let k = 0; k < 3; k++) {
-      tJson = Math.min(tJson, await timeIt(() => { let s = 0; for (const l of lines) s += JSON.parse(l).step ?? 0; return s; }));
-      tParse = Math.min(tParse, await timeIt(() => { const p = new StreamParser(() => {}); p.push(text); p.end(); }));
-      tPush = Math.min(tPush, await timeIt(() => { const a = new Analyzer(); for (const r of recs) a.push(r); a.summary(); }));
+      tJson = Math.min(
+        tJson,
+        await timeIt(() => {
+          let s = 0;
+          for (const l of lines) s += JSON.parse(l).step ?? 0;
+          return s;
+        }),
+      );
+      tParse = Math.min(
+        tParse,
+        await timeIt(() => {
+          const p = new StreamParser(() => {});
+          p.push(text);
+          p.end();
+        }),
+      );
+      tPush = Math.min(
+        tPush,
+        await timeIt(() => {
+          const a = new Analyzer();
+          for (const r of recs) a.push(r);
+          a.summary();
+        }),
+      );
     }
     const ns = (t: number, m: number) => ((t / m) * 1e9).toFixed(0);
-    console.log(`per record: JSON.parse ${ns(tJson, lines.length)} ns, StreamParser (JSON.parse + validation) ${ns(tParse, lines.length)} ns, Analyzer.push (all estimators) ${ns(tPush, recs.length)} ns`);
+    console.log(
+      `per record: JSON.parse ${ns(tJson, lines.length)} ns, StreamParser (JSON.parse + validation) ${ns(tParse, lines.length)} ns, Analyzer.push (all estimators) ${ns(tPush, recs.length)} ns`,
+    );
 
     // 3. Memory over a 10-million-step segment (synthetic records: the NQM would take minutes).
     gc();
     const heap0 = process.memoryUsage().heapUsed;
     const a = new Analyzer();
-    const r: StepRecord = { type: 'step', step: 0, lr: 0.05, param_sq: 0, buf_sq: 1, theta_dot_grad: 0, theta_dot_buf: 0, update_sq: 0, centers: [{ id: 1, param_sq: 0 }, { id: 2, param_sq: 0 }] };
+    const r: StepRecord = {
+      type: 'step',
+      step: 0,
+      lr: 0.05,
+      param_sq: 0,
+      buf_sq: 1,
+      theta_dot_grad: 0,
+      theta_dot_buf: 0,
+      update_sq: 0,
+      centers: [
+        { id: 1, param_sq: 0 },
+        { id: 2, param_sq: 0 },
+      ],
+    };
     let peak = 0;
     const t0 = process.hrtime.bigint();
     for (let t = 0; t < MEMORY_STEPS; t++) {
@@ -150,8 +186,22 @@ async function main(): Promise<void> {
     gc();
     const after = process.memoryUsage().heapUsed - heap0;
     peak = Math.max(peak, after);
-    console.log(`10 M steps through the analyzer: ${tMem.toFixed(1)} s (${ns(tMem, MEMORY_STEPS)} ns/step), heap growth ${(after / 1e6).toFixed(2)} MB after gc, peak sampled ${(peak / 1e6).toFixed(1)} MB (aim ≤ 100 MB)`);
-    console.log(JSON.stringify({ bench: 'analyze', records: n, bare_s: tBare, analyze_s: tAn, ratio: tBare / tAn, ns_json: +ns(tJson, lines.length), ns_parser: +ns(tParse, lines.length), ns_analyzer: +ns(tPush, recs.length), heap_mb_10M: after / 1e6 }));
+    console.log(
+      `10 M steps through the analyzer: ${tMem.toFixed(1)} s (${ns(tMem, MEMORY_STEPS)} ns/step), heap growth ${(after / 1e6).toFixed(2)} MB after gc, peak sampled ${(peak / 1e6).toFixed(1)} MB (aim ≤ 100 MB)`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'analyze',
+        records: n,
+        bare_s: tBare,
+        analyze_s: tAn,
+        ratio: tBare / tAn,
+        ns_json: +ns(tJson, lines.length),
+        ns_parser: +ns(tParse, lines.length),
+        ns_analyzer: +ns(tPush, recs.length),
+        heap_mb_10M: after / 1e6,
+      }),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

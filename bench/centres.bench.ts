@@ -16,7 +16,16 @@ function records(n: number, fresh: boolean): StreamRecord[] {
   const out: StreamRecord[] = [];
   for (let i = 0; i < n; i++) {
     const id = fresh ? i + 1 : 1;
-    out.push({ type: 'step', step: i, lr: 0.1, param_sq: 400 + Math.sin(i), theta_dot_grad: 0.1 * Math.cos(i), buf_sq: 1, theta_dot_buf: 0.01, centers: [{ id, param_sq: 1 + Math.sin(i), theta_dot_grad: 0.1 * Math.cos(i), theta_dot_buf: 0.01 }] });
+    out.push({
+      type: 'step',
+      step: i,
+      lr: 0.1,
+      param_sq: 400 + Math.sin(i),
+      theta_dot_grad: 0.1 * Math.cos(i),
+      buf_sq: 1,
+      theta_dot_buf: 0.01,
+      centers: [{ id, param_sq: 1 + Math.sin(i), theta_dot_grad: 0.1 * Math.cos(i), theta_dot_buf: 0.01 }],
+    });
   }
   return out;
 }
@@ -41,5 +50,7 @@ for (const n of [40_000, 80_000, 160_000]) {
     rr = Math.max(rr, rate(fresh));
   }
   const mem = process.memoryUsage().heapUsed / 2 ** 20;
-  console.log(`${n} records: fixed id ${Math.round(rf)} rec/s, fresh ids ${Math.round(rr)} rec/s, fresh/fixed = ${(rr / rf).toFixed(2)} (heap ${mem.toFixed(0)} MiB)`);
+  console.log(
+    `${n} records: fixed id ${Math.round(rf)} rec/s, fresh ids ${Math.round(rr)} rec/s, fresh/fixed = ${(rr / rf).toFixed(2)} (heap ${mem.toFixed(0)} MiB)`,
+  );
 }

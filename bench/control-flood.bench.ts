@@ -100,7 +100,23 @@ async function runScenario(scenario: Scenario): Promise<Result> {
   const file = path.join(dir, 'run.jsonl');
   const tr: ChildProcess = spawn(
     process.execPath,
-    [CLI, 'train', 'nqm', '--dim', '4', '--fdr2-every', '0', '--rate', String(RATE), '--serve-ws', '0', '--stdin-control', 'off', '--out', file],
+    [
+      CLI,
+      'train',
+      'nqm',
+      '--dim',
+      '4',
+      '--fdr2-every',
+      '0',
+      '--rate',
+      String(RATE),
+      '--serve-ws',
+      '0',
+      '--stdin-control',
+      'off',
+      '--out',
+      file,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FDR_MONITOR_TOKEN: TOKEN } },
   );
   const exited = new Promise<void>((r) => tr.once('exit', () => r()));
@@ -128,7 +144,9 @@ async function runScenario(scenario: Scenario): Promise<Result> {
       const PER = 1000;
       const message =
         scenario === 'set_lr'
-          ? Array.from({ length: PER }, (_, i) => JSON.stringify({ type: 'control', command: 'set_lr', lr: i % 2 ? 0.1 : 0.11, request: `b${i}` })).join('\n')
+          ? Array.from({ length: PER }, (_, i) =>
+              JSON.stringify({ type: 'control', command: 'set_lr', lr: i % 2 ? 0.1 : 0.11, request: `b${i}` }),
+            ).join('\n')
           : Array.from({ length: PER }, () => 'not json').join('\n');
       const pump = () => {
         if (!flooding || flooder.readyState !== WebSocket.OPEN) return;
@@ -141,7 +159,14 @@ async function runScenario(scenario: Scenario): Promise<Result> {
       pump();
     }
     // 10 clients that never read (the server takes 8 at once: some are refused, 503).
-    if (scenario === 'stuck') for (let i = 0; i < 10; i++) sockets.push({ close: ((s) => () => s.destroy())(await stuckClient(port)) });
+    if (scenario === 'stuck')
+      for (let i = 0; i < 10; i++)
+        sockets.push({
+          close: (
+            (s) => () =>
+              s.destroy()
+          )(await stuckClient(port)),
+        });
     await sleep(1000);
     const t0 = Date.now();
     const s0 = lastStep(file);
@@ -170,7 +195,15 @@ async function runScenario(scenario: Scenario): Promise<Result> {
     tr.kill('SIGTERM');
     await Promise.race([exited, sleep(60_000)]);
     const exitMs = Date.now() - kill;
-    return { scenario, stepsPerS: ((s1 - s0) / (t1 - t0)) * 1000, peakRssMb: peak, linesSent, replayEvents, replayMb: replayBytes / 1e6, exitMs };
+    return {
+      scenario,
+      stepsPerS: ((s1 - s0) / (t1 - t0)) * 1000,
+      peakRssMb: peak,
+      linesSent,
+      replayEvents,
+      replayMb: replayBytes / 1e6,
+      exitMs,
+    };
   } finally {
     flooding = false;
     clearInterval(sampler);
@@ -185,7 +218,8 @@ async function main(): Promise<void> {
   console.log(`trainer: ${CLI}; ${SECONDS} s per scenario at --rate ${RATE}`);
   const results: Result[] = [];
   const only = process.env.FDR_BENCH_SCENARIOS?.split(',');
-  for (const s of ['baseline', 'set_lr', 'invalid', 'stuck'] as const) if (s === 'baseline' || !only || only.includes(s)) results.push(await runScenario(s));
+  for (const s of ['baseline', 'set_lr', 'invalid', 'stuck'] as const)
+    if (s === 'baseline' || !only || only.includes(s)) results.push(await runScenario(s));
   const base = results[0];
   console.log('scenario   steps/s  ratio  peak RSS MB  lines sent  late-client replay   exit after SIGTERM');
   for (const r of results) {

@@ -27,22 +27,30 @@ if (!(Number.isInteger(seeds) && seeds > 0)) {
 }
 
 const factories = ruleFactories();
-console.log(`rules: ${factories.map((f) => f.name).join(', ')}${factories.some((f) => f.name === 'ours') ? '' : '  (src/core/analyzer.ts not found: peers only)'}`);
+console.log(
+  `rules: ${factories.map((f) => f.name).join(', ')}${factories.some((f) => f.name === 'ours') ? '' : '  (src/core/analyzer.ts not found: peers only)'}`,
+);
 const t0 = Date.now();
 const results: ScenarioResult[] = [];
 for (const s of scenarios(seeds)) {
   const t = Date.now();
   const r = runScenario(s, factories);
   results.push(r);
-  console.log(`  ${s.name.padEnd(12)} ${s.about}  (${s.seeds.length} seeds, ≤ ${s.steps} steps, E f_∞ = ${r.floor.toFixed(4)}, settles at ${r.settlingStep}; ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+  console.log(
+    `  ${s.name.padEnd(12)} ${s.about}  (${s.seeds.length} seeds, ≤ ${s.steps} steps, E f_∞ = ${r.floor.toFixed(4)}, settles at ${r.settlingStep}; ${((Date.now() - t) / 1000).toFixed(1)} s)`,
+  );
 }
-console.log(`\nFirst drop per rule: median drop step, median lateness (drop − settle; "never" = no drop within the run), premature drops / runs.\n`);
+console.log(
+  `\nFirst drop per rule: median drop step, median lateness (drop − settle; "never" = no drop within the run), premature drops / runs.\n`,
+);
 console.log(formatTable(results));
 
 const sum = summarize(results);
 console.log('\nHeadline (all scenarios × seeds):');
 for (const r of sum) {
-  console.log(`  ${r.rule.padEnd(6)} premature ${r.premature}/${r.runs}, no drop ${r.censored}/${r.runs}, median lateness ${Number.isFinite(r.medianLateness) ? Math.round(r.medianLateness) : 'never'} steps`);
+  console.log(
+    `  ${r.rule.padEnd(6)} premature ${r.premature}/${r.runs}, no drop ${r.censored}/${r.runs}, median lateness ${Number.isFinite(r.medianLateness) ? Math.round(r.medianLateness) : 'never'} steps`,
+  );
 }
 const yaida = sum.find((r) => r.rule === 'Yaida')!;
 for (const r of sum) {
@@ -52,6 +60,8 @@ for (const r of sum) {
     const late = (rule: string) => median(res.runs.filter((x) => x.rule === rule).map((x) => x.lateness));
     return `${res.scenario.name} ${(late(r.rule) / late('Yaida')).toFixed(2)}`;
   });
-  console.log(`  median lateness ${r.rule} / Yaida = ${(r.medianLateness / yaida.medianLateness).toFixed(2)}   (per scenario: ${per.join(', ')})`);
+  console.log(
+    `  median lateness ${r.rule} / Yaida = ${(r.medianLateness / yaida.medianLateness).toFixed(2)}   (per scenario: ${per.join(', ')})`,
+  );
 }
 console.log(`\n${((Date.now() - t0) / 1000).toFixed(1)} s`);

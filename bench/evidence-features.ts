@@ -41,7 +41,8 @@ function trend(blocks: BlockSums[], id: number, p: SegmentParams, conf: number):
   if (!est) return null;
   const mid = Math.floor(blocks.length / 2);
   let halves: [EpsilonEstimate | null, EpsilonEstimate | null] = [null, null];
-  if (mid >= 3 && blocks.length - mid >= 3) halves = [trendEstimate(blocks.slice(0, mid), id, p, conf, generic), trendEstimate(blocks.slice(mid), id, p, conf, generic)];
+  if (mid >= 3 && blocks.length - mid >= 3)
+    halves = [trendEstimate(blocks.slice(0, mid), id, p, conf, generic), trendEstimate(blocks.slice(mid), id, p, conf, generic)];
   return {
     eps: est.epsilon,
     ci: est.ci,
@@ -62,12 +63,16 @@ export class EvidenceCollector {
   private lastBucket = 0;
   done = false;
 
-  constructor(readonly checkEvery = 250, readonly confidence = 0.95) {}
+  constructor(
+    readonly checkEvery = 250,
+    readonly confidence = 0.95,
+  ) {}
 
   push(r: StreamRecord): void {
     if (this.done) return;
     if (r.type === 'event') {
-      if (r.event === 'center' && r.center !== undefined && r.step !== undefined && this.first !== null) this.centreAt.set(r.center, r.step - this.first);
+      if (r.event === 'center' && r.center !== undefined && r.step !== undefined && this.first !== null)
+        this.centreAt.set(r.center, r.step - this.first);
       else if (r.event === 'center' && r.center !== undefined && r.step !== undefined) this.centreAt.set(r.center, 0);
       if (r.event === 'lr_set' && this.first !== null) this.done = true;
       return;
@@ -98,7 +103,9 @@ export class EvidenceCollector {
     const conf = this.confidence;
     let centred: Trend | null = null;
     if (blocks.length >= 3) {
-      const ids = [...this.centreAt].filter(([id, at]) => id !== 0 && at <= view.start && view.total.centres.has(id)).sort((a, b) => b[1] - a[1] || b[0] - a[0]);
+      const ids = [...this.centreAt]
+        .filter(([id, at]) => id !== 0 && at <= view.start && view.total.centres.has(id))
+        .sort((a, b) => b[1] - a[1] || b[0] - a[0]);
       for (const [id] of ids) {
         centred = trend(blocks, id, p, conf);
         if (centred) break;

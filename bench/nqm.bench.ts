@@ -59,6 +59,8 @@ for (let k = 0; k < 3; k++) {
 }
 const n = dim * steps;
 console.log(`NQM dim ${dim}, ${steps} steps (μ = 0.9, two centres, FDR2 every 10 steps)`);
-console.log(`  simulator: ${(n / ts / 1e6).toFixed(2)} M coordinate-updates/s (${((ts / steps) * 1e6).toFixed(1)} µs/step incl. record objects)`);
+console.log(
+  `  simulator: ${(n / ts / 1e6).toFixed(2)} M coordinate-updates/s (${((ts / steps) * 1e6).toFixed(1)} µs/step incl. record objects)`,
+);
 console.log(`  baseline (bare SGD loop, Math.random Box–Muller, no observables): ${(n / tb / 1e6).toFixed(2)} M coordinate-updates/s`);
 console.log(`  ratio simulator/baseline throughput: ${(tb / ts).toFixed(2)}`);

@@ -73,7 +73,9 @@ async function chartsBench(): Promise<void> {
     const run = async (n: number, reps: number) => {
       const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
       const shim = `window.acquireVsCodeApi = () => ({ postMessage: () => {}, getState: () => undefined, setState: () => {} });`;
-      await page.setContent(`<!DOCTYPE html><html><head><style>${css}</style></head><body class="vscode-dark"><div id="app"></div><script>${shim}</script><script>${js.replace(/<\/script/g, '<\\/script')}</script></body></html>`);
+      await page.setContent(
+        `<!DOCTYPE html><html><head><style>${css}</style></head><body class="vscode-dark"><div id="app"></div><script>${shim}</script><script>${js.replace(/<\/script/g, '<\\/script')}</script></body></html>`,
+      );
       await page.waitForFunction('!!window.__fdrPanel');
       const r = (await page.evaluate(`(${PAGE_BENCH})({ n: ${n}, reps: ${reps} })`)) as { times: number[]; points: number };
       await page.close();
@@ -85,8 +87,12 @@ async function chartsBench(): Promise<void> {
     const mBase = quantile(base.times, 0.5);
     const mBig = quantile(big.times, 0.5);
     console.log(`charts, one live update (100 steps × 3 series) + redraw of 5 charts, Chromium headless, ${reps} reps:`);
-    console.log(`  baseline: 10 000 steps held (${base.points.toLocaleString('en-US')} points): median ${mBase.toFixed(1)} ms, p95 ${quantile(base.times, 0.95).toFixed(1)} ms`);
-    console.log(`  1 000 000 steps held (${big.points.toLocaleString('en-US')} points): median ${mBig.toFixed(1)} ms, p95 ${quantile(big.times, 0.95).toFixed(1)} ms  (aim ≤ 50 ms median)`);
+    console.log(
+      `  baseline: 10 000 steps held (${base.points.toLocaleString('en-US')} points): median ${mBase.toFixed(1)} ms, p95 ${quantile(base.times, 0.95).toFixed(1)} ms`,
+    );
+    console.log(
+      `  1 000 000 steps held (${big.points.toLocaleString('en-US')} points): median ${mBig.toFixed(1)} ms, p95 ${quantile(big.times, 0.95).toFixed(1)} ms  (aim ≤ 50 ms median)`,
+    );
     console.log(`  ratio 1M / 10k: ${(mBig / mBase).toFixed(2)}×`);
   } finally {
     await browser.close();
@@ -117,16 +123,24 @@ async function hostBench(): Promise<void> {
     // Let records flow for a while before reading the latencies.
     await page.waitForTimeout(8000);
     // The panel's CSP forbids evaluating script; it publishes these as data-* attributes.
-    const nums = async (attr: string) => ((await panel.locator('body').getAttribute(attr)) ?? '').split(',').filter(Boolean).map(Number).slice(5);
+    const nums = async (attr: string) =>
+      ((await panel.locator('body').getAttribute(attr)) ?? '').split(',').filter(Boolean).map(Number).slice(5);
     const lat = await nums('data-latencies');
     const render = await nums('data-render-ms');
     console.log(`record written (trainer's time) → drawn in the panel, 2000 steps/s, ${lat.length} frames:`);
-    console.log(`  p50 ${quantile(lat, 0.5)} ms, p95 ${quantile(lat, 0.95)} ms, max ${Math.max(...lat)} ms  (aim p95 ≤ 250 ms); render p50 ${quantile(render, 0.5).toFixed(1)} ms`);
+    console.log(
+      `  p50 ${quantile(lat, 0.5)} ms, p95 ${quantile(lat, 0.95)} ms, max ${Math.max(...lat)} ms  (aim p95 ≤ 250 ms); render p50 ${quantile(render, 0.5).toFixed(1)} ms`,
+    );
     // dispatchEvent and a short getAttribute poll rather than click()/waitFor():
     // Playwright's actionability and waitFor checks wait for animation frames,
     // which Chromium throttles in the webview's cross-origin frame, and would
     // add seconds that are Playwright's, not the panel's.
-    const phase = async () => (await panel.locator('#apply-state').first().getAttribute('data-phase', { timeout: 100 }).catch(() => null)) ?? '';
+    const phase = async () =>
+      (await panel
+        .locator('#apply-state')
+        .first()
+        .getAttribute('data-phase', { timeout: 100 })
+        .catch(() => null)) ?? '';
     const t0 = Date.now();
     await panel.locator('#apply-button').dispatchEvent('click');
     let tPending = NaN;
@@ -137,7 +151,9 @@ async function hostBench(): Promise<void> {
       if (p === 'acknowledged') tAck = Date.now() - t0;
       else await new Promise((r) => setTimeout(r, 10));
     }
-    console.log(`Apply round trip in the workbench: click → pending shown ${tPending} ms, click → acknowledged shown ${tAck} ms  (aim ≤ 500 ms)`);
+    console.log(
+      `Apply round trip in the workbench: click → pending shown ${tPending} ms, click → acknowledged shown ${tAck} ms  (aim ≤ 500 ms)`,
+    );
   } finally {
     await wb.close();
     fs.rmSync(folder, { recursive: true, force: true });

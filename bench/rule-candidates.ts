@@ -24,7 +24,11 @@ export const CANDIDATES: { name: string; rule: RowRule }[] = [
   ...[0.5, 1].map((k) => ({ name: `loss<${k}`, rule: (r: EvidenceRow) => lossBelow(r, k) })),
   ...[0.5, 0.7, 0.8, 1].map((k) => ({ name: `fdr|loss<${k}`, rule: (r: EvidenceRow) => fdr(r) || lossBelow(r, k) })),
   { name: 'loss<0.5±1', rule: (r) => lossResolved(r, 0.5, 1) },
-  ...[[0.5, 0.5], [0.5, 0.75], [0.7, 0.7]].map(([k, w]) => ({ name: `fdr|loss<${k}±${w}`, rule: (r: EvidenceRow) => fdr(r) || lossResolved(r, k, w) })),
+  ...[
+    [0.5, 0.5],
+    [0.5, 0.75],
+    [0.7, 0.7],
+  ].map(([k, w]) => ({ name: `fdr|loss<${k}±${w}`, rule: (r: EvidenceRow) => fdr(r) || lossResolved(r, k, w) })),
   { name: 'default: fdr|loss<0.5±1', rule: (r) => fdr(r) || lossResolved(r, 0.5, 1) },
   { name: 'fdr|origin|loss<0.5±1', rule: (r) => fdr(r) || point(r.origin) || lossResolved(r, 0.5, 1) },
   { name: 'fdr(4X)|loss<0.5±1', rule: (r) => point(r.centred ?? r.origin, 4) || lossResolved(r, 0.5, 1) },

@@ -56,7 +56,13 @@ function simulate(s: Scenario, seed: number): Cached {
 function extra(n: number): Scenario[] {
   const s = Array.from({ length: n }, (_, i) => 100 + i);
   const base: NqmConfig = { ...NQM_DEFAULTS, dim: 20, sigma: 1, weightDecay: 0, momentum: 0, dampening: 0, centerBlock: 256, fdr2Every: 0 };
-  const mk = (name: string, o: Partial<NqmConfig>, steps: number): Scenario => ({ name, about: name, cfg: { ...base, ...o }, seeds: s, steps });
+  const mk = (name: string, o: Partial<NqmConfig>, steps: number): Scenario => ({
+    name,
+    about: name,
+    cfg: { ...base, ...o },
+    seeds: s,
+    steps,
+  });
   const tr: NqmConfig = { ...NQM_DEFAULTS, dim: 10, fdr2Every: 0 };
   return [
     mk('slow-far', { hmin: 0.2, hmax: 1, offset: 3, initDistance: 10, lr: 0.01 }, 40000),
@@ -107,7 +113,11 @@ const rules: { name: string; drop: (c: Cached) => number | null }[] = [
 ];
 const only = process.env.FDR_RULES ? new RegExp(process.env.FDR_RULES) : null;
 console.log(`\nper scenario: settle | rule: median drop (never count) / median lateness / premature`);
-const header = ['scenario', 'settle', ...rules.filter((r) => !only || only.test(r.name) || r.name === 'Yaida' || r.name === 'SASA+').map((r) => r.name)];
+const header = [
+  'scenario',
+  'settle',
+  ...rules.filter((r) => !only || only.test(r.name) || r.name === 'Yaida' || r.name === 'SASA+').map((r) => r.name),
+];
 console.log(header.join(' | '));
 const summary = new Map<string, { prem: number; never: number; runs: number; lateC: number[]; lateU: number[]; ratios: number[] }>();
 for (const s of list) {
@@ -119,7 +129,9 @@ for (const s of list) {
     const o = runs.map((c) => judge(s.name, r.drop(c)));
     const never = o.filter((x) => x.drop === null).length;
     const prem = o.filter((x) => x.premature).length;
-    cells.push(`${fmt(median(o.map((x) => (x.drop === null ? Infinity : x.drop))))}${never ? ` (${never}×never)` : ''} / ${fmt(median(o.map((x) => x.late)))} / ${prem}`);
+    cells.push(
+      `${fmt(median(o.map((x) => (x.drop === null ? Infinity : x.drop))))}${never ? ` (${never}×never)` : ''} / ${fmt(median(o.map((x) => x.late)))} / ${prem}`,
+    );
     const m = summary.get(r.name) ?? { prem: 0, never: 0, runs: 0, lateC: [], lateU: [], ratios: [] };
     m.prem += prem;
     m.never += never;
@@ -135,5 +147,7 @@ console.log(`\nrule | premature/runs | never | median lateness centred (÷ Yaida
 for (const [name, m] of summary) {
   const c = median(m.lateC);
   const u = median(m.lateU);
-  console.log(`${name} | ${m.prem}/${m.runs} | ${m.never} | ${fmt(c)} (${(c / median(y.lateC)).toFixed(2)}) | ${fmt(u)} (${(u / median(y.lateU)).toFixed(2)}) | ${Math.max(...m.ratios).toFixed(2)}`);
+  console.log(
+    `${name} | ${m.prem}/${m.runs} | ${m.never} | ${fmt(c)} (${(c / median(y.lateC)).toFixed(2)}) | ${fmt(u)} (${(u / median(y.lateU)).toFixed(2)}) | ${Math.max(...m.ratios).toFixed(2)}`,
+  );
 }

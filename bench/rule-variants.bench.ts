@@ -28,7 +28,13 @@ const variants: { name: string; options?: Record<string, unknown>; tuning?: Reco
 function stress(n: number): Scenario[] {
   const s = Array.from({ length: n }, (_, i) => 100 + i);
   const base: NqmConfig = { ...NQM_DEFAULTS, dim: 20, sigma: 1, weightDecay: 0, momentum: 0, dampening: 0, centerBlock: 256, fdr2Every: 0 };
-  const mk = (name: string, o: Partial<NqmConfig>, steps: number): Scenario => ({ name, about: name, cfg: { ...base, ...o }, seeds: s, steps });
+  const mk = (name: string, o: Partial<NqmConfig>, steps: number): Scenario => ({
+    name,
+    about: name,
+    cfg: { ...base, ...o },
+    seeds: s,
+    steps,
+  });
   return [
     mk('slow-far', { hmin: 0.2, hmax: 1, offset: 3, initDistance: 10, lr: 0.01 }, 40000),
     mk('noisy-far', { hmin: 0.1, hmax: 1, offset: 3, initDistance: 10, lr: 0.05, sigma: 3 }, 40000),
@@ -56,6 +62,8 @@ for (const [label, list] of [
   const yaida = sum[0].medianLateness;
   console.log(`\n${label}, ${seeds} seeds each: premature / runs, no drop, median lateness, ratio to Yaida`);
   for (const r of sum) {
-    console.log(`  ${r.rule.padEnd(32)} ${String(r.premature).padStart(3)}/${r.runs}  ${String(r.censored).padStart(3)} never  ${String(Math.round(r.medianLateness)).padStart(7)}  ${(r.medianLateness / yaida).toFixed(2)}`);
+    console.log(
+      `  ${r.rule.padEnd(32)} ${String(r.premature).padStart(3)}/${r.runs}  ${String(r.censored).padStart(3)} never  ${String(Math.round(r.medianLateness)).padStart(7)}  ${(r.medianLateness / yaida).toFixed(2)}`,
+    );
   }
 }

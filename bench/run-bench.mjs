@@ -28,8 +28,10 @@ for (const f of files) {
 }
 // The PyTorch package's overhead (bench/torch): only where /usr/bin/python3 has torch.
 let ran = files.length;
-if ((filters.length === 0 || filters.some((s) => 'bench/torch/overhead.py'.includes(s))) &&
-    spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) {
+if (
+  (filters.length === 0 || filters.some((s) => 'bench/torch/overhead.py'.includes(s))) &&
+  spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0
+) {
   console.log('\n=== bench/torch/overhead.py');
   const r = spawnSync('nice', ['/usr/bin/python3', join(root, 'bench', 'torch', 'overhead.py')], { stdio: 'inherit', cwd: root });
   ran++;

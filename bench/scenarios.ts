@@ -44,15 +44,51 @@ const base: NqmConfig = { ...NQM_DEFAULTS, dim: 20, sigma: 1, weightDecay: 0, mo
  */
 export function scenarios(seedsPerScenario = 4): Scenario[] {
   const seeds = Array.from({ length: seedsPerScenario }, (_, i) => i + 1);
-  const mk = (name: string, about: string, o: Partial<NqmConfig>, steps: number): Scenario => ({ name, about, cfg: { ...base, ...o }, seeds, steps });
+  const mk = (name: string, about: string, o: Partial<NqmConfig>, steps: number): Scenario => ({
+    name,
+    about,
+    cfg: { ...base, ...o },
+    seeds,
+    steps,
+  });
   return [
-    mk('well-origin', 'h∈[0.2,1], θ*=0, θ₀ at distance 3/coord, η=0.05', { hmin: 0.2, hmax: 1, offset: 0, initDistance: 3, lr: 0.05 }, 40_000),
+    mk(
+      'well-origin',
+      'h∈[0.2,1], θ*=0, θ₀ at distance 3/coord, η=0.05',
+      { hmin: 0.2, hmax: 1, offset: 0, initDistance: 3, lr: 0.05 },
+      40_000,
+    ),
     mk('well-far', 'h∈[0.2,1], θ*=3, θ₀ at distance 3/coord, η=0.05', { hmin: 0.2, hmax: 1, offset: 3, initDistance: 3, lr: 0.05 }, 40_000),
-    mk('ill-origin', 'h∈[0.01,1], θ*=0, θ₀ at distance 3/coord, η=0.05', { hmin: 0.01, hmax: 1, offset: 0, initDistance: 3, lr: 0.05 }, 60_000),
-    mk('ill-far', 'h∈[0.01,1], θ*=4, θ₀ at distance 3/coord, η=0.05', { hmin: 0.01, hmax: 1, offset: 4, initDistance: 3, lr: 0.05 }, 60_000),
-    mk('momentum', 'h∈[0.05,1], θ*=3, μ=0.9, λ=1e-3, η=0.005', { hmin: 0.05, hmax: 1, offset: 3, initDistance: 3, lr: 0.005, momentum: 0.9, weightDecay: 1e-3 }, 40_000),
-    mk('at-minimum', 'h∈[0.05,1], θ*=3, θ₀=θ* (start at the minimum), η=0.05', { hmin: 0.05, hmax: 1, offset: 3, initDistance: 0, lr: 0.05 }, 40_000),
-    mk('stationary', 'h∈[0.05,1], θ*=3, (θ₀, buf₀) drawn from the stationary law, η=0.05', { hmin: 0.05, hmax: 1, offset: 3, lr: 0.05, initStationary: true }, 40_000),
+    mk(
+      'ill-origin',
+      'h∈[0.01,1], θ*=0, θ₀ at distance 3/coord, η=0.05',
+      { hmin: 0.01, hmax: 1, offset: 0, initDistance: 3, lr: 0.05 },
+      60_000,
+    ),
+    mk(
+      'ill-far',
+      'h∈[0.01,1], θ*=4, θ₀ at distance 3/coord, η=0.05',
+      { hmin: 0.01, hmax: 1, offset: 4, initDistance: 3, lr: 0.05 },
+      60_000,
+    ),
+    mk(
+      'momentum',
+      'h∈[0.05,1], θ*=3, μ=0.9, λ=1e-3, η=0.005',
+      { hmin: 0.05, hmax: 1, offset: 3, initDistance: 3, lr: 0.005, momentum: 0.9, weightDecay: 1e-3 },
+      40_000,
+    ),
+    mk(
+      'at-minimum',
+      'h∈[0.05,1], θ*=3, θ₀=θ* (start at the minimum), η=0.05',
+      { hmin: 0.05, hmax: 1, offset: 3, initDistance: 0, lr: 0.05 },
+      40_000,
+    ),
+    mk(
+      'stationary',
+      'h∈[0.05,1], θ*=3, (θ₀, buf₀) drawn from the stationary law, η=0.05',
+      { hmin: 0.05, hmax: 1, offset: 3, lr: 0.05, initStationary: true },
+      40_000,
+    ),
     ...uncentredScenarios(seedsPerScenario),
   ];
 }
@@ -65,11 +101,32 @@ export function scenarios(seedsPerScenario = 4): Scenario[] {
  */
 export function uncentredScenarios(seedsPerScenario = 4): Scenario[] {
   const seeds = Array.from({ length: seedsPerScenario }, (_, i) => i + 1);
-  const mk = (name: string, about: string, o: Partial<NqmConfig>, steps: number): Scenario => ({ name, about, cfg: { ...base, centerBlock: 0, ...o }, seeds, steps });
+  const mk = (name: string, about: string, o: Partial<NqmConfig>, steps: number): Scenario => ({
+    name,
+    about,
+    cfg: { ...base, centerBlock: 0, ...o },
+    seeds,
+    steps,
+  });
   return [
-    mk('ill-far-unc', 'uncentred: h∈[0.01,1], θ*=4, θ₀ at distance 3/coord, η=0.05', { hmin: 0.01, hmax: 1, offset: 4, initDistance: 3, lr: 0.05 }, 40_000),
-    mk('slow-far-unc', 'uncentred: h∈[0.2,1], θ*=3, θ₀ at distance 10/coord, η=0.01', { hmin: 0.2, hmax: 1, offset: 3, initDistance: 10, lr: 0.01 }, 60_000),
-    mk('stat-far-unc', 'uncentred: h∈[0.05,1], θ*=3, stationary start, η=0.05', { hmin: 0.05, hmax: 1, offset: 3, lr: 0.05, initStationary: true }, 40_000),
+    mk(
+      'ill-far-unc',
+      'uncentred: h∈[0.01,1], θ*=4, θ₀ at distance 3/coord, η=0.05',
+      { hmin: 0.01, hmax: 1, offset: 4, initDistance: 3, lr: 0.05 },
+      40_000,
+    ),
+    mk(
+      'slow-far-unc',
+      'uncentred: h∈[0.2,1], θ*=3, θ₀ at distance 10/coord, η=0.01',
+      { hmin: 0.2, hmax: 1, offset: 3, initDistance: 10, lr: 0.01 },
+      60_000,
+    ),
+    mk(
+      'stat-far-unc',
+      'uncentred: h∈[0.05,1], θ*=3, stationary start, η=0.05',
+      { hmin: 0.05, hmax: 1, offset: 3, lr: 0.05, initStationary: true },
+      40_000,
+    ),
   ];
 }
 
@@ -84,8 +141,18 @@ export interface RuleFactory {
  * is its first `drop_lr` decision, at the record that produced it. Loaded
  * lazily so the bench runs with the peers alone while the analyzer is absent.
  */
-export function analyzerRule(options: Partial<AnalyzerOptions> = {}, tuning: Record<string, unknown> = {}, name = 'ours'): RuleFactory | null {
-  let mod: { Analyzer: new (o?: Partial<AnalyzerOptions>, h?: { onDecision?(d: Decision): void }, t?: Record<string, unknown>) => { push(r: StreamRecord): void } };
+export function analyzerRule(
+  options: Partial<AnalyzerOptions> = {},
+  tuning: Record<string, unknown> = {},
+  name = 'ours',
+): RuleFactory | null {
+  let mod: {
+    Analyzer: new (
+      o?: Partial<AnalyzerOptions>,
+      h?: { onDecision?(d: Decision): void },
+      t?: Record<string, unknown>,
+    ) => { push(r: StreamRecord): void };
+  };
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     mod = require('../src/core/analyzer');
@@ -96,7 +163,15 @@ export function analyzerRule(options: Partial<AnalyzerOptions> = {}, tuning: Rec
     name,
     make(): DropRule {
       let dropped = false;
-      const a = new mod.Analyzer(options, { onDecision: (d) => { if (d.action === 'drop_lr') dropped = true; } }, tuning);
+      const a = new mod.Analyzer(
+        options,
+        {
+          onDecision: (d) => {
+            if (d.action === 'drop_lr') dropped = true;
+          },
+        },
+        tuning,
+      );
       return {
         name,
         push(r: StreamRecord): boolean {
@@ -175,7 +250,11 @@ export function runSeed(s: Scenario, seed: number, rules: DropRule[]): (number |
 export function runScenario(s: Scenario, factories: RuleFactory[], judge: SegmentJudge = judgeOf(s)): ScenarioResult {
   const runs: RunResult[] = [];
   for (const seed of s.seeds) {
-    const drops = runSeed(s, seed, factories.map((f) => f.make()));
+    const drops = runSeed(
+      s,
+      seed,
+      factories.map((f) => f.make()),
+    );
     factories.forEach((f, k) => {
       const d = drops[k];
       runs.push({
@@ -238,7 +317,11 @@ export function formatTable(results: ScenarioResult[]): string {
       const runs = r.runs.filter((x) => x.rule === n);
       const drops = runs.map((x) => (x.dropStep === null ? Infinity : x.dropStep));
       const cens = runs.filter((x) => x.dropStep === null).length;
-      cells.push(fmt(median(drops)) + (cens ? ` (${cens}×never)` : ''), fmt(median(runs.map((x) => x.lateness))), `${runs.filter((x) => x.premature).length}/${runs.length}`);
+      cells.push(
+        fmt(median(drops)) + (cens ? ` (${cens}×never)` : ''),
+        fmt(median(runs.map((x) => x.lateness))),
+        `${runs.filter((x) => x.premature).length}/${runs.length}`,
+      );
     }
     return cells;
   });

@@ -103,7 +103,9 @@ wss.on('connection', (sock) => { for (const m of msgs) sock.send(m); });
 `;
 
 async function ws(file: string, n: number, perMessage: number): Promise<number> {
-  const sender = spawn(process.execPath, ['-e', SENDER, require.resolve('ws'), file, String(n), String(perMessage)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const sender = spawn(process.execPath, ['-e', SENDER, require.resolve('ws'), file, String(n), String(perMessage)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       sender.stdout.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim())));

@@ -126,7 +126,12 @@ async function child(backend: string): Promise<void> {
 }
 
 function available(backend: string): string | undefined {
-  const pkg = { 'tensorflow-gpu': '@tensorflow/tfjs-node-gpu', tensorflow: '@tensorflow/tfjs-node', wasm: '@tensorflow/tfjs-backend-wasm', cpu: '@tensorflow/tfjs' }[backend]!;
+  const pkg = {
+    'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+    tensorflow: '@tensorflow/tfjs-node',
+    wasm: '@tensorflow/tfjs-backend-wasm',
+    cpu: '@tensorflow/tfjs',
+  }[backend]!;
   try {
     require.resolve(pkg);
     return undefined;
@@ -140,7 +145,9 @@ async function main(): Promise<void> {
   if (i >= 0) return child(process.argv[i + 1]);
   const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
   console.log(`MLP 784-128-10, batch 64, SGD μ=0.9 λ=5e-4; ${ROUNDS} interleaved rounds of ${ROUND} steps per variant, median round\n`);
-  console.log(`${'backend'.padEnd(15)} ${'bare steps/s'.padStart(12)} ${'FDR1 cost'.padStart(10)} ${'FDR2/50 cost'.padStart(13)} ${'peak RSS'.padStart(10)}   (wall-time costs)`);
+  console.log(
+    `${'backend'.padEnd(15)} ${'bare steps/s'.padStart(12)} ${'FDR1 cost'.padStart(10)} ${'FDR2/50 cost'.padStart(13)} ${'peak RSS'.padStart(10)}   (wall-time costs)`,
+  );
   const results: Result[] = [];
   const only = process.env.FDR_BENCH_BACKENDS?.split(',').map((x) => x.trim());
   for (const b of ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']) {
@@ -149,7 +156,10 @@ async function main(): Promise<void> {
       console.log(`${b.padEnd(15)} (not measured: ${why})`);
       continue;
     }
-    const r = spawnSync(process.execPath, ['--expose-gc', __filename, '--child', b], { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' } });
+    const r = spawnSync(process.execPath, ['--expose-gc', __filename, '--child', b], {
+      encoding: 'utf8',
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3' },
+    });
     const line = r.stdout.trim().split('\n').pop() ?? '';
     if (r.status !== 0 || !line.startsWith('{')) {
       console.log(`${b.padEnd(15)} (failed: ${(r.stderr || '').trim().split('\n').slice(-2).join(' ')})`);

@@ -22,7 +22,9 @@ function walk(dir, acc) {
 const filters = process.argv.slice(2);
 const files = walk(testRoot, []).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s)));
 if (files.length === 0) {
-  console.error(`no test files under ${relative(root, testRoot)}${filters.length ? ' matching ' + filters.join(', ') : ''} (did the build run?)`);
+  console.error(
+    `no test files under ${relative(root, testRoot)}${filters.length ? ' matching ' + filters.join(', ') : ''} (did the build run?)`,
+  );
   process.exit(1);
 }
 const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root });

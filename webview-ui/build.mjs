@@ -38,7 +38,9 @@ await build({
 });
 const domTests = join(root, 'test', 'webview', 'dom');
 await build({
-  entryPoints: readdirSync(domTests).filter((f) => f.endsWith('.test.ts')).map((f) => join(domTests, f)),
+  entryPoints: readdirSync(domTests)
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => join(domTests, f)),
   outdir: join(root, 'out', 'test', 'webview', 'dom'),
   bundle: true,
   // node:test, happy-dom: from node_modules at run time; the webview modules are bundled in.

@@ -47,7 +47,14 @@ export async function evaluateStream(file: string, epochSteps = 80): Promise<Off
   const peers = [new YaidaQuencher(), new SasaPlus()];
   const peerDrops: (number | null)[] = [null, null];
   let analyzerDrop: number | null = null;
-  const an = new Analyzer({}, { onDecision: (d) => { if (d.action === 'drop_lr' && analyzerDrop === null) analyzerDrop = d.step + 1; } });
+  const an = new Analyzer(
+    {},
+    {
+      onDecision: (d) => {
+        if (d.action === 'drop_lr' && analyzerDrop === null) analyzerDrop = d.step + 1;
+      },
+    },
+  );
   const plateau = new Plateau();
   let plateauDrop: number | null = null;
   let eLoss = 0;
@@ -97,7 +104,9 @@ async function main(): Promise<void> {
     console.log(`|---|---|${cols.map(() => '---').join('|')}|`);
     for (const f of files) {
       const r = await evaluateStream(f, epoch);
-      console.log(`| ${f.replace(/^.*\//, '').replace(/\.jsonl(\.gz)?$/, '')} | ${r.steps} | ${cols.map((c) => (r.drops.has(c) ? r.drops.get(c) ?? 'never' : '?')).join(' | ')} |`);
+      console.log(
+        `| ${f.replace(/^.*\//, '').replace(/\.jsonl(\.gz)?$/, '')} | ${r.steps} | ${cols.map((c) => (r.drops.has(c) ? (r.drops.get(c) ?? 'never') : '?')).join(' | ')} |`,
+      );
     }
     return;
   }
@@ -109,13 +118,16 @@ async function main(): Promise<void> {
       for (const row of r.rows.filter((_, i) => i % Number(process.env.FDR_ROWS) === 0)) {
         const t = (x: typeof row.centred) => (x ? `${x.eps.toFixed(4)}±${x.h.toFixed(4)}${x.halvesOk ? '' : '!'}` : '-');
         const l = row.loss;
-        console.log(`  ${row.step} c ${t(row.centred)} o ${t(row.origin)} cl ${row.classic?.toFixed(4)} loss fall ${l ? `${l.fall.toFixed(3)} [${l.fallCi?.map((v) => v.toFixed(3)).join(', ')}] F̂ ${l.floor.toExponential(2)} τ ${l.tau?.toFixed(0)}` : '-'}`);
+        console.log(
+          `  ${row.step} c ${t(row.centred)} o ${t(row.origin)} cl ${row.classic?.toFixed(4)} loss fall ${l ? `${l.fall.toFixed(3)} [${l.fallCi?.map((v) => v.toFixed(3)).join(', ')}] F̂ ${l.floor.toExponential(2)} τ ${l.tau?.toFixed(0)}` : '-'}`,
+        );
       }
     }
   }
 }
 
-if (require.main === module) main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module)
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });

@@ -86,10 +86,13 @@ export async function run(argv: string[]): Promise<number> {
       out.length = 0;
     }
   };
-  const onDecision = mode === 'decisions' ? (d: Decision) => {
-    out.push(JSON.stringify(d) + '\n');
-    if (out.length >= 256) flush();
-  } : undefined;
+  const onDecision =
+    mode === 'decisions'
+      ? (d: Decision) => {
+          out.push(JSON.stringify(d) + '\n');
+          if (out.length >= 256) flush();
+        }
+      : undefined;
   let analyzer: Analyzer;
   try {
     analyzer = new Analyzer(options, { onDecision });
@@ -102,7 +105,14 @@ export async function run(argv: string[]): Promise<number> {
     await feed(file, parser);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    const why =
+      err.code === 'ENOENT'
+        ? 'no such file'
+        : err.code === 'EISDIR'
+          ? 'is a directory'
+          : err.code === 'EACCES'
+            ? 'permission denied'
+            : err.message;
     console.error(`fdr-monitor analyze: cannot read '${file}': ${why}`);
     return 1;
   }
@@ -146,7 +156,9 @@ function formatSegment(s: SegmentSummary): string[] {
   }
   if (s.evidence) {
     const e = s.evidence;
-    L.push(`  evidence (${e.driving === 'loss' ? 'the drop rests on the loss' : e.driving === 'fdr1' ? 'the drop rests on FDR1' : 'waiting for either'}):`);
+    L.push(
+      `  evidence (${e.driving === 'loss' ? 'the drop rests on the loss' : e.driving === 'fdr1' ? 'the drop rests on FDR1' : 'waiting for either'}):`,
+    );
     L.push(`    ${e.fdr1.text}`, `    ${e.loss.text}`);
   }
   for (const u of s.unavailable ?? []) L.push(`  note: ${u}`);
@@ -161,7 +173,10 @@ export function formatHuman(s: AnalysisSummary): string {
   for (const seg of s.segments) L.push(...formatSegment(seg));
   if (s.plateaus) {
     L.push('plateaus (stationary <|∇f|²> against η):');
-    for (const r of s.plateaus.rows) L.push(`  segment ${r.segment}: η = ${num(r.lr)}, <|∇f|²> = ${num(r.grad_norm_sq)}${r.ci ? ` [${num(r.ci[0])}, ${num(r.ci[1])}]` : ''}`);
+    for (const r of s.plateaus.rows)
+      L.push(
+        `  segment ${r.segment}: η = ${num(r.lr)}, <|∇f|²> = ${num(r.grad_norm_sq)}${r.ci ? ` [${num(r.ci[0])}, ${num(r.ci[1])}]` : ''}`,
+      );
     if (s.plateaus.harmonic) L.push(`  ${s.plateaus.harmonic.verdict}`);
   }
   const g = s.suggestion;

@@ -71,8 +71,18 @@ export interface CommandLine<T extends OptionTable> {
 export function describeNumber(rule: NumberRule): string {
   if (rule.what) return rule.what;
   const kind = rule.integer ? 'an integer' : 'a number';
-  const lo = rule.min !== undefined ? { v: rule.min, bracket: '[', op: '≥' } : rule.above !== undefined ? { v: rule.above, bracket: '(', op: '>' } : undefined;
-  const hi = rule.max !== undefined ? { v: rule.max, bracket: ']', op: '≤' } : rule.below !== undefined ? { v: rule.below, bracket: ')', op: '<' } : undefined;
+  const lo =
+    rule.min !== undefined
+      ? { v: rule.min, bracket: '[', op: '≥' }
+      : rule.above !== undefined
+        ? { v: rule.above, bracket: '(', op: '>' }
+        : undefined;
+  const hi =
+    rule.max !== undefined
+      ? { v: rule.max, bracket: ']', op: '≤' }
+      : rule.below !== undefined
+        ? { v: rule.below, bracket: ')', op: '<' }
+        : undefined;
   if (lo && hi) return `${kind} in ${lo.bracket}${lo.v}, ${hi.v}${hi.bracket}`;
   if (lo) return `${kind} ${lo.op} ${lo.v}`;
   if (hi) return `${kind} ${hi.op} ${hi.v}`;
@@ -122,7 +132,8 @@ export function parseCommandLine<T extends OptionTable>(argv: readonly string[],
   }
   // Not strict: the checks below give the messages this project uses, for every command alike.
   const { tokens } = parseArgs({ args: [...argv], options: config, strict: false, allowPositionals: true, tokens: true });
-  if (tokens.some((t) => t.kind === 'option' && t.name === 'help')) return { help: true, values: {}, positionals: [], afterDashes: undefined };
+  if (tokens.some((t) => t.kind === 'option' && t.name === 'help'))
+    return { help: true, values: {}, positionals: [], afterDashes: undefined };
   const values: Record<string, string | number | boolean> = {};
   const positionals: string[] = [];
   let afterDashes: string[] | undefined;

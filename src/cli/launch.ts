@@ -98,7 +98,8 @@ function parseArgs(argv: string[]): LaunchOptions {
     switch (a) {
       case '--example': {
         const v = next();
-        if (!(EXAMPLES as readonly string[]).includes(v)) throw new UsageError(`--example must be one of ${EXAMPLES.join(', ')} (got '${v}')`);
+        if (!(EXAMPLES as readonly string[]).includes(v))
+          throw new UsageError(`--example must be one of ${EXAMPLES.join(', ')} (got '${v}')`);
         o.example = v as Example;
         break;
       }
@@ -138,7 +139,10 @@ function parseArgs(argv: string[]): LaunchOptions {
 }
 
 class UsageError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
     super(message);
   }
 }
@@ -162,7 +166,9 @@ function assertBuilt(): void {
   const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { main?: string };
   const main = manifest.main ? path.join(REPO_ROOT, manifest.main) : undefined;
   if (!main || !fs.existsSync(main)) {
-    throw new HostSetupError(`the extension is not built (${manifest.main ?? 'package.json has no "main"'} missing): run 'npm run build' (npm start does it for you)`);
+    throw new HostSetupError(
+      `the extension is not built (${manifest.main ?? 'package.json has no "main"'} missing): run 'npm run build' (npm start does it for you)`,
+    );
   }
 }
 
@@ -184,7 +190,9 @@ async function runDesktop(code: string, o: LaunchOptions): Promise<number> {
 }
 
 async function startOffline(o: LaunchOptions): Promise<{ server: CodeServer; host: HostPaths }> {
-  progress(`no desktop 'code' on PATH${o.forceCodeServer || o.check ? ' (or --code-server/--check)' : ''}: using the offline VS Code (code-server on 127.0.0.1)`);
+  progress(
+    `no desktop 'code' on PATH${o.forceCodeServer || o.check ? ' (or --code-server/--check)' : ''}: using the offline VS Code (code-server on 127.0.0.1)`,
+  );
   if (o.port) await assertPortFree(o.port); // say so before a long install, not after
   const host = await ensureHost({ log: (l) => progress(l), needBrowser: o.check });
   // A persistent work folder keeps the user's layout/settings between runs; the extension link is renewed each time.
@@ -211,7 +219,9 @@ async function serve(o: LaunchOptions): Promise<number> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  process.stdout.write(`\n  FDR Monitor is ready: open ${server.url}\n  The ${o.example} example starts training and the FDR panel opens as soon as the page loads.\n  Press Ctrl-C to stop.\n\n`);
+  process.stdout.write(
+    `\n  FDR Monitor is ready: open ${server.url}\n  The ${o.example} example starts training and the FDR panel opens as soon as the page loads.\n  Press Ctrl-C to stop.\n\n`,
+  );
   if ((process.env.DISPLAY || process.env.WAYLAND_DISPLAY) && which('xdg-open')) {
     spawn('xdg-open', [server.url], { stdio: 'ignore', detached: true }).unref();
   }

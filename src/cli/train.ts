@@ -168,15 +168,29 @@ async function plumbing(v: Values, log: (m: string) => void): Promise<Plumbing> 
   if (v.out !== undefined) sinks.push(fileSink(v.out));
   if (v['serve-ws'] !== undefined && token) {
     const host = v['ws-host'] ?? '127.0.0.1';
-    const allowOrigins = (v['ws-allow-origin'] ?? '').split(',').map((o) => o.trim()).filter(Boolean);
-    const ws = new WebSocketServerSink({ port: v['serve-ws'], host, token: token.token, allowOrigins, replay: v['ws-replay'] ?? DEFAULT_WS_REPLAY, onControl, onClientGone, log });
+    const allowOrigins = (v['ws-allow-origin'] ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean);
+    const ws = new WebSocketServerSink({
+      port: v['serve-ws'],
+      host,
+      token: token.token,
+      allowOrigins,
+      replay: v['ws-replay'] ?? DEFAULT_WS_REPLAY,
+      onControl,
+      onClientGone,
+      log,
+    });
     await ws.ready;
     sinks.push(ws);
     channels.push('ws');
     // Without the token: the stream may be read by anyone the file or stdout reaches.
     meta.ws_url = ws.name;
     // Tools (and tests) read this line to find an ephemeral port; the token is for the user who started us.
-    log(`serving stream v1 on ${ws.url} (token ${token.from === 'generated' ? 'generated for this run' : `from ${token.from === 'env' ? TOKEN_ENV : token.from === 'file' ? '--ws-token-file' : '--ws-token'}`})`);
+    log(
+      `serving stream v1 on ${ws.url} (token ${token.from === 'generated' ? 'generated for this run' : `from ${token.from === 'env' ? TOKEN_ENV : token.from === 'file' ? '--ws-token-file' : '--ws-token'}`})`,
+    );
   }
   if (v['connect-ws'] !== undefined) {
     // The listening monitor's token: in the URL, else the environment's (as a bearer header).
@@ -297,7 +311,17 @@ async function drive(v: Values, stepper: Stepper, meta: (p: Plumbing) => MetaRec
   process.once('SIGINT', handlers.SIGINT);
   process.once('SIGTERM', handlers.SIGTERM);
   try {
-    const r = await runTrainingLoop({ meta: meta(p), stepper, sinks: p.sinks, control: p.control, maxSteps, rate, maxLrRatio, log, signal: abort.signal });
+    const r = await runTrainingLoop({
+      meta: meta(p),
+      stepper,
+      sinks: p.sinks,
+      control: p.control,
+      maxSteps,
+      rate,
+      maxLrRatio,
+      log,
+      signal: abort.signal,
+    });
     log(`finished after ${r.steps} steps (${r.reason})`);
     return 0;
   } finally {

@@ -22,7 +22,15 @@ import { constants as osConstants } from 'node:os';
 import { Analyzer } from '../core/analyzer';
 import type { StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision } from '../core/types';
-import { createSource, newListenToken, WebSocketServerSource, type ProcessSource, type Run, type Source, type SourceSpec } from '../sources';
+import {
+  createSource,
+  newListenToken,
+  WebSocketServerSource,
+  type ProcessSource,
+  type Run,
+  type Source,
+  type SourceSpec,
+} from '../sources';
 // The environment variable a token can come from (instead of --token, which `ps` shows); the trainer reads the same.
 import { TOKEN_ENV } from '../trainer/auth';
 import { formatHuman } from './analyze';
@@ -119,7 +127,8 @@ export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const { tail, connect, listen, host, cwd } = v;
   const tokenFlags = [v.token !== undefined, v['token-file'] !== undefined, v['no-token'] === true].filter(Boolean).length;
   if (tokenFlags > 1) throw new UsageError('--token, --token-file and --no-token exclude each other');
-  if ((v['token-file'] !== undefined || v['no-token']) && connect === undefined && listen === undefined) throw new UsageError('--token-file and --no-token go with --connect or --listen');
+  if ((v['token-file'] !== undefined || v['no-token']) && connect === undefined && listen === undefined)
+    throw new UsageError('--token-file and --no-token go with --connect or --listen');
   if (v['no-token'] && listen === undefined) throw new UsageError('--no-token only goes with --listen');
   const explicitToken = v.token ?? (v['token-file'] !== undefined ? readTokenFile(v['token-file']) : undefined);
   let token = explicitToken;
@@ -136,14 +145,24 @@ export function parseWatchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (v['from-end'] && tail === undefined) throw new UsageError('--from-end only goes with --tail');
   if (host !== undefined && listen === undefined) throw new UsageError('--host only goes with --listen');
   if (cwd !== undefined && !runCmd) throw new UsageError('--cwd only goes with --run');
-  if (v.token !== undefined && connect === undefined && listen === undefined) throw new UsageError('--token goes with --connect or --listen');
+  if (v.token !== undefined && connect === undefined && listen === undefined)
+    throw new UsageError('--token goes with --connect or --listen');
   const timeoutMs = v['control-timeout'] === undefined ? undefined : 1000 * v['control-timeout'];
   let spec: SourceSpec;
   if (tail !== undefined) spec = { kind: 'tail', path: tail, from: v['from-end'] ? 'end' : 'start', controlTimeoutMs: timeoutMs };
-  else if (connect !== undefined) spec = { kind: 'websocket-client', url: connect, token: connectToken(connect, explicitToken, env), controlTimeoutMs: timeoutMs };
-  else if (listen !== undefined) spec = { kind: 'websocket-server', port: listen, host, token, maxConnections: MAX_WATCHED_RUNS, controlTimeoutMs: timeoutMs };
+  else if (connect !== undefined)
+    spec = { kind: 'websocket-client', url: connect, token: connectToken(connect, explicitToken, env), controlTimeoutMs: timeoutMs };
+  else if (listen !== undefined)
+    spec = { kind: 'websocket-server', port: listen, host, token, maxConnections: MAX_WATCHED_RUNS, controlTimeoutMs: timeoutMs };
   else spec = { kind: 'process', command: command![0], args: command!.slice(1), cwd, controlTimeoutMs: timeoutMs };
-  return { spec, tokenGenerated, json: v.json === true, autoApply: v['auto-apply'] === true, exitAfterRuns: v['exit-after-runs'], options: decisionOptions(v) };
+  return {
+    spec,
+    tokenGenerated,
+    json: v.json === true,
+    autoApply: v['auto-apply'] === true,
+    exitAfterRuns: v['exit-after-runs'],
+    options: decisionOptions(v),
+  };
 }
 
 /** The token in file `f`: its first line, trimmed. */
@@ -214,9 +233,13 @@ class Watcher {
       const who = s.run && this.multi ? `${s.run.label}: ` : '';
       this.notice(`${who}${s.state}${s.reason ? ` (${s.reason})` : ''}`);
       if (!s.run && s.state === 'live' && src instanceof WebSocketServerSource) {
-        this.notice(`trainers connect to ${src.connectUrl}${this.args.tokenGenerated ? ' (a fresh token: --token, --token-file or FDR_MONITOR_TOKEN choose one)' : ''}`);
+        this.notice(
+          `trainers connect to ${src.connectUrl}${this.args.tokenGenerated ? ' (a fresh token: --token, --token-file or FDR_MONITOR_TOKEN choose one)' : ''}`,
+        );
         if (!(this.args.spec as { token?: string }).token && !isLoopback(src.host)) {
-          this.notice(`warning: listening on ${src.host} without a token: anyone who can reach this port can send records and receive control requests`);
+          this.notice(
+            `warning: listening on ${src.host} without a token: anyone who can reach this port can send records and receive control requests`,
+          );
         }
       }
       // A listener's run that is over: print its summary now and let its analyzer go.
@@ -347,14 +370,17 @@ class Watcher {
     clearTimeout(this.exitGrace);
     // Never hang on the way out: a source that cannot let go within 5 s is left behind.
     let timer: NodeJS.Timeout | undefined;
-    const stuck = new Promise<boolean>((r) => (timer = setTimeout(() => (this.notice('the source did not close within 5 s; ending anyway'), r(false)), 5000)));
+    const stuck = new Promise<boolean>(
+      (r) => (timer = setTimeout(() => (this.notice('the source did not close within 5 s; ending anyway'), r(false)), 5000)),
+    );
     const closed = await Promise.race([this.source.dispose().then(() => true), stuck]);
     clearTimeout(timer);
     this.clearStatus();
     const runs = [...this.watched.values()];
     for (const w of runs) this.printSummary(w);
     if (runs.length === 0 && this.summarised === 0 && !this.args.json) this.out('no run was seen');
-    if (runs.length === 0 && this.summarised === 0 && this.args.json) this.out(JSON.stringify(new Analyzer(this.args.options).summary({ count: 0, examples: [] })));
+    if (runs.length === 0 && this.summarised === 0 && this.args.json)
+      this.out(JSON.stringify(new Analyzer(this.args.options).summary({ count: 0, examples: [] })));
     await new Promise<void>((r) => process.stdout.write('', () => r()));
     this.done(code);
     // What the source could not close would keep the process alive: the output is out, so leave.

@@ -154,7 +154,18 @@ export class Analyzer implements StreamAnalyzer {
     validateOptions(this.options);
     const { tolerance, confidence, minSteps } = this.options;
     const { rule, maxHalfWidth, guardConfidence, confirmations, lossEvidence, lossFallMax, lossHalfWidthMax } = this.tuning;
-    this.rule = { tolerance, confidence, minSteps, rule, maxHalfWidth, guardConfidence, confirmations, lossEvidence, lossFallMax, lossHalfWidthMax };
+    this.rule = {
+      tolerance,
+      confidence,
+      minSteps,
+      rule,
+      maxHalfWidth,
+      guardConfidence,
+      confirmations,
+      lossEvidence,
+      lossFallMax,
+      lossHalfWidthMax,
+    };
   }
 
   push(record: StreamRecord): void {
@@ -314,7 +325,11 @@ export class Analyzer implements StreamAnalyzer {
     const pick = pickCandidate(w.candidates, x, this.rule);
     const window: [number, number] = [seg.firstStep + view.start, step];
     const loss = this.tuning.lossEvidence && estimator !== 'classic' ? lossTrend(view.blocks, seg.params, confidence) : null;
-    return { report: { fdr1: pick ? fdr1Of(pick.c, window) : null, classic: classicOf(w.classic), fdr2: w.fdr2, unavailable: w.unavailable }, pick, loss };
+    return {
+      report: { fdr1: pick ? fdr1Of(pick.c, window) : null, classic: classicOf(w.classic), fdr2: w.fdr2, unavailable: w.unavailable },
+      pick,
+      loss,
+    };
   }
 
   /** A check step: the estimates, then the decision on them; emits the evaluation and any change of advice. */
@@ -346,7 +361,14 @@ export class Analyzer implements StreamAnalyzer {
       this.emit(seg, step, reason);
     } else if (this.lastDecision && this.lastDecision.segment === seg.index) {
       // Same advice: refresh the numbers shown with it, without a new decision line.
-      this.lastDecision = { ...this.lastDecision, epsilon: ev.epsilon, ci: ev.ci, eta_steps: ev.eta_steps, reason: reason || this.lastDecision.reason, ...(d.evidence ? { evidence: d.evidence } : {}) };
+      this.lastDecision = {
+        ...this.lastDecision,
+        epsilon: ev.epsilon,
+        ci: ev.ci,
+        eta_steps: ev.eta_steps,
+        reason: reason || this.lastDecision.reason,
+        ...(d.evidence ? { evidence: d.evidence } : {}),
+      };
     }
   }
 
@@ -398,7 +420,13 @@ export class Analyzer implements StreamAnalyzer {
     const shown = this.segments.map((s) => ({ s, r: s.final ?? this.atLastRecord(s) }));
     const rows: PlateauRow[] = shown
       .filter(({ r }) => r.report.fdr2 && r.report.fdr2.gradNormSq !== null)
-      .map(({ s, r }) => ({ segment: s.index, lr: s.lr, grad_norm_sq: r.report.fdr2!.gradNormSq, ci: r.report.fdr2!.gradNormSqCi, se: r.report.fdr2!.gradNormSqSe }));
+      .map(({ s, r }) => ({
+        segment: s.index,
+        lr: s.lr,
+        grad_norm_sq: r.report.fdr2!.gradNormSq,
+        ci: r.report.fdr2!.gradNormSqCi,
+        se: r.report.fdr2!.gradNormSqSe,
+      }));
     const cur = shown.length && shown[shown.length - 1].s === this.current ? shown[shown.length - 1].r : null;
     return {
       records: this.records,
@@ -411,7 +439,12 @@ export class Analyzer implements StreamAnalyzer {
 
   private suggestion(shown: Reported | null): AnalysisSummary['suggestion'] {
     const seg = this.current;
-    if (!seg || !shown) return { action: 'no_data', lr: null, reason: 'no step records yet: a step record is a JSON object with numeric "step" and "lr" (docs/protocol.md)' };
+    if (!seg || !shown)
+      return {
+        action: 'no_data',
+        lr: null,
+        reason: 'no step records yet: a step record is a JSON object with numeric "step" and "lr" (docs/protocol.md)',
+      };
     const lr = seg.lr;
     const d = seg.decision;
     switch (d.action) {

@@ -231,7 +231,13 @@ export function describeEvidence(
   return {
     driving,
     fdr1: { holds: fdrHolds, epsilon: fdr ? fdr.epsilon : null, ci: fdr ? fdr.ci : null, center: fdr ? fdr.center : null, text: fdrText },
-    loss: { holds: lossHolds, fall: loss ? loss.fall : null, ci: loss ? loss.fallCi : null, floor: loss ? loss.floor : null, text: lossText },
+    loss: {
+      holds: lossHolds,
+      fall: loss ? loss.fall : null,
+      ci: loss ? loss.fallCi : null,
+      floor: loss ? loss.floor : null,
+      text: lossText,
+    },
     summary,
   };
 }

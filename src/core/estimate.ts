@@ -10,7 +10,15 @@
 
 import type { Fdr1Estimate } from './types';
 import type { BlockSums } from './window';
-import { availability, classicEstimate, fdr2Estimate, trendEstimate, type EpsilonEstimate, type Fdr2Result, type SegmentParams } from './estimators';
+import {
+  availability,
+  classicEstimate,
+  fdr2Estimate,
+  trendEstimate,
+  type EpsilonEstimate,
+  type Fdr2Result,
+  type SegmentParams,
+} from './estimators';
 
 /** One FDR1 estimate the rule may use: its form, its centre, and the estimates of its window's halves (§4.4 guard). */
 export interface Candidate {
@@ -60,7 +68,13 @@ export function eligibleCentres(centreAt: ReadonlyMap<number, number>, start: nu
 }
 
 /** The trend estimate (Yaida form §4.2, else generic §4.5) about centre `id`, or null when the fields do not allow it. */
-export function trendCandidate(blocks: readonly BlockSums[], id: number, p: SegmentParams, confidence: number, reasons: string[]): Candidate | null {
+export function trendCandidate(
+  blocks: readonly BlockSums[],
+  id: number,
+  p: SegmentParams,
+  confidence: number,
+  reasons: string[],
+): Candidate | null {
   const av = availability(blocks, id, p);
   reasons.push(...av.reasons);
   const generic = !av.trend && av.generic;
@@ -80,7 +94,12 @@ export function trendCandidate(blocks: readonly BlockSums[], id: number, p: Segm
  * the first of `centres` that allows one (never mixing centres), the classic
  * ε̂ (≥ 2 blocks), FDR2.
  */
-export function estimateWindow(blocks: readonly BlockSums[], centres: readonly number[], p: SegmentParams, o: EstimateOptions): WindowEstimate {
+export function estimateWindow(
+  blocks: readonly BlockSums[],
+  centres: readonly number[],
+  p: SegmentParams,
+  o: EstimateOptions,
+): WindowEstimate {
   const reasons: string[] = [];
   const candidates: Candidate[] = [];
   if (o.estimator !== 'classic' && blocks.length >= 3) {
@@ -110,7 +129,16 @@ export function estimateWindow(blocks: readonly BlockSums[], centres: readonly n
 /** The public FDR1 numbers of a candidate over the window [first, last] step (ratio = 1 − ε, §3). */
 export function fdr1Of(c: Candidate, window: [number, number]): Fdr1Estimate {
   const est = c.est;
-  return { estimator: c.form, ratio: 1 - est.epsilon, epsilon: est.epsilon, ci: est.ci, tau: est.tau, ess: est.ess, window, center: c.centre };
+  return {
+    estimator: c.form,
+    ratio: 1 - est.epsilon,
+    epsilon: est.epsilon,
+    ci: est.ci,
+    tau: est.tau,
+    ess: est.ess,
+    window,
+    center: c.centre,
+  };
 }
 
 /** The classic ratio and ε̂ shown next to FDR1 (ratio = 1 − ε). */

@@ -6,7 +6,16 @@
 
 import { BlockSums, CentreSums } from './window';
 import { driftCoefficients, orFactor, trendEpsilon, genericTrendEpsilon, updateSqFromIdentity, epsilonOfRatio } from './fdr1';
-import { olsSlope, centredSxx, slopeBatchVariance, meanBatchVariance, ratioBatchVariance, tCritical, type Batch, type LineSums } from './stats';
+import {
+  olsSlope,
+  centredSxx,
+  slopeBatchVariance,
+  meanBatchVariance,
+  ratioBatchVariance,
+  tCritical,
+  type Batch,
+  type LineSums,
+} from './stats';
 
 export interface SegmentParams {
   lr: number;
@@ -68,7 +77,10 @@ export function availability(blocks: readonly BlockSums[], id: number, p: Segmen
   let trend = covers && tot.nq === tot.n && (!needB || c.nb === c.n);
   let generic = covers && (tot.nu === tot.n || c.nt === c.n);
   const classic = tot.nc > 0;
-  if (!covers) reasons.push(id === 0 ? 'no `param_sq` on every record: the trend estimator needs |θ|² each step' : `centre ${id} does not cover the window`);
+  if (!covers)
+    reasons.push(
+      id === 0 ? 'no `param_sq` on every record: the trend estimator needs |θ|² each step' : `centre ${id} does not cover the window`,
+    );
   else {
     if (tot.nq !== tot.n) reasons.push('no `buf_sq` on every record: the trend (Yaida form) needs |buf|² for OR');
     if (needB && c.nb !== c.n) reasons.push('momentum ≠ 0 but no `theta_dot_buf`: the trend (Yaida form) needs θ·buf');
@@ -152,7 +164,11 @@ function trendEstimateOnBatches(
   };
   const beta = olsSlope(line);
   const batches: Batch[] = per.map((s) => (s ? { n: s.n, sx: s.sx, sy: ka * s.sa - (useB ? kb * s.sb : 0) } : { n: 0, sx: 0, sy: 0 }));
-  const bv = slopeBatchVariance(line, batches.filter((b) => b.n > 0), beta);
+  const bv = slopeBatchVariance(
+    line,
+    batches.filter((b) => b.n > 0),
+    beta,
+  );
 
   // Denominator: <OR> (Yaida form) or <|Δ|²> (generic form), with its batch variance.
   let den: number;
@@ -310,7 +326,8 @@ export function interpretAnharmonicity(a: number | null, ci: [number, number] | 
   const [lo, hi] = ci;
   const fmt = (x: number) => (Math.abs(x) < 5e-4 ? '0.000' : x.toFixed(3));
   const at = `A = ${fmt(a)}, CI [${fmt(lo)}, ${fmt(hi)}]`;
-  if (lo > -ANHARMONIC_NEAR && hi < ANHARMONIC_NEAR) return `landscape close to quadratic at this rate (${at}): the Hessian scale is trustworthy`;
+  if (lo > -ANHARMONIC_NEAR && hi < ANHARMONIC_NEAR)
+    return `landscape close to quadratic at this rate (${at}): the Hessian scale is trustworthy`;
   if (lo > ANHARMONIC_STRONG || hi < -ANHARMONIC_STRONG)
     return `strongly anharmonic at this rate (${at}): the Hessian scale and FDR2's harmonic estimates are not trustworthy; a smaller learning rate probes a more quadratic neighbourhood`;
   const resolved = lo > 0 || hi < 0;
@@ -329,7 +346,12 @@ export function interpretAnharmonicity(a: number | null, ci: [number, number] | 
  * The reported anharmonicity is the pathwise one (§6.2, pathwiseFdr2) when the
  * records carry its fields, else this two-batch ratio; both are returned.
  */
-export function fdr2Estimate(blocks: readonly BlockSums[], p: SegmentParams, confidence: number, reasons: string[] = []): Fdr2Result | null {
+export function fdr2Estimate(
+  blocks: readonly BlockSums[],
+  p: SegmentParams,
+  confidence: number,
+  reasons: string[] = [],
+): Fdr2Result | null {
   const tot = sumBlocks(blocks);
   if (tot.ng === 0 && tot.nq2 === 0 && tot.np === 0) return null;
   const f = orFactor(p.lr, p.momentum, p.dampening);

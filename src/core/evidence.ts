@@ -47,7 +47,16 @@ export interface LossTrend {
   tau: number | null;
 }
 
-function sum(blocks: readonly BlockSums[]): { nl: number; slx: number; slxx: number; sl: number; sxl: number; sll: number; nq: number; sq: number } {
+function sum(blocks: readonly BlockSums[]): {
+  nl: number;
+  slx: number;
+  slxx: number;
+  sl: number;
+  sxl: number;
+  sll: number;
+  nq: number;
+  sq: number;
+} {
   const t = { nl: 0, slx: 0, slxx: 0, sl: 0, sxl: 0, sll: 0, nq: 0, sq: 0 };
   for (const b of blocks) {
     t.nl += b.nl;
@@ -98,7 +107,11 @@ function lossTrendOn(blocks: readonly BlockSums[], floor: number, confidence: nu
   const line: LineSums = { n: t.nl, sx: t.slx, sxx: t.slxx, sy: t.sl, sxy: t.sxl };
   const beta = olsSlope(line);
   if (!Number.isFinite(beta)) return null;
-  const bv = slopeBatchVariance(line, blocks.filter((b) => b.nl > 0).map((b) => ({ n: b.nl, sx: b.slx, sy: b.sl })), beta);
+  const bv = slopeBatchVariance(
+    line,
+    blocks.filter((b) => b.nl > 0).map((b) => ({ n: b.nl, sx: b.slx, sy: b.sl })),
+    beta,
+  );
   const se = Math.sqrt(bv.varBeta);
   // Span: the window's extent in steps (first to last loss record), from the sums: 2√3·sd(x) for evenly spaced steps.
   const span = Math.sqrt((12 * centredSxx(line)) / t.nl);

@@ -36,7 +36,7 @@ export function identityBoundaryTerms(
   momentum = 0,
   dampening = 0,
 ): number {
-  return (-(1 - momentum) * (aEnd - aStart) / (2 * lr) + momentum * (bEnd - bStart)) / (1 - dampening);
+  return ((-(1 - momentum) * (aEnd - aStart)) / (2 * lr) + momentum * (bEnd - bStart)) / (1 - dampening);
 }
 
 /**

@@ -39,13 +39,23 @@ export function harmonicCheck(rows: readonly PlateauRow[]): { slope: number | nu
   for (const r of pts) chi2 += ((r.grad_norm_sq! - slope * r.lr) / se(r)) ** 2;
   const r2 = syy > 0 ? 1 - chi2 / syy : null;
   if (!withCi) {
-    return { slope, r2, verdict: r2 !== null && r2 > 0.99 ? 'consistent with harmonic (no intervals to test against)' : 'not linear through the origin (no intervals to test against)' };
+    return {
+      slope,
+      r2,
+      verdict:
+        r2 !== null && r2 > 0.99
+          ? 'consistent with harmonic (no intervals to test against)'
+          : 'not linear through the origin (no intervals to test against)',
+    };
   }
   const p = 1 - jStat.chisquare.cdf(chi2, pts.length - 1);
   return {
     slope,
     r2,
-    verdict: p >= 0.05 ? `harmonic: <|∇f|²> linear in η through the origin (χ² p = ${p.toFixed(2)})` : `anharmonic: <|∇f|²> not linear in η through the origin (χ² p = ${p.toExponential(1)})`,
+    verdict:
+      p >= 0.05
+        ? `harmonic: <|∇f|²> linear in η through the origin (χ² p = ${p.toFixed(2)})`
+        : `anharmonic: <|∇f|²> not linear in η through the origin (χ² p = ${p.toExponential(1)})`,
   };
 }
 

@@ -52,7 +52,9 @@ export function judgeCandidate(c: Candidate, x: number, r: RuleSettings): Verdic
   const est = c.est;
   const h = est.ci ? (est.ci[1] - est.ci[0]) / 2 : Infinity;
   const inside =
-    r.rule === 'point' ? Math.abs(est.epsilon) <= r.tolerance && est.ci !== null && h <= r.maxHalfWidth * r.tolerance : insideTolerance(est.ci, r.tolerance);
+    r.rule === 'point'
+      ? Math.abs(est.epsilon) <= r.tolerance && est.ci !== null && h <= r.maxHalfWidth * r.tolerance
+      : insideTolerance(est.ci, r.tolerance);
   const guardOk = r.guardConfidence > 0 && c.form !== 'classic' ? halvesAgree(c.halves[0], c.halves[1], r.guardConfidence) : true;
   return { h, inside, guardOk, pass: x >= r.minSteps && inside && guardOk };
 }
@@ -78,7 +80,15 @@ export function pickPrevious(history: readonly { n: number; eps: number }[], n: 
  * never before minSteps; null = not converging.
  */
 export function forecastFor(pick: Judged, x: number, history: readonly { n: number; eps: number }[], r: RuleSettings): number | null {
-  const f = forecastSteps(x, pick.c.est.epsilon, pick.v.h, r.tolerance, pick.c.form === 'classic' ? 1 : 1.5, { kind: r.rule, maxHalfWidth: r.maxHalfWidth }, pickPrevious(history, x));
+  const f = forecastSteps(
+    x,
+    pick.c.est.epsilon,
+    pick.v.h,
+    r.tolerance,
+    pick.c.form === 'classic' ? 1 : 1.5,
+    { kind: r.rule, maxHalfWidth: r.maxHalfWidth },
+    pickPrevious(history, x),
+  );
   return f === null ? null : Math.max(f, r.minSteps - x, 0);
 }
 
@@ -142,9 +152,21 @@ export class SegmentDecision {
       const est = pick.c.est;
       const { h, inside, guardOk } = pick.v;
       const fdrWhy =
-        inside && !guardOk ? 'the two halves of the window disagree (§4.4)' : !inside && Math.abs(est.epsilon) <= tolerance ? `interval not resolved to ±${fmt(this.r.maxHalfWidth * tolerance)} yet` : '';
+        inside && !guardOk
+          ? 'the two halves of the window disagree (§4.4)'
+          : !inside && Math.abs(est.epsilon) <= tolerance
+            ? `interval not resolved to ±${fmt(this.r.maxHalfWidth * tolerance)} yet`
+            : '';
       const lt = this.r.lossEvidence && pick.c.form !== 'classic' ? loss : null;
-      const ev = describeEvidence({ epsilon: est.epsilon, ci: est.ci, center: pick.c.centre }, inside && guardOk, fdrWhy, lt, tolerance, this.r.lossFallMax, this.r.lossHalfWidthMax);
+      const ev = describeEvidence(
+        { epsilon: est.epsilon, ci: est.ci, center: pick.c.centre },
+        inside && guardOk,
+        fdrWhy,
+        lt,
+        tolerance,
+        this.r.lossFallMax,
+        this.r.lossHalfWidthMax,
+      );
       this.evidence = ev;
       const pass = pick.v.pass || (x >= minSteps && ev.loss.holds);
       this.passes = pass ? this.passes + 1 : 0;
@@ -161,12 +183,15 @@ export class SegmentDecision {
       } else {
         action = 'wait';
         this.etaSteps = forecastFor(pick, x, this.history, this.r);
-        if (inside && !guardOk) reason = 'ε inside ±X but the two halves of the window disagree (θ may be moving through the centre, docs/math.md §4.4)';
+        if (inside && !guardOk)
+          reason = 'ε inside ±X but the two halves of the window disagree (θ may be moving through the centre, docs/math.md §4.4)';
         else if (inside) reason = `ε inside ±X; waiting for the minimum of ${minSteps} steps`;
-        else if (this.etaSteps === null) reason = `ε = ${fmt(est.epsilon)} is not shrinking towards ±${tolerance}: not converging at this learning rate`;
+        else if (this.etaSteps === null)
+          reason = `ε = ${fmt(est.epsilon)} is not shrinking towards ±${tolerance}: not converging at this learning rate`;
         else reason = `ε = ${fmt(est.epsilon)}, CI half-width ${fmt(h)}: about ${this.etaSteps} more steps to resolve ±${tolerance}`;
         // What the other evidence waits for (docs/decisions.md): the loss's fall per window against lossFallMax·F̂.
-        if (ev.loss.fall !== null && ev.loss.ci) reason += `; loss fell by ${fmt(ev.loss.fall)}·F̂ [${fmt(ev.loss.ci[0])}, ${fmt(ev.loss.ci[1])}] per window (drop when resolved below ${this.r.lossFallMax}·F̂)`;
+        if (ev.loss.fall !== null && ev.loss.ci)
+          reason += `; loss fell by ${fmt(ev.loss.fall)}·F̂ [${fmt(ev.loss.ci[0])}, ${fmt(ev.loss.ci[1])}] per window (drop when resolved below ${this.r.lossFallMax}·F̂)`;
       }
       this.history.push({ n: x, eps: est.epsilon });
       if (this.history.length > MAX_HISTORY) this.history.splice(0, this.history.length - MAX_HISTORY);
@@ -196,11 +221,15 @@ export class SegmentDecision {
   private updateWarnings(x: number, weightDecay: number | undefined): void {
     const tol = this.r.tolerance;
     if (driftingAway(this.history, tol)) {
-      this.warnings.add(`ε drifting away from 0 (|ε| grew over the last evaluations to ${fmt(Math.abs(this.history[this.history.length - 1].eps))})`);
+      this.warnings.add(
+        `ε drifting away from 0 (|ε| grew over the last evaluations to ${fmt(Math.abs(this.history[this.history.length - 1].eps))})`,
+      );
     }
     const long = x >= 5 * Math.max(this.r.minSteps, 1000);
     if (weightDecay === 0 && long && this.stationaryAt === null && this.etaSteps === null) {
-      this.warnings.add(`weight_decay = 0 and no sign of equilibrium after ${x} steps: without weight decay SGD may never become stationary (docs/math.md §1)`);
+      this.warnings.add(
+        `weight_decay = 0 and no sign of equilibrium after ${x} steps: without weight decay SGD may never become stationary (docs/math.md §1)`,
+      );
     }
   }
 }

@@ -259,7 +259,8 @@ export class SegmentWindow {
         b.sgs += rec.grad_sq;
         b.sghs += rec.buf_h_buf;
       }
-      if (fin(rec.loss2_delta) && fin(rec.grad2_dot_buf)) addPathwise(b, rec.lr, rec.loss2_delta, rec.grad2_dot_buf, rec.buf_h_buf, rec.grad2_next_dot_buf);
+      if (fin(rec.loss2_delta) && fin(rec.grad2_dot_buf))
+        addPathwise(b, rec.lr, rec.loss2_delta, rec.grad2_dot_buf, rec.buf_h_buf, rec.grad2_next_dot_buf);
     }
     if (fin(rec.loss)) {
       if (this.lRef === null) this.lRef = rec.loss;
@@ -390,7 +391,14 @@ export class SegmentWindow {
  *   R_t  = [F_{B2}(θ_{t+1}) − F_{B2}(θ_t)] + η ∇F_{B2}(θ_t)·buf_{t+1} − (η²/2) buf_{t+1}·H_{B2}·buf_{t+1}
  *   R1_t = [∇F_{B2}(θ_{t+1}) − ∇F_{B2}(θ_t)]·buf_{t+1} + η buf_{t+1}·H_{B2}·buf_{t+1}
  */
-export function addPathwise(b: BlockSums, lr: number, loss2Delta: number, grad2DotBuf: number, bufHBuf: number, grad2NextDotBuf: number | undefined): void {
+export function addPathwise(
+  b: BlockSums,
+  lr: number,
+  loss2Delta: number,
+  grad2DotBuf: number,
+  bufHBuf: number,
+  grad2NextDotBuf: number | undefined,
+): void {
   const q = 0.5 * lr * lr * bufHBuf;
   const r = loss2Delta + lr * grad2DotBuf - q;
   b.np++;

@@ -16,7 +16,14 @@ export async function exportRun(monitor: Monitor, dir?: string): Promise<string[
   let target = dir;
   if (!target) {
     const base = vscode.workspace.workspaceFolders?.[0]?.uri;
-    const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, defaultUri: base, openLabel: 'Export here', title: 'Export run: folder for records.csv, evaluations.csv, analysis.json, charts.png' });
+    const picked = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      defaultUri: base,
+      openLabel: 'Export here',
+      title: 'Export run: folder for records.csv, evaluations.csv, analysis.json, charts.png',
+    });
     if (!picked?.length) return undefined;
     target = picked[0].fsPath;
   }
@@ -35,5 +42,7 @@ export async function exportRun(monitor: Monitor, dir?: string): Promise<string[
 }
 
 export function registerExportCommand(monitor: Monitor): vscode.Disposable {
-  return vscode.commands.registerCommand('fdrMonitor.exportRun', (dir?: unknown) => exportRun(monitor, typeof dir === 'string' ? dir : undefined).catch(monitor.report));
+  return vscode.commands.registerCommand('fdrMonitor.exportRun', (dir?: unknown) =>
+    exportRun(monitor, typeof dir === 'string' ? dir : undefined).catch(monitor.report),
+  );
 }

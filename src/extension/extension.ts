@@ -27,7 +27,9 @@ export function activate(context: vscode.ExtensionContext): void {
     m,
     registerStartCommand(m, picker),
     vscode.commands.registerCommand('fdrMonitor.stop', () => m.stopSession().catch(m.report)),
-    vscode.commands.registerCommand('fdrMonitor.applySuggestion', (id?: unknown) => m.applySuggestion(typeof id === 'string' ? id : undefined).catch(m.report)),
+    vscode.commands.registerCommand('fdrMonitor.applySuggestion', (id?: unknown) =>
+      m.applySuggestion(typeof id === 'string' ? id : undefined).catch(m.report),
+    ),
     vscode.commands.registerCommand('fdrMonitor.showPanel', () => m.panel.show()),
     registerExportCommand(m),
     registerTestStateCommand(m, picker),

@@ -138,7 +138,15 @@ export class PanelFeed {
   private _records = 0;
   private _points = 0;
   /** The status fields the session reports (source, connection, skipped lines, control, auto-apply): set through the methods below. */
-  private link: SessionLink = { source: '', connection: 'idle', connectionReason: undefined, skipped: 0, skipReasons: [], controlBlocked: null, autoApply: false };
+  private link: SessionLink = {
+    source: '',
+    connection: 'idle',
+    connectionReason: undefined,
+    skipped: 0,
+    skipReasons: [],
+    controlBlocked: null,
+    autoApply: false,
+  };
 
   constructor(
     readonly run: RunInfo,
@@ -369,7 +377,9 @@ export class PanelFeed {
 
   /** Whether anything is waiting to be flushed. */
   get dirty(): boolean {
-    return this.delta.size > 0 || this.newMarkers.length > 0 || this.statusDirty || this.suggestionDirty || this.applyDirty || this.plateausDirty;
+    return (
+      this.delta.size > 0 || this.newMarkers.length > 0 || this.statusDirty || this.suggestionDirty || this.applyDirty || this.plateausDirty
+    );
   }
 
   /** The append-only delta since the previous flush, or null when nothing changed. */

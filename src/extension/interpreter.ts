@@ -41,7 +41,8 @@ export function resolveInterpreter(i: InterpreterInputs): Interpreter {
 }
 
 /** How to get torch, for the start picker and the message when it is missing. */
-export const TORCH_HINT = 'pip install torch (on Debian: apt install python3-torch), or set fdrMonitor.pythonInterpreter to a Python that has it';
+export const TORCH_HINT =
+  'pip install torch (on Debian: apt install python3-torch), or set fdrMonitor.pythonInterpreter to a Python that has it';
 
 export type TorchProbe = { ok: true } | { ok: false; reason: string };
 

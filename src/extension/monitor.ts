@@ -92,7 +92,9 @@ export class Monitor implements vscode.Disposable {
   private announceListener(session: Session): void {
     const url = session.listenUrl;
     if (!url || session.source.state !== 'live') return;
-    this.log(`listening: trainers connect to ${url.replace(/token=[^&]*/, 'token=…')} (the full URL with its token is in the notification)`);
+    this.log(
+      `listening: trainers connect to ${url.replace(/token=[^&]*/, 'token=…')} (the full URL with its token is in the notification)`,
+    );
     void vscode.window.showInformationMessage(`FDR: trainers connect to ${url}`, 'Copy URL').then((a) => {
       if (a === 'Copy URL') void vscode.env.clipboard.writeText(url).then(() => this.log('listener URL copied to the clipboard'));
     });

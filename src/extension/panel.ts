@@ -72,7 +72,12 @@ export class PanelManager {
       this.panel.reveal(undefined, preserveFocus);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'FDR Monitor', { viewColumn: vscode.ViewColumn.Active, preserveFocus }, this.webviewOptions());
+    const panel = vscode.window.createWebviewPanel(
+      PANEL_VIEW_TYPE,
+      'FDR Monitor',
+      { viewColumn: vscode.ViewColumn.Active, preserveFocus },
+      this.webviewOptions(),
+    );
     this.attach(panel);
   }
 
@@ -95,7 +100,8 @@ export class PanelManager {
     panel.webview.html = this.html(panel.webview);
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw: unknown) => {
-        if (process.env.FDR_MONITOR_LOG_FILE && (raw as { type?: unknown })?.type !== 'rendered') this.handlers.log(`panel message: ${JSON.stringify(raw).slice(0, 200)}`);
+        if (process.env.FDR_MONITOR_LOG_FILE && (raw as { type?: unknown })?.type !== 'rendered')
+          this.handlers.log(`panel message: ${JSON.stringify(raw).slice(0, 200)}`);
         const p = parseWebviewMessage(raw);
         if (!p.ok) {
           this.stats.rejected.push(p.reason);

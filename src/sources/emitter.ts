@@ -55,5 +55,5 @@ export class Emitter<E extends EventMap<E>> {
 }
 
 function defaultListenerError(err: unknown, event: string): void {
-  console.error(`fdr-monitor: a '${event}' listener threw: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  console.error(`fdr-monitor: a '${event}' listener threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
 }

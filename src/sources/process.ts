@@ -160,7 +160,8 @@ export class ProcessSource extends BaseSource {
       if (spawnError && !spawned) {
         // It never ran, so it has no exit status (Node reports the errno, e.g. -2, as the code).
         link.close('the process could not be started', false);
-        if (run === this.currentRun) this.setState('failed', `cannot start ${this.opts.command}: ${spawnFailure(spawnError, this.opts.cwd)}`);
+        if (run === this.currentRun)
+          this.setState('failed', `cannot start ${this.opts.command}: ${spawnFailure(spawnError, this.opts.cwd)}`);
         resolveClosed();
         return;
       }

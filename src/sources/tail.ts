@@ -398,7 +398,11 @@ export function isBesideLog(file: string, log: string): boolean {
 
 /** Appends one line to a regular file, never through a symbolic link (O_NOFOLLOW), creating it if needed. */
 async function appendControlLine(p: string, line: string): Promise<void> {
-  const fh = await open(p, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK, 0o600);
+  const fh = await open(
+    p,
+    fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
+    0o600,
+  );
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new Error(`${p} is not a regular file`);

@@ -149,7 +149,8 @@ export class WebSocketClientSource extends BaseSource {
     ws.on('unexpected-response', (_req, res) => {
       const code = res.statusCode ?? 0;
       res.resume();
-      if (code === 401) refused = `the trainer refused the connection (HTTP 401: wrong or missing token; use the URL it printed, with ?token=…, or --token / FDR_MONITOR_TOKEN)`;
+      if (code === 401)
+        refused = `the trainer refused the connection (HTTP 401: wrong or missing token; use the URL it printed, with ?token=…, or --token / FDR_MONITOR_TOKEN)`;
       else if (code === 403) refused = `the trainer refused the connection (HTTP 403: this client's Origin is not allowed)`;
       lastError = `HTTP ${code} on the WebSocket handshake`;
       ws.terminate();
@@ -297,7 +298,10 @@ export class WebSocketServerSource extends BaseSource {
         if (origin !== undefined && !(this.opts.allowedOrigins ?? []).includes(origin)) {
           // A page in a browser can open WebSockets to 127.0.0.1; trainers send no Origin.
           this.refusedOrigin++;
-          this.events.emit('log', `refused a connection from ${from}: it comes from a web page (Origin ${JSON.stringify(origin).slice(0, 100)})`);
+          this.events.emit(
+            'log',
+            `refused a connection from ${from}: it comes from a web page (Origin ${JSON.stringify(origin).slice(0, 100)})`,
+          );
           return cb(false, 403, 'Forbidden');
         }
         if (this.opts.token && !tokenMatches(presentedToken(info.req), this.opts.token)) {

@@ -69,7 +69,8 @@ export function parseControlLine(line: string, source: ControlSource): ParsedCon
   } catch (e) {
     return { kind: 'invalid', reason: cut(`control line is not JSON: ${(e as Error).message}`), source };
   }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return { kind: 'invalid', reason: 'control line is not a JSON object', source };
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+    return { kind: 'invalid', reason: 'control line is not a JSON object', source };
   const o = obj as Record<string, unknown>;
   const request = requestId(o.request);
   if (request !== undefined && request.length > MAX_REQUEST_ID) {
@@ -252,7 +253,9 @@ export class ControlQueue {
    */
   attachStdin(input: NodeJS.ReadableStream = process.stdin, endsRun = stdinEofEndsRun()): void {
     const decoder = new StringDecoder('utf8');
-    const splitter = new LineSplitter((n) => this.problem(`a control line of ${n}+ characters on stdin was skipped (longer than ${MAX_CONTROL_LINE})`, 'stdin'));
+    const splitter = new LineSplitter((n) =>
+      this.problem(`a control line of ${n}+ characters on stdin was skipped (longer than ${MAX_CONTROL_LINE})`, 'stdin'),
+    );
     let resumeTimer: NodeJS.Timeout | undefined;
     let ended = false;
     const onData = (chunk: Buffer | string) => {
@@ -263,10 +266,13 @@ export class ControlQueue {
         this.noteDropped(lines.slice(i + 1).filter((l) => l.trim() !== '').length, 'stdin');
         if (!resumeTimer) {
           input.pause();
-          resumeTimer = setTimeout(() => {
-            resumeTimer = undefined;
-            if (!ended) input.resume();
-          }, Math.max(20, this.msUntilNext('stdin')));
+          resumeTimer = setTimeout(
+            () => {
+              resumeTimer = undefined;
+              if (!ended) input.resume();
+            },
+            Math.max(20, this.msUntilNext('stdin')),
+          );
           resumeTimer.unref();
         }
       }
@@ -326,7 +332,9 @@ export class ControlQueue {
         throw new Error(`cannot create the control file ${path}: ${(e as Error).message}`);
       }
     }
-    const splitter = new LineSplitter((n) => this.problem(`a control line of ${n}+ characters in ${path} was skipped (longer than ${MAX_CONTROL_LINE})`, 'file'));
+    const splitter = new LineSplitter((n) =>
+      this.problem(`a control line of ${n}+ characters in ${path} was skipped (longer than ${MAX_CONTROL_LINE})`, 'file'),
+    );
     let decoder = new StringDecoder('utf8');
     const chunk = Buffer.alloc(64 * 1024);
     let lastProblem: string | undefined;
@@ -374,7 +382,10 @@ export class ControlQueue {
       }
       if (st.size - offset > MAX_CONTROL_FILE_BACKLOG) {
         const skipTo = st.size - MAX_CONTROL_LINE;
-        this.problem(`control file ${path}: ${skipTo - offset} bytes appended at once (more than ${MAX_CONTROL_FILE_BACKLOG}) were skipped; reading on from its last ${MAX_CONTROL_LINE} bytes`, 'file');
+        this.problem(
+          `control file ${path}: ${skipTo - offset} bytes appended at once (more than ${MAX_CONTROL_FILE_BACKLOG}) were skipped; reading on from its last ${MAX_CONTROL_LINE} bytes`,
+          'file',
+        );
         offset = skipTo;
         restart(true);
       }

@@ -121,7 +121,11 @@ export async function train<B>(opts: TrainOptions<B>): Promise<LoopResult> {
   }
   if (opts.connectWs) {
     // The listening monitor's token: in the URL, else the environment's (as a bearer header).
-    const c = new WebSocketClientSink(opts.connectWs, onControl, /[?&]token=/.test(opts.connectWs) ? undefined : process.env[TOKEN_ENV] || undefined);
+    const c = new WebSocketClientSink(
+      opts.connectWs,
+      onControl,
+      /[?&]token=/.test(opts.connectWs) ? undefined : process.env[TOKEN_ENV] || undefined,
+    );
     await c.ready;
     sinks.push(c);
     channels.push('ws');
@@ -141,7 +145,17 @@ export async function train<B>(opts: TrainOptions<B>): Promise<LoopResult> {
   meta.control = channels;
   const stepper: Stepper = sgd;
   try {
-    return await runTrainingLoop({ meta, stepper, sinks, control, maxSteps: opts.steps, rate: opts.rate, log, signal: opts.signal, onRecord: opts.onRecord });
+    return await runTrainingLoop({
+      meta,
+      stepper,
+      sinks,
+      control,
+      maxSteps: opts.steps,
+      rate: opts.rate,
+      log,
+      signal: opts.signal,
+      onRecord: opts.onRecord,
+    });
   } finally {
     sgd.dispose();
   }

@@ -107,7 +107,13 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
     for (const c of items) {
       const base = { type: 'event' as const, step: stepper.step, ...(c.request !== undefined ? { request: c.request } : {}) };
       if (c.kind === 'invalid') {
-        out.push({ ...base, event: 'error', reason: c.reason, source: c.source, ...(c.dropped !== undefined ? { dropped: c.dropped } : {}) } as EventRecord);
+        out.push({
+          ...base,
+          event: 'error',
+          reason: c.reason,
+          source: c.source,
+          ...(c.dropped !== undefined ? { dropped: c.dropped } : {}),
+        } as EventRecord);
         log(`control (${c.source}) refused: ${c.reason}`);
       } else if (c.kind === 'stop') {
         stopReason ??= `stop requested (${c.source})`;
@@ -203,9 +209,9 @@ export async function runTrainingLoop(opts: LoopOptions): Promise<LoopResult> {
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     const lastStep = stepper.step - 1;
-    await write([{ type: 'event', event: 'finished', step: Math.max(lastStep, firstStep), steps, reason: stopReason ?? 'completed' }]).catch(
-      () => undefined,
-    );
+    await write([
+      { type: 'event', event: 'finished', step: Math.max(lastStep, firstStep), steps, reason: stopReason ?? 'completed' },
+    ]).catch(() => undefined);
     control?.close();
     await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
   }

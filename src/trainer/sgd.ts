@@ -95,7 +95,6 @@ function flat(parts: tf.Tensor[]): tf.Tensor1D {
   return (parts.length === 1 ? parts[0].reshape([-1]) : tf.concat(parts.map((p) => p.reshape([-1])))) as tf.Tensor1D;
 }
 
-
 /** State of the optimiser, copied out (for tests and checkpoints). */
 export interface SgdSnapshot {
   step: number;
@@ -289,7 +288,13 @@ export class InstrumentedSgd<B> {
         const bufHBuf = wd !== 0 ? tf.add(vHv, tf.mul(tf.dot(bufNew, bufNew), wd)) : vHv;
         // Pathwise FDR2 (§6.2) at θ_t: f_{B2}(θ_t), ∇f_{B2}(θ_t)·buf_{t+1} (the HVP's inner value) and θ_t·buf_{t+1};
         // the weight-decay parts are added on the host (stepRecord).
-        parts.push(tf.reshape(g1g2!, [1]), tf.reshape(bufHBuf, [1]), tf.reshape(loss2!, [1]), tf.reshape(grad2DotBuf, [1]), tf.reshape(tf.dot(theta, bufNew), [1]));
+        parts.push(
+          tf.reshape(g1g2!, [1]),
+          tf.reshape(bufHBuf, [1]),
+          tf.reshape(loss2!, [1]),
+          tf.reshape(grad2DotBuf, [1]),
+          tf.reshape(tf.dot(theta, bufNew), [1]),
+        );
       }
       // Assign last: every read of θ_t above is already computed (eager execution).
       vars.forEach((v, i) => v.assign(thetaNewV[i]));
@@ -346,7 +351,18 @@ export class InstrumentedSgd<B> {
     if (fdr2) {
       rec.grad_dot_grad2 = v[L.fdr2];
       rec.buf_h_buf = v[L.fdr2 + 1];
-      Object.assign(rec, pathwiseFields(v.subarray(L.fdr2 + 2), this._lr, this.momentum, this.weightDecay, origin.theta_dot_update, v[L.norms + 1], v[L.norms + 2]));
+      Object.assign(
+        rec,
+        pathwiseFields(
+          v.subarray(L.fdr2 + 2),
+          this._lr,
+          this.momentum,
+          this.weightDecay,
+          origin.theta_dot_update,
+          v[L.norms + 1],
+          v[L.norms + 2],
+        ),
+      );
     }
     return rec;
   }

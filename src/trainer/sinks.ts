@@ -225,7 +225,8 @@ export class WebSocketServerSink implements Sink {
     const origin = req.headers.origin ?? (req.headers['sec-websocket-origin'] as string | undefined);
     let refusal: [number, string, string] | undefined;
     if (this.closing) refusal = [503, 'Service Unavailable', 'the run is ending'];
-    else if (!originAllowed(origin, this.allowOrigins)) refusal = [403, 'Forbidden', `Origin ${JSON.stringify(origin).slice(0, 80)} is not allowed (a web page)`];
+    else if (!originAllowed(origin, this.allowOrigins))
+      refusal = [403, 'Forbidden', `Origin ${JSON.stringify(origin).slice(0, 80)} is not allowed (a web page)`];
     else if (!handshakeAuthorized(req, this.token)) refusal = [401, 'Unauthorized', 'wrong or missing token'];
     else if (this.clients.size >= this.maxClients) refusal = [503, 'Service Unavailable', `already ${this.maxClients} clients`];
     if (refusal) {
@@ -237,7 +238,9 @@ export class WebSocketServerSink implements Sink {
         this.opts.log?.(`refused a WebSocket connection from ${req.socket.remoteAddress}: ${why} (${this.refused} refused so far)`);
       }
       const body = `${status}\n`;
-      socket.end(`HTTP/1.1 ${code} ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${code} ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
@@ -247,7 +250,15 @@ export class WebSocketServerSink implements Sink {
   private accept(ws: WebSocket): void {
     if (this.closing) return void ws.terminate();
     const replay = this.history.lines();
-    const c: Client = { ws, id: `ws#${this.nextId++}`, pending: replay, head: 0, replayEnd: replay.length, liveBytes: 0, afterSend: () => undefined };
+    const c: Client = {
+      ws,
+      id: `ws#${this.nextId++}`,
+      pending: replay,
+      head: 0,
+      replayEnd: replay.length,
+      liveBytes: 0,
+      afterSend: () => undefined,
+    };
     c.afterSend = (err?: Error) => {
       if (err) return this.remove(c);
       if (c.head < c.pending.length) this.pump(c);

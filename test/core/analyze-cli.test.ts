@@ -49,10 +49,26 @@ test('--json prints one object with the documented keys and sensible values', ()
   const s = JSON.parse(r.out) as AnalysisSummary;
   assert.deepEqual(Object.keys(s).slice(0, 4), ['records', 'skipped', 'segments', 'suggestion']);
   assert.equal(s.skipped.count, 2);
-  assert.deepEqual(s.skipped.examples.map((e) => e.line), [103, 104]);
+  assert.deepEqual(
+    s.skipped.examples.map((e) => e.line),
+    [103, 104],
+  );
   assert.equal(s.segments.length, 2);
   const [a, b] = s.segments;
-  for (const k of ['index', 'lr', 'first_step', 'last_step', 'steps', 'fdr1', 'classic', 'stationary', 'stationary_at_step', 'eta_steps', 'fdr2', 'warnings']) {
+  for (const k of [
+    'index',
+    'lr',
+    'first_step',
+    'last_step',
+    'steps',
+    'fdr1',
+    'classic',
+    'stationary',
+    'stationary_at_step',
+    'eta_steps',
+    'fdr2',
+    'warnings',
+  ]) {
     assert.ok(k in a, `segment key ${k}`);
   }
   for (const k of ['estimator', 'ratio', 'epsilon', 'ci', 'tau', 'ess', 'window']) assert.ok(k in a.fdr1!, `fdr1 key ${k}`);
@@ -74,7 +90,10 @@ test('--json prints one object with the documented keys and sensible values', ()
 test('--decisions replays exactly the decisions of the live analyzer, one JSON line per change', () => {
   const r = cli([file, '--decisions', '--min-steps', '500']);
   assert.equal(r.code, 0, r.err);
-  const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as Decision);
+  const lines = r.out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Decision);
   const live: Decision[] = [];
   const an = new Analyzer({ minSteps: 500 }, { onDecision: (d) => live.push(d) });
   const { StreamParser } = require('../../src/core/protocol') as typeof import('../../src/core/protocol');

@@ -56,7 +56,13 @@ test('check steps are deterministic on the step index, and a replay gives the sa
     assert.equal((e.step - first) % 250, 0, `evaluation at segment-relative ${e.step - first}`);
   }
   // The first decision of each segment is at its first step.
-  assert.deepEqual(a.decisions.filter((d) => d.action === 'wait').map((d) => d.step).slice(0, 2), [0, 3000]);
+  assert.deepEqual(
+    a.decisions
+      .filter((d) => d.action === 'wait')
+      .map((d) => d.step)
+      .slice(0, 2),
+    [0, 3000],
+  );
 });
 
 test('asking for summaries while the stream runs (as the panel does) changes no decision', () => {
@@ -112,7 +118,10 @@ test('estimator choice follows the fields, with the reason for what is unavailab
   // Momentum without theta_dot_buf: the Yaida-form trend is impossible; generic form from update_sq.
   const gen = run(strip(['param_sq', 'update_sq', 'buf_sq'])).summary.segments[0];
   assert.equal(gen.fdr1!.estimator, 'trend-generic');
-  assert.ok(gen.unavailable!.some((u) => /theta_dot_buf/.test(u)), JSON.stringify(gen.unavailable));
+  assert.ok(
+    gen.unavailable!.some((u) => /theta_dot_buf/.test(u)),
+    JSON.stringify(gen.unavailable),
+  );
   // Only the Yaida observables: the classic estimator, and the reason the trend is out.
   const cl = run(strip(['theta_dot_grad', 'buf_sq'])).summary.segments[0];
   assert.equal(cl.fdr1!.estimator, 'classic');
@@ -164,18 +173,32 @@ test('the suggested rate is η·dropFactor rounded to 12 digits, in the decision
 test('no weight decay and no sign of equilibrium is flagged', () => {
   // A random walk: param_sq grows linearly for ever (no restoring force, λ = 0).
   const recs: StreamRecord[] = [];
-  for (let t = 0; t < 6000; t++) recs.push({ type: 'step', step: t, lr: 0.1, weight_decay: 0, param_sq: 100 + 0.01 * t, buf_sq: 1, theta_dot_grad: 0 });
+  for (let t = 0; t < 6000; t++)
+    recs.push({ type: 'step', step: t, lr: 0.1, weight_decay: 0, param_sq: 100 + 0.01 * t, buf_sq: 1, theta_dot_grad: 0 });
   const s = run(recs).summary.segments[0];
   assert.equal(s.stationary, false);
-  assert.ok(s.warnings.some((w) => /weight_decay = 0/.test(w)), JSON.stringify(s.warnings));
+  assert.ok(
+    s.warnings.some((w) => /weight_decay = 0/.test(w)),
+    JSON.stringify(s.warnings),
+  );
 });
 
 test('ε drifting away from 0 is flagged', () => {
   // |θ|² first flat (stationary-looking), then growing exponentially: ε̂ grows at every check.
   const recs: StreamRecord[] = [];
-  for (let t = 0; t < 4000; t++) recs.push({ type: 'step', step: t, lr: 0.1, param_sq: 100 + (t < 1500 ? 0.001 * Math.sin(t) : Math.exp((t - 1500) / 400) - 1), buf_sq: 1 });
+  for (let t = 0; t < 4000; t++)
+    recs.push({
+      type: 'step',
+      step: t,
+      lr: 0.1,
+      param_sq: 100 + (t < 1500 ? 0.001 * Math.sin(t) : Math.exp((t - 1500) / 400) - 1),
+      buf_sq: 1,
+    });
   const s = run(recs, { minSteps: 100000 }).summary.segments[0];
-  assert.ok(s.warnings.some((w) => /drifting away from 0/.test(w)), JSON.stringify(s.warnings));
+  assert.ok(
+    s.warnings.some((w) => /drifting away from 0/.test(w)),
+    JSON.stringify(s.warnings),
+  );
   const flat = run(recs.slice(0, 1500), { minSteps: 100000 }).summary.segments[0];
   assert.ok(!flat.warnings.some((w) => /drifting/.test(w)));
 });

@@ -103,18 +103,33 @@ test('forecastSteps, point rule: half-width to w·X, noise target, and the extra
   // |ε̂| > X but the interval reaches inside: noise; h → min(NOISE_TARGET·X, w·X) = 0.02.
   assert.equal(NOISE_TARGET, 2);
   assert.equal(forecastSteps(1000, 0.015, 0.04, 0.01, 1, POINT), 1000);
-  assert.equal(forecastSteps(1000, 0.015, 0.04, 0.01, 1, { kind: 'point', maxHalfWidth: 1.5 }), Math.ceil(1000 * (0.04 / 0.015) - 1000), 'w·X = 0.015 < 2X');
-  assert.equal(forecastSteps(1000, 0.015, 0.04, 0.01, 1, { kind: 'point', maxHalfWidth: Infinity }), 1000, 'no width condition: the noise target alone');
+  assert.equal(
+    forecastSteps(1000, 0.015, 0.04, 0.01, 1, { kind: 'point', maxHalfWidth: 1.5 }),
+    Math.ceil(1000 * (0.04 / 0.015) - 1000),
+    'w·X = 0.015 < 2X',
+  );
+  assert.equal(
+    forecastSteps(1000, 0.015, 0.04, 0.01, 1, { kind: 'point', maxHalfWidth: Infinity }),
+    1000,
+    'no width condition: the noise target alone',
+  );
   // Resolved outside (|ε̂| − h ≥ X): ε̂ must shrink, |ε̂|·(m/n)^(−r) = X, r = 1 → m = 2n.
   assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, POINT, { n: 500, eps: 0.04 }), 1000);
   // r = ln(0.08/0.02)/ln 2 = 2: m = n·2^(1/2).
   assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, POINT, { n: 500, eps: 0.08 }), Math.ceil(1000 * Math.SQRT2 - 1000));
   // … unless the width condition needs longer: h = 0.09 → 0.03 needs n·3^(1/1.5).
-  assert.equal(forecastSteps(1000, 0.2, 0.09, 0.01, 1.5, POINT, { n: 500, eps: 0.4 }), Math.ceil(Math.max(1000 * 20, 1000 * 3 ** (1 / 1.5)) - 1000));
+  assert.equal(
+    forecastSteps(1000, 0.2, 0.09, 0.01, 1.5, POINT, { n: 500, eps: 0.4 }),
+    Math.ceil(Math.max(1000 * 20, 1000 * 3 ** (1 / 1.5)) - 1000),
+  );
   assert.equal(forecastSteps(1000, 0.2, 0.09, 0.01, 1.5, POINT, { n: 999, eps: 0.2001 }) !== null, true);
   assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, POINT), null, 'no earlier point: not converging');
   assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, POINT, { n: 500, eps: 0.02 }), null, 'not shrinking');
-  assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, { kind: 'point', maxHalfWidth: 0.1 }, { n: 500, eps: 0.04 }), Math.ceil(1000 * (0.005 / 0.001) ** (1 / 1.5) - 1000), 'width dominates');
+  assert.equal(
+    forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, { kind: 'point', maxHalfWidth: 0.1 }, { n: 500, eps: 0.04 }),
+    Math.ceil(1000 * (0.005 / 0.001) ** (1 / 1.5) - 1000),
+    'width dominates',
+  );
 });
 
 test('forecastSteps at the boundaries: |ε̂| = X, |ε̂| − h = X, and an earlier point at n = 0', () => {

@@ -11,13 +11,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SegmentWindow } from '../../src/core/window';
-import { trendEstimate, classicEstimate, fdr2Estimate, availability, mergeAdjacent, MIN_BATCHES, MIN_BATCH_TAUS } from '../../src/core/estimators';
+import {
+  trendEstimate,
+  classicEstimate,
+  fdr2Estimate,
+  availability,
+  mergeAdjacent,
+  MIN_BATCHES,
+  MIN_BATCH_TAUS,
+} from '../../src/core/estimators';
 import { NqmSimulator } from '../../src/core/nqm/simulator';
 import { NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm/model';
 import type { StepRecord } from '../../src/core/protocol';
 import { tCritical } from '../../src/core/stats';
 
-const close = (a: number, b: number, rel: number, what: string) => assert.ok(Math.abs(a - b) <= rel * Math.abs(b) + 1e-300, `${what}: ${a} vs ${b}`);
+const close = (a: number, b: number, rel: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= rel * Math.abs(b) + 1e-300, `${what}: ${a} vs ${b}`);
 
 function records(cfg: NqmConfig, steps: number, strip?: (r: StepRecord) => StepRecord): StepRecord[] {
   const sim = new NqmSimulator(cfg);
@@ -64,7 +73,12 @@ interface Ref {
  * D = <OR> (or <|Δ|²>, or β − 2<x·Δ>), Var ε̂ = (Var β + ε̂² Var D)/D²,
  * γ₀ = Σ(z − α − βt)²/(n − 2), τ = max(½, σ²_LR/(2γ₀)), ESS = n/(2τ).
  */
-function reference(rows: readonly StepRecord[], len: number, p: { lr: number; momentum: number; dampening: number }, form: 'yaida' | 'update_sq' | 'theta_dot_update'): Ref {
+function reference(
+  rows: readonly StepRecord[],
+  len: number,
+  p: { lr: number; momentum: number; dampening: number },
+  form: 'yaida' | 'update_sq' | 'theta_dot_update',
+): Ref {
   const { lr, momentum: mu, dampening: delta } = p;
   const ka = form === 'yaida' ? (1 - mu) / (2 * lr * (1 - delta)) : 1;
   const kb = form === 'yaida' ? mu / (1 - delta) : 0;
@@ -81,7 +95,10 @@ function reference(rows: readonly StepRecord[], len: number, p: { lr: number; mo
   const beta = stz / stt;
   const alpha = zbar - beta * tbar;
   const res = zs.map((z, i) => z - alpha - beta * ts[i]);
-  const idx = batchesOf(rows.map((_, i) => i), len);
+  const idx = batchesOf(
+    rows.map((_, i) => i),
+    len,
+  );
   const B = idx.length;
   let ssr = 0;
   let wsum = 0;
@@ -118,7 +135,11 @@ function reference(rows: readonly StepRecord[], len: number, p: { lr: number; mo
 }
 
 /** The merging rule of trendEstimate written out: double the batch while it is shorter than 10 τ̂ and ≥ 16 batches remain. */
-function referenceMerged(rows: readonly StepRecord[], p: { lr: number; momentum: number; dampening: number }, form: 'yaida' | 'update_sq' | 'theta_dot_update') {
+function referenceMerged(
+  rows: readonly StepRecord[],
+  p: { lr: number; momentum: number; dampening: number },
+  form: 'yaida' | 'update_sq' | 'theta_dot_update',
+) {
   let len = 32;
   let r = reference(rows, len, p, form);
   while (rows.length / len >= 16 && len < 10 * r.tau) {
@@ -145,7 +166,19 @@ const STEPS = 2048;
 
 test('trend estimate with its interval, τ̂ and ESS equals the float64 reference: momentum + dampening, unmerged batches', () => {
   // Fast mixing (η h ≥ 0.25) so that 32-step batches are ≥ 10 τ̂: no merging.
-  const cfg: NqmConfig = { ...NQM_DEFAULTS, dim: 6, hmin: 0.5, hmax: 1, lr: 0.5, momentum: 0.3, dampening: 0.2, offset: 0.5, initDistance: 1, centerBlock: 0, seed: 8 };
+  const cfg: NqmConfig = {
+    ...NQM_DEFAULTS,
+    dim: 6,
+    hmin: 0.5,
+    hmax: 1,
+    lr: 0.5,
+    momentum: 0.3,
+    dampening: 0.2,
+    offset: 0.5,
+    initDistance: 1,
+    centerBlock: 0,
+    seed: 8,
+  };
   const recs = records(cfg, STEPS);
   const view = windowOf(recs);
   assert.equal(view.start, 1024);
@@ -161,7 +194,19 @@ test('trend estimate with its interval, τ̂ and ESS equals the float64 referenc
 });
 
 test('trend estimate on a slowly mixing run: batches merged until ≥ 10 τ̂ long (≥ 8 of them), as the reference does', () => {
-  const cfg: NqmConfig = { ...NQM_DEFAULTS, dim: 6, hmin: 0.02, hmax: 0.2, lr: 0.1, momentum: 0.6, dampening: 0, offset: 0.5, initDistance: 1, centerBlock: 0, seed: 3 };
+  const cfg: NqmConfig = {
+    ...NQM_DEFAULTS,
+    dim: 6,
+    hmin: 0.02,
+    hmax: 0.2,
+    lr: 0.1,
+    momentum: 0.6,
+    dampening: 0,
+    offset: 0.5,
+    initDistance: 1,
+    centerBlock: 0,
+    seed: 3,
+  };
   const recs = records(cfg, STEPS);
   const view = windowOf(recs);
   const rows = recs.filter((r) => r.step >= view.start);
@@ -183,20 +228,49 @@ test('generic form (§4.5): ε̂ = β_a/<|Δ|²> with update_sq, β_a/(β_a − 
   const noU = records(cfg, STEPS, (r) => ({ ...r, update_sq: undefined }));
   const v2 = windowOf(noU);
   const rows2 = noU.filter((r) => r.step >= v2.start);
-  assertMatches(trendEstimate(v2.blocks, 0, p, 0.95, true), referenceMerged(rows2, p, 'theta_dot_update'), rows2.length, 'generic, theta_dot_update');
+  assertMatches(
+    trendEstimate(v2.blocks, 0, p, 0.95, true),
+    referenceMerged(rows2, p, 'theta_dot_update'),
+    rows2.length,
+    'generic, theta_dot_update',
+  );
   // update_sq on only some records: <|Δ|²> is not a window mean, so the identity form is used.
   const someU = records(cfg, STEPS, (r) => (r.step % 2 ? { ...r, update_sq: undefined } : r));
   const v3 = windowOf(someU);
-  assertMatches(trendEstimate(v3.blocks, 0, p, 0.95, true), referenceMerged(someU.filter((r) => r.step >= v3.start), p, 'theta_dot_update'), rows2.length, 'generic, update_sq on half the records');
+  assertMatches(
+    trendEstimate(v3.blocks, 0, p, 0.95, true),
+    referenceMerged(
+      someU.filter((r) => r.step >= v3.start),
+      p,
+      'theta_dot_update',
+    ),
+    rows2.length,
+    'generic, update_sq on half the records',
+  );
 });
 
 test('classic estimate: 1 − ΣOL/ΣOR with the ratio batch-means interval, from the records', () => {
-  const cfg: NqmConfig = { ...NQM_DEFAULTS, dim: 6, hmin: 0.3, hmax: 1, lr: 0.3, momentum: 0.5, dampening: 0.1, offset: 1, initDistance: 1, centerBlock: 0, seed: 2 };
+  const cfg: NqmConfig = {
+    ...NQM_DEFAULTS,
+    dim: 6,
+    hmin: 0.3,
+    hmax: 1,
+    lr: 0.3,
+    momentum: 0.5,
+    dampening: 0.1,
+    offset: 1,
+    initDistance: 1,
+    centerBlock: 0,
+    seed: 2,
+  };
   const recs = records(cfg, STEPS);
   const view = windowOf(recs);
   const rows = recs.filter((r) => r.step >= view.start);
   const f = (cfg.lr * (1 + cfg.momentum)) / (2 * (1 - cfg.dampening));
-  const items = batchesOf(rows, 32).map((b) => ({ x: b.reduce((s, r) => s + f * r.buf_sq!, 0), y: b.reduce((s, r) => s + r.theta_dot_grad!, 0) }));
+  const items = batchesOf(rows, 32).map((b) => ({
+    x: b.reduce((s, r) => s + f * r.buf_sq!, 0),
+    y: b.reduce((s, r) => s + r.theta_dot_grad!, 0),
+  }));
   const ratio = items.reduce((s, b) => s + b.y, 0) / items.reduce((s, b) => s + b.x, 0);
   const B = items.length;
   const xbar = items.reduce((s, b) => s + b.x, 0) / B;
@@ -208,18 +282,42 @@ test('classic estimate: 1 − ΣOL/ΣOR with the ratio batch-means interval, fro
   assert.equal(got.n, rows.length);
   close(got.ci![1] - got.epsilon, tCritical(0.95, B - 1) * se, 1e-6, 'half-width above');
   close(got.epsilon - got.ci![0], tCritical(0.95, B - 1) * se, 1e-6, 'half-width below');
-  assert.equal(classicEstimate(windowOf(records(cfg, 64, (r) => ({ ...r, theta_dot_grad: undefined }))).blocks, { lr: 0.3, momentum: 0.5, dampening: 0.1 }, 0.95), null, 'no OL, no classic estimate');
+  assert.equal(
+    classicEstimate(
+      windowOf(records(cfg, 64, (r) => ({ ...r, theta_dot_grad: undefined }))).blocks,
+      { lr: 0.3, momentum: 0.5, dampening: 0.1 },
+      0.95,
+    ),
+    null,
+    'no OL, no classic estimate',
+  );
 });
 
 test('FDR2 (§6): A = 1 − f<buf·H·buf>/<|∇f|²>, Hessian scale, ⟨|∇f|²⟩ with its interval, from the records', () => {
-  const cfg: NqmConfig = { ...NQM_DEFAULTS, dim: 30, hmin: 0.5, hmax: 1, lr: 0.5, momentum: 0.2, dampening: 0.1, offset: 1, initDistance: 0, fdr2Every: 1, centerBlock: 0, seed: 5 };
+  const cfg: NqmConfig = {
+    ...NQM_DEFAULTS,
+    dim: 30,
+    hmin: 0.5,
+    hmax: 1,
+    lr: 0.5,
+    momentum: 0.2,
+    dampening: 0.1,
+    offset: 1,
+    initDistance: 0,
+    fdr2Every: 1,
+    centerBlock: 0,
+    seed: 5,
+  };
   const recs = records(cfg, STEPS);
   const view = windowOf(recs);
   const rows = recs.filter((r) => r.step >= view.start);
   const f = (cfg.lr * (1 + cfg.momentum)) / (2 * (1 - cfg.dampening));
   const p = { lr: cfg.lr, momentum: cfg.momentum, dampening: cfg.dampening };
   const got = fdr2Estimate(view.blocks, p, 0.95)!;
-  const items = batchesOf(rows, 32).map((b) => ({ x: b.reduce((s, r) => s + r.grad_dot_grad2!, 0), y: b.reduce((s, r) => s + f * r.buf_h_buf!, 0) }));
+  const items = batchesOf(rows, 32).map((b) => ({
+    x: b.reduce((s, r) => s + r.grad_dot_grad2!, 0),
+    y: b.reduce((s, r) => s + f * r.buf_h_buf!, 0),
+  }));
   const B = items.length;
   const ratio = items.reduce((s, b) => s + b.y, 0) / items.reduce((s, b) => s + b.x, 0);
   const xbar = items.reduce((s, b) => s + b.x, 0) / B;
@@ -248,7 +346,10 @@ test('FDR2 (§6): A = 1 − f<buf·H·buf>/<|∇f|²>, Hessian scale, ⟨|∇f|�
   const harmonic = mean(rows2.map((r) => r.grad_dot_grad2!)) / (f * mean(rows2.map((r) => r.buf_sq!)));
   close(g2.hessian_scale!, harmonic, 1e-9, 'harmonic Hessian scale');
   // No FDR2 fields at all: no result.
-  assert.equal(fdr2Estimate(windowOf(records(cfg, 256, (r) => ({ ...r, buf_h_buf: undefined, grad_dot_grad2: undefined }))).blocks, p, 0.95), null);
+  assert.equal(
+    fdr2Estimate(windowOf(records(cfg, 256, (r) => ({ ...r, buf_h_buf: undefined, grad_dot_grad2: undefined }))).blocks, p, 0.95),
+    null,
+  );
 });
 
 test('availability: which forms the fields allow, with the reasons', () => {
@@ -260,38 +361,94 @@ test('availability: which forms the fields allow, with the reasons', () => {
   assert.deepEqual([all.trend, all.generic, all.classic], [true, true, true]);
   assert.deepEqual(all.reasons, []);
   // Momentum needs θ·buf; plain SGD does not.
-  const noB = availability(blocks((r) => ({ ...r, theta_dot_buf: undefined })), 0, mom);
+  const noB = availability(
+    blocks((r) => ({ ...r, theta_dot_buf: undefined })),
+    0,
+    mom,
+  );
   assert.equal(noB.trend, false);
-  assert.ok(noB.reasons.some((s) => /theta_dot_buf/.test(s)), noB.reasons.join('; '));
-  assert.equal(availability(blocks((r) => ({ ...r, theta_dot_buf: undefined })), 0, plain).trend, true);
+  assert.ok(
+    noB.reasons.some((s) => /theta_dot_buf/.test(s)),
+    noB.reasons.join('; '),
+  );
+  assert.equal(
+    availability(
+      blocks((r) => ({ ...r, theta_dot_buf: undefined })),
+      0,
+      plain,
+    ).trend,
+    true,
+  );
   // One record without θ·buf is enough to refuse (every record must carry it).
-  assert.equal(availability(blocks((r) => (r.step === 200 ? { ...r, theta_dot_buf: undefined } : r)), 0, mom).trend, false);
+  assert.equal(
+    availability(
+      blocks((r) => (r.step === 200 ? { ...r, theta_dot_buf: undefined } : r)),
+      0,
+      mom,
+    ).trend,
+    false,
+  );
   // No |buf|²: neither the Yaida trend nor the classic form.
-  const noQ = availability(blocks((r) => ({ ...r, buf_sq: undefined })), 0, mom);
+  const noQ = availability(
+    blocks((r) => ({ ...r, buf_sq: undefined })),
+    0,
+    mom,
+  );
   assert.deepEqual([noQ.trend, noQ.classic], [false, false]);
   assert.ok(noQ.reasons.some((s) => /needs \|buf\|² for OR/.test(s)) && noQ.reasons.some((s) => /classic/.test(s)), noQ.reasons.join('; '));
-  assert.equal(availability(blocks((r) => (r.step === 200 ? { ...r, buf_sq: undefined } : r)), 0, mom).trend, false);
+  assert.equal(
+    availability(
+      blocks((r) => (r.step === 200 ? { ...r, buf_sq: undefined } : r)),
+      0,
+      mom,
+    ).trend,
+    false,
+  );
   // Generic: update_sq or theta_dot_update on every record.
   for (const field of ['update_sq', 'theta_dot_update'] as const) {
-    const one = availability(blocks((r) => ({ ...r, [field]: undefined })), 0, mom);
+    const one = availability(
+      blocks((r) => ({ ...r, [field]: undefined })),
+      0,
+      mom,
+    );
     assert.equal(one.generic, true, `without ${field} alone`);
     assert.ok(!one.reasons.some((s) => /generic form is unavailable/.test(s)), `without ${field} alone: ${one.reasons.join('; ')}`);
   }
   // No records at all: nothing is available.
-  assert.deepEqual([availability([], 0, plain).trend, availability([], 0, plain).generic, availability([], 0, plain).classic], [false, false, false]);
-  const noGen = availability(blocks((r) => ({ ...r, update_sq: undefined, theta_dot_update: undefined })), 0, mom);
+  assert.deepEqual(
+    [availability([], 0, plain).trend, availability([], 0, plain).generic, availability([], 0, plain).classic],
+    [false, false, false],
+  );
+  const noGen = availability(
+    blocks((r) => ({ ...r, update_sq: undefined, theta_dot_update: undefined })),
+    0,
+    mom,
+  );
   assert.equal(noGen.generic, false);
-  assert.ok(noGen.reasons.some((s) => /update_sq/.test(s)), noGen.reasons.join('; '));
+  assert.ok(
+    noGen.reasons.some((s) => /update_sq/.test(s)),
+    noGen.reasons.join('; '),
+  );
   // No |θ|²: nothing covers the window, no trend nor generic form.
-  const noA = availability(blocks((r) => ({ ...r, param_sq: undefined })), 0, mom);
+  const noA = availability(
+    blocks((r) => ({ ...r, param_sq: undefined })),
+    0,
+    mom,
+  );
   assert.deepEqual([noA.trend, noA.generic, noA.classic], [false, false, true]);
-  assert.ok(noA.reasons.some((s) => /param_sq/.test(s)), noA.reasons.join('; '));
+  assert.ok(
+    noA.reasons.some((s) => /param_sq/.test(s)),
+    noA.reasons.join('; '),
+  );
   assert.ok(availability(blocks(), 7, mom).reasons.some((s) => /centre 7 does not cover/.test(s)));
   // A learning rate that is not > 0.
   for (const lr of [0, -0.1, NaN, Infinity]) {
     const a = availability(blocks(), 0, { ...mom, lr });
     assert.equal(a.trend, false, `lr ${lr}`);
-    assert.ok(a.reasons.some((s) => /learning rate/.test(s)), `lr ${lr}`);
+    assert.ok(
+      a.reasons.some((s) => /learning rate/.test(s)),
+      `lr ${lr}`,
+    );
   }
 });
 
@@ -302,6 +459,12 @@ test('trendEstimate needs ≥ 3 blocks; mergeAdjacent merges pairs, an odd last 
   assert.equal(trendEstimate(view.blocks.slice(0, 2), 0, p, 0.95), null);
   assert.ok(trendEstimate(view.blocks.slice(0, 3), 0, p, 0.95) !== null);
   const m = mergeAdjacent(view.blocks.slice(0, 5));
-  assert.deepEqual(m.map((b) => b.n), [64, 64, 32]);
-  assert.deepEqual(m.map((b) => b.sx), [0, 2, 4].map((k) => view.blocks[k].sx + (k + 1 < 5 ? view.blocks[k + 1].sx : 0)));
+  assert.deepEqual(
+    m.map((b) => b.n),
+    [64, 64, 32],
+  );
+  assert.deepEqual(
+    m.map((b) => b.sx),
+    [0, 2, 4].map((k) => view.blocks[k].sx + (k + 1 < 5 ? view.blocks[k + 1].sx : 0)),
+  );
 });

@@ -27,7 +27,18 @@ function cli(args: string[]) {
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'fdr-evidence-'));
   file = join(dir, 'nqm-uncentred.jsonl');
-  const sim = new NqmSimulator({ ...NQM_DEFAULTS, dim: 20, hmin: 0.01, hmax: 1, offset: 4, initDistance: 3, lr: 0.05, centerBlock: 0, fdr2Every: 0, seed: 1 });
+  const sim = new NqmSimulator({
+    ...NQM_DEFAULTS,
+    dim: 20,
+    hmin: 0.01,
+    hmax: 1,
+    offset: 4,
+    initDistance: 3,
+    lr: 0.05,
+    centerBlock: 0,
+    fdr2Every: 0,
+    seed: 1,
+  });
   const lines = [formatLine(sim.meta())];
   for (let i = 0; i < 12000; i++) for (const r of sim.next()) lines.push(formatLine(r));
   writeFileSync(file, lines.join(''));
@@ -49,10 +60,17 @@ test('analyze --json, --decisions and the text output say which evidence the dro
   assert.ok(seg.evidence!.loss.ci![1] <= 0.5 && seg.evidence!.loss.floor! > 0);
   const d = cli([file, '--decisions']);
   assert.equal(d.code, 0, d.err);
-  const drop = d.out.trim().split('\n').map((l) => JSON.parse(l) as Decision).find((x) => x.action === 'drop_lr');
+  const drop = d.out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Decision)
+    .find((x) => x.action === 'drop_lr');
   assert.ok(drop && drop.evidence && drop.evidence.driving === 'loss', d.out.slice(0, 2000));
   assert.equal(drop!.step, seg.stationary_at_step);
   const t = cli([file]);
   assert.equal(t.code, 0, t.err);
-  assert.match(t.out, /evidence \(the drop rests on the loss\):\n {4}FDR1 about the origin: ε = .*not within ±0\.01.*\n {4}loss fell by .*flat enough/);
+  assert.match(
+    t.out,
+    /evidence \(the drop rests on the loss\):\n {4}FDR1 about the origin: ε = .*not within ±0\.01.*\n {4}loss fell by .*flat enough/,
+  );
 });

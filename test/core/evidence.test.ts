@@ -58,11 +58,23 @@ test('a flat loss needs a resolved interval: an upper end below ½ from a noisy 
   assert.equal(lossFlat({ fall: -3, fallCi: [-6.9, 0.48], floor: 1 }), false, 'half-width 3.7·F̂ is not resolved');
   assert.equal(lossFlat({ fall: 0.4, fallCi: [0.29, 0.56], floor: 1 }), false, 'may still fall by more than ½·F̂');
   assert.equal(lossFlat(null), false);
-  const ev = describeEvidence({ epsilon: 0.0175, ci: [0.0171, 0.0178], center: 3 }, false, '', { fall: 0.1, fallCi: [-0.3, 0.45], floor: 0.02 }, 0.01);
+  const ev = describeEvidence(
+    { epsilon: 0.0175, ci: [0.0171, 0.0178], center: 3 },
+    false,
+    '',
+    { fall: 0.1, fallCi: [-0.3, 0.45], floor: 0.02 },
+    0.01,
+  );
   assert.equal(ev.driving, 'loss');
   assert.match(ev.summary, /loss-relevant relation holds/);
   assert.match(ev.fdr1.text, /parameters still drifting/);
-  const rising = describeEvidence({ epsilon: 0.3, ci: [0.2, 0.4], center: 0 }, false, '', { fall: -1, fallCi: [-1.5, -0.5], floor: 0.02 }, 0.01);
+  const rising = describeEvidence(
+    { epsilon: 0.3, ci: [0.2, 0.4], center: 0 },
+    false,
+    '',
+    { fall: -1, fallCi: [-1.5, -0.5], floor: 0.02 },
+    0.01,
+  );
   assert.equal(rising.driving, 'loss');
   assert.match(rising.loss.text, /rising/);
   assert.match(rising.fdr1.text, /\|θ\|² growing/);
@@ -73,17 +85,38 @@ test('a flat loss needs a resolved interval: an upper end below ½ from a noisy 
 });
 
 test('uncentred stream, minimum far away, ill-conditioned: the loss evidence decides, never prematurely, and says so', () => {
-  const cfg: NqmConfig = { ...NQM_DEFAULTS, dim: 20, hmin: 0.01, hmax: 1, offset: 4, initDistance: 3, lr: 0.05, sigma: 1, centerBlock: 0, fdr2Every: 0 };
+  const cfg: NqmConfig = {
+    ...NQM_DEFAULTS,
+    dim: 20,
+    hmin: 0.01,
+    hmax: 1,
+    offset: 4,
+    initDistance: 3,
+    lr: 0.05,
+    sigma: 1,
+    centerBlock: 0,
+    fdr2Every: 0,
+  };
   const judge = new SegmentJudge(cfg, 0);
   const drops: number[] = [];
   for (let seed = 1; seed <= 4; seed++) {
     const sim = new NqmSimulator({ ...cfg, seed });
     let drop: Decision | null = null;
-    const an = new Analyzer({}, { onDecision: (d) => { if (d.action === 'drop_lr' && !drop) drop = d; } });
+    const an = new Analyzer(
+      {},
+      {
+        onDecision: (d) => {
+          if (d.action === 'drop_lr' && !drop) drop = d;
+        },
+      },
+    );
     for (let i = 0; i < 20000 && !drop; i++) for (const r of sim.next()) an.push(r);
     assert.ok(drop, `seed ${seed}: a decision within 20 000 steps (settles at ${judge.settlingStep})`);
     const d = drop as Decision;
-    assert.ok(!judge.isPremature(d.step + 1), `seed ${seed}: drop at ${d.step + 1} premature (E f still falls ${(100 * judge.remainingFall(d.step + 1)).toFixed(1)}% of the floor)`);
+    assert.ok(
+      !judge.isPremature(d.step + 1),
+      `seed ${seed}: drop at ${d.step + 1} premature (E f still falls ${(100 * judge.remainingFall(d.step + 1)).toFixed(1)}% of the floor)`,
+    );
     assert.ok(d.evidence, 'the decision carries its evidence');
     assert.equal(d.evidence!.driving, 'loss');
     assert.match(d.reason ?? '', /loss-relevant relation holds/);
@@ -92,5 +125,8 @@ test('uncentred stream, minimum far away, ill-conditioned: the loss evidence dec
     assert.match(an.summary().suggestion.reason, /nothing left to gain/);
     drops.push(d.step + 1);
   }
-  assert.ok(drops.every((x) => x < 12000), `drops ${drops.join(', ')}`);
+  assert.ok(
+    drops.every((x) => x < 12000),
+    `drops ${drops.join(', ')}`,
+  );
 });

@@ -65,7 +65,7 @@ function sgdPath(steps: number, dim: number, lr: number, mu: number, delta: numb
       gen += (th[i] - centre) * d + 0.5 * d * d;
       th[i] += d;
     }
-    const or = ((lr / 2) * (1 + mu) / (1 - delta)) * q; // OR written out (docs/math.md §3), not the code's helper
+    const or = (((lr / 2) * (1 + mu)) / (1 - delta)) * q; // OR written out (docs/math.md §3), not the code's helper
     sumOL += ol;
     sumOR += or;
     diff.push(ol - or);
@@ -127,7 +127,17 @@ test('pathwise identity (§4) over a stretch [s, e) inside the path, where b_s �
 });
 
 test('pathwise identity holds per centre on the NQM simulator stream (centres never mixed)', () => {
-  const cfg: NqmConfig = { ...NQM_DEFAULTS, dim: 6, momentum: 0.9, dampening: 0.1, lr: 0.02, offset: 3, initDistance: 2, centerBlock: 64, seed: 5 };
+  const cfg: NqmConfig = {
+    ...NQM_DEFAULTS,
+    dim: 6,
+    momentum: 0.9,
+    dampening: 0.1,
+    lr: 0.02,
+    offset: 3,
+    initDistance: 2,
+    centerBlock: 64,
+    seed: 5,
+  };
   const sim = new NqmSimulator(cfg);
   const recs: StepRecord[] = [];
   for (let i = 0; i < 1200; i++) for (const r of sim.next()) if (r.type === 'step') recs.push(r);
@@ -147,7 +157,15 @@ test('pathwise identity holds per centre on the NQM simulator stream (centres ne
     }
     const first = c(rows[0]);
     const last = c(rows[rows.length - 1]);
-    const rhs = identityBoundaryTerms(first.param_sq!, last.param_sq!, first.theta_dot_buf!, last.theta_dot_buf!, cfg.lr, cfg.momentum, cfg.dampening);
+    const rhs = identityBoundaryTerms(
+      first.param_sq!,
+      last.param_sq!,
+      first.theta_dot_buf!,
+      last.theta_dot_buf!,
+      cfg.lr,
+      cfg.momentum,
+      cfg.dampening,
+    );
     assert.ok(Math.abs(lhs - rhs) <= 1e-9 * scale, `centre ${id}: ${lhs} vs ${rhs}`);
   }
 });
@@ -181,7 +199,18 @@ test('generic form (§4.5) equals the Yaida form for plain SGD, with update_sq o
  */
 test('trend estimate converges to its exact NQM expectation during a transient (plain SGD and momentum)', () => {
   for (const extra of [{ momentum: 0 }, { momentum: 0.8, dampening: 0.2, lr: 0.0125 }]) {
-    const cfg: NqmConfig = { ...NQM_DEFAULTS, dim: 8, hmin: 0.02, hmax: 0.5, lr: 0.05, sigma: 0.3, offset: 0, initDistance: 3, centerBlock: 0, ...extra };
+    const cfg: NqmConfig = {
+      ...NQM_DEFAULTS,
+      dim: 8,
+      hmin: 0.02,
+      hmax: 0.5,
+      lr: 0.05,
+      sigma: 0.3,
+      offset: 0,
+      initDistance: 3,
+      centerBlock: 0,
+      ...extra,
+    };
     const steps = 1500;
     // Exact expectation over the window the estimator uses.
     const sample = windowOf({ ...cfg, seed: 1 }, steps);
@@ -218,7 +247,10 @@ test('trend estimate converges to its exact NQM expectation during a transient (
     const sem = sd / Math.sqrt(eps.length);
     assert.ok(Math.abs(exact) > 5 * sem, `μ=${cfg.momentum}: the transient is resolved (exact ${exact}, sem ${sem})`);
     // 4 SEM (+ a relative 2% for the ratio-of-means bias, O(1/n)).
-    assert.ok(Math.abs(mean - exact) <= 4 * sem + 0.02 * Math.abs(exact), `μ=${cfg.momentum}: mean ε̂ ${mean} vs exact ${exact} (sem ${sem})`);
+    assert.ok(
+      Math.abs(mean - exact) <= 4 * sem + 0.02 * Math.abs(exact),
+      `μ=${cfg.momentum}: mean ε̂ ${mean} vs exact ${exact} (sem ${sem})`,
+    );
   }
 });
 
@@ -277,9 +309,54 @@ test('drift coefficients and OR factor are the formulas of docs/math.md §3, §4
  */
 test('trend and classic estimates equal a float64 reference computed from the records (μ = 0.9, δ = 0.1; centred)', () => {
   for (const [cfg, id] of [
-    [{ ...NQM_DEFAULTS, dim: 8, hmin: 0.02, hmax: 0.5, lr: 0.01, momentum: 0.9, dampening: 0.1, offset: 0, initDistance: 3, centerBlock: 0, seed: 4 }, 0],
-    [{ ...NQM_DEFAULTS, dim: 8, hmin: 0.02, hmax: 0.5, lr: 0.01, momentum: 0.5, dampening: 0, offset: 2, initDistance: 3, centerBlock: 0, seed: 9 }, 0],
-    [{ ...NQM_DEFAULTS, dim: 6, hmin: 0.05, hmax: 0.5, lr: 0.02, momentum: 0.8, dampening: 0.2, offset: 3, initDistance: 2, centerBlock: 512, seed: 2 }, -1],
+    [
+      {
+        ...NQM_DEFAULTS,
+        dim: 8,
+        hmin: 0.02,
+        hmax: 0.5,
+        lr: 0.01,
+        momentum: 0.9,
+        dampening: 0.1,
+        offset: 0,
+        initDistance: 3,
+        centerBlock: 0,
+        seed: 4,
+      },
+      0,
+    ],
+    [
+      {
+        ...NQM_DEFAULTS,
+        dim: 8,
+        hmin: 0.02,
+        hmax: 0.5,
+        lr: 0.01,
+        momentum: 0.5,
+        dampening: 0,
+        offset: 2,
+        initDistance: 3,
+        centerBlock: 0,
+        seed: 9,
+      },
+      0,
+    ],
+    [
+      {
+        ...NQM_DEFAULTS,
+        dim: 6,
+        hmin: 0.05,
+        hmax: 0.5,
+        lr: 0.02,
+        momentum: 0.8,
+        dampening: 0.2,
+        offset: 3,
+        initDistance: 2,
+        centerBlock: 512,
+        seed: 2,
+      },
+      -1,
+    ],
   ] as [NqmConfig, number][]) {
     const steps = 2000;
     const sim = new NqmSimulator(cfg);
@@ -292,7 +369,9 @@ test('trend and classic estimates equal a float64 reference computed from the re
     // The centre: the origin, or the one announced before the window that covers it all.
     let cid = id;
     if (cid < 0) {
-      const covering = [...new Set(inWin[0].centers!.map((c) => c.id))].filter((k) => inWin.every((r) => r.centers?.some((c) => c.id === k)));
+      const covering = [...new Set(inWin[0].centers!.map((c) => c.id))].filter((k) =>
+        inWin.every((r) => r.centers?.some((c) => c.id === k)),
+      );
       assert.ok(covering.length > 0, 'a centre covers the window');
       cid = covering[0];
     }
@@ -311,13 +390,16 @@ test('trend and classic estimates equal a float64 reference computed from the re
       sxy += (xs[i] - xbar) * (zs[i] - zbar);
       sxx += (xs[i] - xbar) ** 2;
     }
-    const orOf = (r: StepRecord) => ((lr / 2) * (1 + mu) / (1 - delta)) * r.buf_sq!;
+    const orOf = (r: StepRecord) => (((lr / 2) * (1 + mu)) / (1 - delta)) * r.buf_sq!;
     const meanOR = inWin.reduce((s, r) => s + orOf(r), 0) / inWin.length;
     const ref = sxy / sxx / meanOR;
     const est = trendEstimate(view.blocks, cid, { lr, momentum: mu, dampening: delta }, 0.95)!;
     assert.ok(est !== null && est.n === inWin.length, `window of ${inWin.length} records`);
     assert.ok(Math.abs(ref) > 1e-3, `a resolved transient (ε̂ = ${ref})`);
-    assert.ok(Math.abs(est.epsilon - ref) <= 1e-8 * Math.abs(ref), `μ=${mu} δ=${delta} centre ${cid}: ε̂ ${est.epsilon} vs reference ${ref}`);
+    assert.ok(
+      Math.abs(est.epsilon - ref) <= 1e-8 * Math.abs(ref),
+      `μ=${mu} δ=${delta} centre ${cid}: ε̂ ${est.epsilon} vs reference ${ref}`,
+    );
     // The interval is centred on ε̂.
     assert.ok(est.ci !== null && Math.abs((est.ci[0] + est.ci[1]) / 2 - est.epsilon) <= 1e-12 * Math.abs(est.epsilon) + 1e-15);
     if (cid === 0) {

@@ -72,7 +72,9 @@ test('noisy quartic, plain SGD: the pathwise interval covers the exact anharmoni
   }
   const p = meanSd(path);
   const q = meanSd(two);
-  t.diagnostic(`exact A = ${exact}; pathwise mean ${p.mean} sd ${p.sd}, coverage ${covPath}/${RUNS}; two-batch mean ${q.mean} sd ${q.sd}, coverage ${covTwo}/${two.length}; sd ratio ${p.sd / q.sd}`);
+  t.diagnostic(
+    `exact A = ${exact}; pathwise mean ${p.mean} sd ${p.sd}, coverage ${covPath}/${RUNS}; two-batch mean ${q.mean} sd ${q.sd}, coverage ${covTwo}/${two.length}; sd ratio ${p.sd / q.sd}`,
+  );
   assert.ok(covPath >= 0.9 * RUNS && covPath <= 0.99 * RUNS, `pathwise coverage ${covPath}/${RUNS}`);
   assert.ok(Math.abs(p.mean - exact) < 4 * (p.sd / Math.sqrt(RUNS)), `pathwise mean ${p.mean} vs exact ${exact}`);
   assert.ok(p.sd < 0.25 * q.sd, `pathwise sd ${p.sd} vs two-batch ${q.sd} on the same samples`);
@@ -115,7 +117,9 @@ test('noisy quartic with momentum and dampening: coverage of a long-run referenc
   }
   const p = meanSd(path);
   const q = meanSd(two);
-  t.diagnostic(`reference A = ${ref} ± ${refSe}; pathwise mean ${p.mean} sd ${p.sd}, coverage ${cov}/${RUNS}; two-batch sd ${q.sd}; sd ratio ${p.sd / q.sd}`);
+  t.diagnostic(
+    `reference A = ${ref} ± ${refSe}; pathwise mean ${p.mean} sd ${p.sd}, coverage ${cov}/${RUNS}; two-batch sd ${q.sd}; sd ratio ${p.sd / q.sd}`,
+  );
   assert.ok(refSe < 0.2 * p.sd, `the reference is precise against one run's spread (${refSe} vs ${p.sd})`);
   assert.ok(cov >= 0.9 * RUNS && cov <= 0.99 * RUNS, `pathwise coverage ${cov}/${RUNS}`);
   assert.ok(p.sd < 0.25 * q.sd, `pathwise sd ${p.sd} vs two-batch ${q.sd}`);
@@ -129,7 +133,9 @@ test('NQM: the pathwise anharmonicity is 0 to rounding with an interval covering
     const an = new Analyzer();
     for (let i = 0; i < 6000; i++) for (const rec of sim.next()) an.push(rec);
     const f = an.summary().segments[0].fdr2!;
-    t.diagnostic(`${JSON.stringify(extra)}: pathwise A = ${f.anharmonicity_pathwise} CI ${f.anharmonicity_pathwise_ci}; two-batch ${f.anharmonicity_two_batch} CI ${f.anharmonicity_two_batch_ci}`);
+    t.diagnostic(
+      `${JSON.stringify(extra)}: pathwise A = ${f.anharmonicity_pathwise} CI ${f.anharmonicity_pathwise_ci}; two-batch ${f.anharmonicity_two_batch} CI ${f.anharmonicity_two_batch_ci}`,
+    );
     assert.equal(f.estimator, 'pathwise');
     assert.ok(Math.abs(f.anharmonicity!) < 1e-12, `A = ${f.anharmonicity}`);
     assert.ok(covers(f.ci, 0), `CI ${f.ci} covers 0`);
@@ -166,5 +172,8 @@ test('momentum without grad2_next_dot_buf: the pathwise estimate is unavailable 
   assert.equal(f.estimator, 'two-batch');
   assert.equal(f.anharmonicity_pathwise, null);
   assert.equal(f.anharmonicity, f.anharmonicity_two_batch);
-  assert.ok(s.unavailable!.some((u) => /grad2_next_dot_buf/.test(u)), JSON.stringify(s.unavailable));
+  assert.ok(
+    s.unavailable!.some((u) => /grad2_next_dot_buf/.test(u)),
+    JSON.stringify(s.unavailable),
+  );
 });

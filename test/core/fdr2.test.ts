@@ -13,7 +13,18 @@ import { stationaryExpectations } from '../../src/core/nqm/moments';
 import { harmonicCheck } from '../../src/core/plateaus';
 
 // Large dim and η·h ≈ 0.25–0.5 so that g_{B1}·g_{B2} (noise sd ≈ σ²√dim) resolves |∇f|² in a few thousand samples.
-const cfg: NqmConfig = { ...NQM_DEFAULTS, dim: 50, hmin: 0.5, hmax: 1, lr: 0.5, offset: 1, initDistance: 0, fdr2Every: 1, centerBlock: 0, seed: 4 };
+const cfg: NqmConfig = {
+  ...NQM_DEFAULTS,
+  dim: 50,
+  hmin: 0.5,
+  hmax: 1,
+  lr: 0.5,
+  offset: 1,
+  initDistance: 0,
+  fdr2Every: 1,
+  centerBlock: 0,
+  seed: 4,
+};
 
 test('anharmonicity ≈ its exact NQM value (0) with a CI covering it; Hessian scale ≈ exact', (t) => {
   const exact = stationaryExpectations(cfg, cfg.lr);
@@ -22,7 +33,9 @@ test('anharmonicity ≈ its exact NQM value (0) with a CI covering it; Hessian s
   const an = new Analyzer();
   for (let i = 0; i < 16000; i++) for (const r of sim.next()) an.push(r);
   const f = an.summary().segments[0].fdr2!;
-  t.diagnostic(`A = ${f.anharmonicity} CI ${f.ci} (exact ${exact.anharmonicity}); Hessian scale ${f.hessian_scale} (exact ${exact.bufHBuf / exact.bufSq}); ${f.samples} samples`);
+  t.diagnostic(
+    `A = ${f.anharmonicity} CI ${f.ci} (exact ${exact.anharmonicity}); Hessian scale ${f.hessian_scale} (exact ${exact.bufHBuf / exact.bufSq}); ${f.samples} samples`,
+  );
   assert.ok(Math.abs(exact.anharmonicity) < 1e-12, 'exactly 0 for the NQM');
   assert.ok(f.ci && f.ci[0] <= exact.anharmonicity && exact.anharmonicity <= f.ci[1], `CI ${f.ci} covers ${exact.anharmonicity}`);
   // Width: A's spread across seeds is 0.0142 over a 2000-record window (the calibration test
@@ -69,7 +82,10 @@ test('with too few FDR2 samples to resolve <|∇f|²>, the anharmonicity is with
   assert.equal(s.fdr2!.anharmonicity, null);
   assert.equal(s.fdr2!.ci, null);
   assert.ok(s.fdr2!.hessian_scale! > 0, 'the Hessian scale needs no |∇f|² and is still reported');
-  assert.ok(s.unavailable!.some((u) => /anharmonicity withheld/.test(u)), JSON.stringify(s.unavailable));
+  assert.ok(
+    s.unavailable!.some((u) => /anharmonicity withheld/.test(u)),
+    JSON.stringify(s.unavailable),
+  );
 });
 
 test('harmonicCheck: linear through the origin passes, a curved or offset series fails', () => {
@@ -189,7 +205,9 @@ test('FDR2 and ⟨|∇f|²⟩ intervals are as wide as the spread of the estimat
   const ratioA = mean(hA) / (1.96 * sd(A));
   const ratioG = mean(hG) / (1.96 * sd(G));
   t.diagnostic(`A: mean ${mean(A)}, sd ${sd(A)}, mean half-width ${mean(hA)} (ratio ${ratioA}), covers ${coverA}/${K}`);
-  t.diagnostic(`<|∇f|²>: mean ${mean(G)} (exact ${exact.gradNormSq}), sd ${sd(G)}, mean half-width ${mean(hG)} (ratio ${ratioG}), covers ${coverG}/${K}`);
+  t.diagnostic(
+    `<|∇f|²>: mean ${mean(G)} (exact ${exact.gradNormSq}), sd ${sd(G)}, mean half-width ${mean(hG)} (ratio ${ratioG}), covers ${coverG}/${K}`,
+  );
   assert.ok(ratioA >= 0.7 && ratioA <= 1.6, `A: half-width / (1.96 sd across seeds) = ${ratioA}`);
   assert.ok(ratioG >= 0.7 && ratioG <= 1.6, `<|∇f|²>: half-width / (1.96 sd across seeds) = ${ratioG}`);
   assert.ok(Math.abs(mean(A) - exact.anharmonicity) <= (4 * sd(A)) / Math.sqrt(K), `mean A ${mean(A)} vs exact 0`);

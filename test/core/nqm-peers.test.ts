@@ -26,7 +26,10 @@ test('Yaida: checks every 1000 steps on the half-running average, with OR from t
   assert.equal(dropAt, 999);
   assert.ok(q.lastDeviation! < 1e-12);
   // The tolerance X = 0.01: OL 2% above OR never drops, 0.5% above drops at the first check.
-  for (const [factor, expected] of [[1.02, false], [1.005, true]] as const) {
+  for (const [factor, expected] of [
+    [1.02, false],
+    [1.005, true],
+  ] as const) {
     const r = new YaidaQuencher();
     let dropped = false;
     for (let t = 0; t < 3000 && !dropped; t++) dropped = r.push(step(t, { lr: eta, theta_dot_grad: factor * prevOr(t), buf_sq: bufSq(t) }));
@@ -35,7 +38,8 @@ test('Yaida: checks every 1000 steps on the half-running average, with OR from t
   // Only the second half counts: a wild first half does not matter at t = 2000 (window [1000, 2000)).
   const r = new YaidaQuencher();
   let at = -1;
-  for (let t = 0; t < 2000 && at < 0; t++) if (r.push(step(t, { lr: eta, theta_dot_grad: t < 1000 ? 50 : prevOr(t), buf_sq: bufSq(t) }))) at = t;
+  for (let t = 0; t < 2000 && at < 0; t++)
+    if (r.push(step(t, { lr: eta, theta_dot_grad: t < 1000 ? 50 : prevOr(t), buf_sq: bufSq(t) }))) at = t;
   assert.equal(at, 1999);
 });
 
@@ -43,7 +47,10 @@ test('SASA+ leaky bucket keeps the most recent ⌈n/ratio⌉ samples, as statopt
   const b = new LeakyBucket(8);
   for (let i = 0; i < 100; i++) b.add(i);
   assert.equal(b.count, Math.ceil(100 / 8));
-  assert.deepEqual(b.values(), Array.from({ length: 13 }, (_, k) => 87 + k));
+  assert.deepEqual(
+    b.values(),
+    Array.from({ length: 13 }, (_, k) => 87 + k),
+  );
   for (let i = 100; i < 20000; i++) b.add(i);
   assert.equal(b.count, 2500);
   assert.equal(b.values()[0], 17500);
@@ -63,7 +70,14 @@ test('SASA+ batch means: b = ⌊√n⌋, remainder unbatched, s = √(b/(m−1))
   // Tests: a clear positive mean is not stationary; zero-mean halves of opposite sign are not either.
   const rng = new Rng(3);
   const noise = Array.from({ length: 2000 }, () => rng.normal());
-  assert.equal(sasaTest(noise.map((x) => x + 1), 0.05, false).stationary, false);
+  assert.equal(
+    sasaTest(
+      noise.map((x) => x + 1),
+      0.05,
+      false,
+    ).stationary,
+    false,
+  );
   const flip = noise.map((x, i) => x * 0.01 + (i < 1000 ? 0.5 : -0.5));
   assert.equal(sasaTest(flip, 0.05, false).stationary, false, 'halves of opposite sign');
 });
@@ -82,7 +96,8 @@ test('SASA+ cannot drop before its bucket holds more than 1000 samples (≈ 8000
   // A strongly drifting statistic never passes.
   const d = new SasaPlus();
   let dropped = false;
-  for (let t = 0; t < 20000 && !dropped; t++) dropped = d.push(step(t, { lr: 0.1, theta_dot_update: -0.1 * (1 + rng.normal()), update_sq: 0 }));
+  for (let t = 0; t < 20000 && !dropped; t++)
+    dropped = d.push(step(t, { lr: 0.1, theta_dot_update: -0.1 * (1 + rng.normal()), update_sq: 0 }));
   assert.equal(dropped, false);
 });
 
@@ -102,7 +117,13 @@ test('scenario runner: first drops judged by the exact objective; lateness = dro
   }
   // A rule that drops at once is premature (the objective starts 200× above its floor); the judge says so.
   const eager = runScenario(s, [{ name: 'eager', make: () => ({ name: 'eager', push: (rec) => rec.type === 'step' }) }], judge);
-  assert.deepEqual(eager.runs.map((r) => [r.dropStep, r.premature]), [[1, true], [1, true]]);
+  assert.deepEqual(
+    eager.runs.map((r) => [r.dropStep, r.premature]),
+    [
+      [1, true],
+      [1, true],
+    ],
+  );
   const sum = summarize([eager]);
   assert.deepEqual([sum[0].premature, sum[0].runs], [2, 2]);
   assert.match(formatTable([eager]), /\| well-far\s+\| \d+\s+\| 1\s+\|/);

@@ -36,21 +36,33 @@ function assertClose(a: number, b: number, tol: number, what: string) {
 }
 
 test('curvatures are linearly spaced hmin..hmax; dim 1 gives hmin', () => {
-  assert.deepEqual(Array.from(curvatures(cfgOf({ dim: 5, hmin: 0.1, hmax: 0.5 }))).map((x) => +x.toFixed(12)), [0.1, 0.2, 0.3, 0.4, 0.5]);
+  assert.deepEqual(
+    Array.from(curvatures(cfgOf({ dim: 5, hmin: 0.1, hmax: 0.5 }))).map((x) => +x.toFixed(12)),
+    [0.1, 0.2, 0.3, 0.4, 0.5],
+  );
   assert.deepEqual(Array.from(curvatures(cfgOf({ dim: 1, hmin: 0.3, hmax: 2 }))), [0.3]);
 });
 
 test('the PRNG is xoshiro128** (reference outputs from state 1, 2, 3, 4), deterministic per seed, normals with mean 0, variance 1', () => {
   // Outputs of the reference C implementation (Blackman & Vigna, xoshiro128starstar.c) from s = {1, 2, 3, 4}.
   const x = Rng.fromState(1, 2, 3, 4);
-  assert.deepEqual(Array.from({ length: 6 }, () => x.nextU32()), [11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
+  assert.deepEqual(
+    Array.from({ length: 6 }, () => x.nextU32()),
+    [11520, 0, 5927040, 70819200, 2031721883, 1637235492],
+  );
   assert.throws(() => Rng.fromState(0, 0, 0, 0), /all-zero/);
   const a = new Rng(42);
   const b = new Rng(42);
   const c = new Rng(43);
   const xa = Array.from({ length: 5 }, () => a.normal());
-  assert.deepEqual(xa, Array.from({ length: 5 }, () => b.normal()));
-  assert.notDeepEqual(xa, Array.from({ length: 5 }, () => c.normal()));
+  assert.deepEqual(
+    xa,
+    Array.from({ length: 5 }, () => b.normal()),
+  );
+  assert.notDeepEqual(
+    xa,
+    Array.from({ length: 5 }, () => c.normal()),
+  );
   // n = 200 000: SE of the mean 1/√n ≈ 0.0022, SE of the variance √(2/n) ≈ 0.0032; allow 5 SE.
   const r = new Rng(7);
   const n = 200000;
@@ -86,7 +98,20 @@ test('simulator is deterministic per seed and writes every stream field, parseab
   const st = steps(a);
   assert.equal(st.length, 30);
   for (const r of st) {
-    for (const k of ['lr', 'momentum', 'dampening', 'weight_decay', 'loss', 'theta_dot_grad', 'buf_sq', 'param_sq', 'theta_dot_buf', 'update_sq', 'theta_dot_update', 'grad_sq'] as const) {
+    for (const k of [
+      'lr',
+      'momentum',
+      'dampening',
+      'weight_decay',
+      'loss',
+      'theta_dot_grad',
+      'buf_sq',
+      'param_sq',
+      'theta_dot_buf',
+      'update_sq',
+      'theta_dot_update',
+      'grad_sq',
+    ] as const) {
       assert.equal(typeof r[k], 'number', `step ${r.step} field ${k}`);
       assert.ok(Number.isFinite(r[k]!), `step ${r.step} field ${k}`);
     }
@@ -97,7 +122,10 @@ test('simulator is deterministic per seed and writes every stream field, parseab
     assert.ok(p.ok);
     if (p.ok) assert.deepEqual(p.record, r);
   }
-  assert.deepEqual(st.map((r) => r.step), Array.from({ length: 30 }, (_, i) => i));
+  assert.deepEqual(
+    st.map((r) => r.step),
+    Array.from({ length: 30 }, (_, i) => i),
+  );
   // buf_0 = 0, θ_0 = θ* + d·1 (docs/math.md §2, §7).
   assert.equal(st[0].theta_dot_buf, 0);
   assertClose(st[0].param_sq!, 8 * (cfg.offset + cfg.initDistance) ** 2, 1e-9, 'param_sq at step 0');
@@ -108,7 +136,18 @@ test('simulator is deterministic per seed and writes every stream field, parseab
 });
 
 test('closed form: plain SGD, λ = 0, θ* = 0 has stationary Var θ_i = ησ²/(h_i(2 − ηh_i)), and the recursion converges to it', () => {
-  const cfg = cfgOf({ dim: 6, hmin: 0.2, hmax: 1.8, offset: 0, sigma: 0.7, lr: 0.5, momentum: 0, dampening: 0, weightDecay: 0, initDistance: 3 });
+  const cfg = cfgOf({
+    dim: 6,
+    hmin: 0.2,
+    hmax: 1.8,
+    offset: 0,
+    sigma: 0.7,
+    lr: 0.5,
+    momentum: 0,
+    dampening: 0,
+    weightDecay: 0,
+    initDistance: 3,
+  });
   const h = curvatures(cfg);
   const v = stationaryVariance(cfg, cfg.lr);
   for (let i = 0; i < cfg.dim; i++) {
@@ -165,7 +204,20 @@ test('stationary moments are a fixed point of the recursion; FDR1 and FDR2 hold 
 });
 
 test('the moment recursion matches a Monte-Carlo average of the simulator over 400 seeds (momentum, dampening, λ, an lr change)', () => {
-  const cfg = cfgOf({ dim: 3, hmin: 0.2, hmax: 1, offset: 2, initDistance: 1.5, sigma: 1, momentum: 0.5, dampening: 0.2, weightDecay: 0.05, lr: 0.2, fdr2Every: 1, centerBlock: 0 });
+  const cfg = cfgOf({
+    dim: 3,
+    hmin: 0.2,
+    hmax: 1,
+    offset: 2,
+    initDistance: 1.5,
+    sigma: 1,
+    momentum: 0.5,
+    dampening: 0.2,
+    weightDecay: 0.05,
+    lr: 0.2,
+    fdr2Every: 1,
+    centerBlock: 0,
+  });
   const seeds = 400;
   const T = 60;
   const lrAt = (t: number) => (t < 30 ? 0.2 : 0.05);
@@ -207,7 +259,10 @@ test('the moment recursion matches a Monte-Carlo average of the simulator over 4
         const se = Math.sqrt(Math.max(a.s2 / seeds - mean * mean, 0) / (seeds - 1));
         // 48 comparisons at 4.5 standard errors: family-wise false alarm < 48·7e-6 ≈ 3e-4
         // (the seeds are fixed, so the outcome is reproducible). At step 0 θ is deterministic: se = 0 for param_sq.
-        assert.ok(Math.abs(mean - exact[f]) <= 4.5 * se + 1e-9 * Math.abs(exact[f]), `step ${t} ${f}: MC ${mean} ± ${se} vs exact ${exact[f]}`);
+        assert.ok(
+          Math.abs(mean - exact[f]) <= 4.5 * se + 1e-9 * Math.abs(exact[f]),
+          `step ${t} ${f}: MC ${mean} ± ${se} vs exact ${exact[f]}`,
+        );
       }
     }
     mom.advance(lrAt(t));
@@ -240,14 +295,26 @@ test('the pathwise identity of §4 holds on simulated paths to rounding: generic
     const { lr: eta, momentum: mu, dampening: delta } = cfg;
     const orOf = (b: number) => ((eta / 2) * (1 + mu) * b) / (1 - delta);
     let checkedCentred = 0;
-    for (const [s, e] of [[0, 1000], [130, 256], [300, 511], [520, 1190]]) {
+    for (const [s, e] of [
+      [0, 1000],
+      [130, 256],
+      [300, 511],
+      [520, 1190],
+    ]) {
       // About the origin. Tolerance: 1e-12 × the sum of |terms| (float64 rounding of ~10³ additions).
       const gen = windowSum(st, s, e, (r) => r.theta_dot_update! + 0.5 * r.update_sq!);
       const genR = 0.5 * (st[e].param_sq! - st[s].param_sq!);
-      assertClose(gen.sum, genR, 1e-12 * (gen.abs + Math.abs(st[e].param_sq!) + Math.abs(st[s].param_sq!)), `generic form [${s},${e}) ${JSON.stringify(o)}`);
+      assertClose(
+        gen.sum,
+        genR,
+        1e-12 * (gen.abs + Math.abs(st[e].param_sq!) + Math.abs(st[s].param_sq!)),
+        `generic form [${s},${e}) ${JSON.stringify(o)}`,
+      );
       const mom = windowSum(st, s, e, (r) => r.theta_dot_grad! - orOf(r.buf_sq!));
-      const momR = (-(1 - mu) * (st[e].param_sq! - st[s].param_sq!) / (2 * eta) + mu * (st[e].theta_dot_buf! - st[s].theta_dot_buf!)) / (1 - delta);
-      const scale = windowSum(st, s, e, (r) => Math.abs(r.theta_dot_grad!) + orOf(r.buf_sq!)).sum + (st[e].param_sq! + st[s].param_sq!) / eta;
+      const momR =
+        ((-(1 - mu) * (st[e].param_sq! - st[s].param_sq!)) / (2 * eta) + mu * (st[e].theta_dot_buf! - st[s].theta_dot_buf!)) / (1 - delta);
+      const scale =
+        windowSum(st, s, e, (r) => Math.abs(r.theta_dot_grad!) + orOf(r.buf_sq!)).sum + (st[e].param_sq! + st[s].param_sq!) / eta;
       assertClose(mom.sum, momR, 1e-12 * scale, `momentum form [${s},${e}) ${JSON.stringify(o)}`);
       // About each centre present in the whole window (centres at 64, 128, 256, 512, 1024).
       const ids = new Set<number>((st[s].centers ?? []).map((c) => c.id));
@@ -255,10 +322,20 @@ test('the pathwise identity of §4 holds on simulated paths to rounding: generic
         const at = (r: StepRecord) => r.centers?.find((c) => c.id === id);
         if (!st.slice(s, e + 1).every((r) => at(r))) continue;
         const cg = windowSum(st, s, e, (r) => at(r)!.theta_dot_update! + 0.5 * r.update_sq!);
-        assertClose(cg.sum, 0.5 * (at(st[e])!.param_sq! - at(st[s])!.param_sq!), 1e-12 * (cg.abs + at(st[e])!.param_sq! + at(st[s])!.param_sq!), `centred generic, centre ${id}`);
+        assertClose(
+          cg.sum,
+          0.5 * (at(st[e])!.param_sq! - at(st[s])!.param_sq!),
+          1e-12 * (cg.abs + at(st[e])!.param_sq! + at(st[s])!.param_sq!),
+          `centred generic, centre ${id}`,
+        );
         const cm = windowSum(st, s, e, (r) => at(r)!.theta_dot_grad! - orOf(r.buf_sq!));
-        const cmR = (-(1 - mu) * (at(st[e])!.param_sq! - at(st[s])!.param_sq!) / (2 * eta) + mu * (at(st[e])!.theta_dot_buf! - at(st[s])!.theta_dot_buf!)) / (1 - delta);
-        const cscale = windowSum(st, s, e, (r) => Math.abs(at(r)!.theta_dot_grad!) + orOf(r.buf_sq!)).sum + (at(st[e])!.param_sq! + at(st[s])!.param_sq!) / eta;
+        const cmR =
+          ((-(1 - mu) * (at(st[e])!.param_sq! - at(st[s])!.param_sq!)) / (2 * eta) +
+            mu * (at(st[e])!.theta_dot_buf! - at(st[s])!.theta_dot_buf!)) /
+          (1 - delta);
+        const cscale =
+          windowSum(st, s, e, (r) => Math.abs(at(r)!.theta_dot_grad!) + orOf(r.buf_sq!)).sum +
+          (at(st[e])!.param_sq! + at(st[s])!.param_sq!) / eta;
         assertClose(cm.sum, cmR, 1e-12 * cscale, `centred momentum form, centre ${id}`);
         checkedCentred++;
       }
@@ -310,7 +387,10 @@ test('centres: snapshots at segment-relative B·2^k, event before the step, two 
   const more = run(sim, 20);
   assert.equal(steps(more)[0].step, 180);
   assert.equal(steps(more)[0].centers, undefined);
-  assert.deepEqual(more.filter((r): r is EventRecord => r.type === 'event').map((e) => [e.step, e.center]), [[196, 7]]);
+  assert.deepEqual(
+    more.filter((r): r is EventRecord => r.type === 'event').map((e) => [e.step, e.center]),
+    [[196, 7]],
+  );
   assert.equal(new NqmSimulator(cfgOf({ dim: 2, centerBlock: 0 })).next().length, 1, 'centerBlock 0: no centres');
 });
 
@@ -366,9 +446,25 @@ test('the judge: settling step and premature drops agree with the 1-D closed for
 });
 
 test('expected window ε: the exact moments satisfy the pathwise identity in expectation; ε < 0 while |θ − c|² shrinks, → 0 at stationarity', () => {
-  const cfg = cfgOf({ dim: 10, hmin: 0.02, hmax: 1, offset: 3, initDistance: 2, sigma: 1, momentum: 0.9, dampening: 0.1, weightDecay: 1e-3, lr: 0.01 });
+  const cfg = cfgOf({
+    dim: 10,
+    hmin: 0.02,
+    hmax: 1,
+    offset: 3,
+    initDistance: 2,
+    sigma: 1,
+    momentum: 0.9,
+    dampening: 0.1,
+    weightDecay: 1e-3,
+    lr: 0.01,
+  });
   const { lr: eta, momentum: mu, dampening: delta } = cfg;
-  for (const [s, e, c] of [[0, 400, 0], [200, 800, 0], [200, 800, 3], [1000, 3000, 1.5]] as const) {
+  for (const [s, e, c] of [
+    [0, 400, 0],
+    [200, 800, 0],
+    [200, 800, 3],
+    [1000, 3000, 1.5],
+  ] as const) {
     const mom = new NqmMoments(cfg);
     let ol = 0;
     let or = 0;
@@ -384,8 +480,13 @@ test('expected window ε: the exact moments satisfy the pathwise identity in exp
     }
     const atE = mom.observables(eta, c);
     // Σ E(OL − OR) = [−(1−μ)(E|θ_e − c|² − E|θ_s − c|²)/(2η) + μ(E(θ_e−c)·b_e − E(θ_s−c)·b_s)]/(1−δ)  (docs/math.md §4 in expectation)
-    const boundary = (-(1 - mu) * (atE.paramSq - atS.paramSq) / (2 * eta) + mu * (atE.thetaDotBuf - atS.thetaDotBuf)) / (1 - delta);
-    assertClose(ol - or, boundary, 1e-9 * (Math.abs(ol) + or + (atE.paramSq + atS.paramSq) / eta), `identity in expectation [${s},${e}) c=${c}`);
+    const boundary = ((-(1 - mu) * (atE.paramSq - atS.paramSq)) / (2 * eta) + mu * (atE.thetaDotBuf - atS.thetaDotBuf)) / (1 - delta);
+    assertClose(
+      ol - or,
+      boundary,
+      1e-9 * (Math.abs(ol) + or + (atE.paramSq + atS.paramSq) / eta),
+      `identity in expectation [${s},${e}) c=${c}`,
+    );
     assertClose(expectedWindowEpsilon(cfg, [], s, e, c), 1 - ol / or, 1e-12, 'expectedWindowEpsilon');
   }
   // From θ₀ = θ* + 2 towards θ*: |θ|² shrinks (ε < 0) while the transient lasts; much later ε → 0.
@@ -395,11 +496,33 @@ test('expected window ε: the exact moments satisfy the pathwise identity in exp
 });
 
 test('initStationary: the simulator starts from the exact stationary Gaussian (Monte Carlo over 400 seeds), the judge sees nothing to settle', () => {
-  const cfg = cfgOf({ dim: 4, hmin: 0.1, hmax: 1, offset: 3, sigma: 1, momentum: 0.9, dampening: 0.1, weightDecay: 0.01, lr: 0.05, centerBlock: 0, fdr2Every: 0, initStationary: true });
+  const cfg = cfgOf({
+    dim: 4,
+    hmin: 0.1,
+    hmax: 1,
+    offset: 3,
+    sigma: 1,
+    momentum: 0.9,
+    dampening: 0.1,
+    weightDecay: 0.01,
+    lr: 0.05,
+    centerBlock: 0,
+    fdr2Every: 0,
+    initStationary: true,
+  });
   const exact = stationaryExpectations(cfg, cfg.lr, 0);
-  const fields = { param_sq: exact.paramSq, theta_dot_buf: exact.thetaDotBuf, theta_dot_grad: exact.ol, buf_sq: exact.bufSq, loss: exact.objective } as const;
+  const fields = {
+    param_sq: exact.paramSq,
+    theta_dot_buf: exact.thetaDotBuf,
+    theta_dot_grad: exact.ol,
+    buf_sq: exact.bufSq,
+    loss: exact.objective,
+  } as const;
   for (const t of [0, 30]) {
-    const acc = Object.fromEntries(Object.keys(fields).map((k) => [k, { s: 0, s2: 0 }])) as Record<keyof typeof fields, { s: number; s2: number }>;
+    const acc = Object.fromEntries(Object.keys(fields).map((k) => [k, { s: 0, s2: 0 }])) as Record<
+      keyof typeof fields,
+      { s: number; s2: number }
+    >;
     const n = 400;
     for (let seed = 1; seed <= n; seed++) {
       const sim = new NqmSimulator({ ...cfg, seed });

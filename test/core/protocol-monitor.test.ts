@@ -78,7 +78,9 @@ test('a step written twice is counted once, skipped with the reason, and reporte
   assert.match(p.examples[0].reason, /duplicate of the previous step record \(step 1\)/);
   assert.deepEqual(duplicates, [1], 'the warning comes once');
   // Not duplicates: the same step number after an event (a trainer's lr_set between), or a restart going back.
-  const ok = parseAll('{"step":5,"lr":0.1}\n{"type":"event","event":"center","step":5,"center":1}\n{"step":5,"lr":0.1}\n{"step":0,"lr":0.1}\n');
+  const ok = parseAll(
+    '{"step":5,"lr":0.1}\n{"type":"event","event":"center","step":5,"center":1}\n{"step":5,"lr":0.1}\n{"step":0,"lr":0.1}\n',
+  );
   assert.equal(ok.p.skipped, 0);
   assert.equal(ok.records.length, 4);
 });
@@ -88,7 +90,16 @@ function centred(n: number, id?: number): StreamRecord[] {
   const out: StreamRecord[] = [];
   for (let i = 0; i < n; i++) {
     const c = id ?? i + 1;
-    out.push({ type: 'step', step: i, lr: 0.1, param_sq: 400 + Math.sin(i), theta_dot_grad: 0.1 * Math.cos(i), buf_sq: 1, theta_dot_buf: 0.01, centers: [{ id: c, param_sq: 1 + Math.sin(i), theta_dot_grad: 0.1 * Math.cos(i), theta_dot_buf: 0.01 }] });
+    out.push({
+      type: 'step',
+      step: i,
+      lr: 0.1,
+      param_sq: 400 + Math.sin(i),
+      theta_dot_grad: 0.1 * Math.cos(i),
+      buf_sq: 1,
+      theta_dot_buf: 0.01,
+      centers: [{ id: c, param_sq: 1 + Math.sin(i), theta_dot_grad: 0.1 * Math.cos(i), theta_dot_buf: 0.01 }],
+    });
     if (i % 7 === 0) out.push({ type: 'event', event: 'center', step: i + 1, center: 1_000_000 + i });
   }
   return out;
@@ -106,7 +117,10 @@ test('fresh centre ids on every record: the segment keeps at most MAX_CENTRES, d
   assert.ok(most.listed <= MAX_CENTRES, `listed ${most.listed}`);
   assert.equal(a.centresHeld().summed, MAX_CENTRES);
   const seg = a.summary().segments[0];
-  assert.ok(seg.warnings.some((w) => new RegExp(`centre ids dropped: the stream sent more than ${MAX_CENTRES} centres`).test(w)), seg.warnings.join('\n'));
+  assert.ok(
+    seg.warnings.some((w) => new RegExp(`centre ids dropped: the stream sent more than ${MAX_CENTRES} centres`).test(w)),
+    seg.warnings.join('\n'),
+  );
   // A well-behaved stream (one centre, as the protocol's schedule sends) is not warned about.
   const b = new Analyzer({ minSteps: 100 });
   for (const r of centred(5000, 3)) if (r.type === 'step') b.push(r);
@@ -117,7 +131,10 @@ test('fresh centre ids on every record: the segment keeps at most MAX_CENTRES, d
 test("a trainer following the protocol's centre schedule is never cut short: 13 centres in one segment, no warning", () => {
   // The kit's NQM trainer with snapshots at 4·2^k: steps 4, 8, …, 16384 give 13 centres in one segment.
   const cli = join(__dirname, '..', '..', 'src', 'cli', 'main.js');
-  const r = spawnSync(process.execPath, [cli, 'train', 'nqm', '--steps', '20000', '--center-block', '4', '--init-stationary'], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [cli, 'train', 'nqm', '--steps', '20000', '--center-block', '4', '--init-stationary'], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
   assert.equal(r.status, 0, r.stderr);
   const a = new Analyzer();
   const p = new StreamParser((rec) => a.push(rec));

@@ -52,14 +52,17 @@ test('lines longer than 1 MiB are skipped and counted once, even across chunks',
   for (let i = 0; i < huge.length; i += 65536) p.push(huge.slice(i, i + 65536));
   p.push('\n{"step":2,"lr":0.1}\n');
   p.end();
-  assert.deepEqual(got.map((r) => (r as { step: number }).step), [0, 2]);
+  assert.deepEqual(
+    got.map((r) => (r as { step: number }).step),
+    [0, 2],
+  );
   assert.equal(p.skipped, 1);
   assert.match(p.examples[0].reason, /1 MiB/);
 });
 
 test('fuzz: random bytes and cut lines never throw and count exactly', () => {
   let seed = 12345;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
   for (let trial = 0; trial < 200; trial++) {
     const good: string[] = [];
     let text = '';
@@ -75,7 +78,11 @@ test('fuzz: random bytes and cut lines never throw and count exactly', () => {
         good.push(line);
       } else if (kind < 0.8) {
         // random bytes without newline, made non-blank and non-JSON
-        line = '#' + Array.from({ length: Math.floor(rnd() * 80) }, () => String.fromCharCode(1 + Math.floor(rnd() * 254))).join('').replace(/\n/g, ' ');
+        line =
+          '#' +
+          Array.from({ length: Math.floor(rnd() * 80) }, () => String.fromCharCode(1 + Math.floor(rnd() * 254)))
+            .join('')
+            .replace(/\n/g, ' ');
       } else {
         const full = formatLine({ step: i, lr: 0.1 }).trimEnd();
         line = full.slice(0, Math.max(1, Math.floor(rnd() * (full.length - 1)))); // cut line

@@ -31,8 +31,16 @@ function stationaryRun(cfg: NqmConfig, burn: number, steps: number, minSteps?: n
 test('the 95% interval covers ε = 0 in 90–99% of 240 stationary runs (centred, uncentred, momentum)', (t) => {
   const groups: { name: string; cfg: NqmConfig; runs: number }[] = [
     { name: 'centred, θ* far', cfg: { ...NQM_DEFAULTS, dim: 5, hmin: 0.3, hmax: 1, lr: 0.1, offset: 2, initDistance: 0 }, runs: 100 },
-    { name: 'uncentred, θ* far', cfg: { ...NQM_DEFAULTS, dim: 5, hmin: 0.3, hmax: 1, lr: 0.1, offset: 2, initDistance: 0, centerBlock: 0 }, runs: 70 },
-    { name: 'momentum 0.9, λ>0', cfg: { ...NQM_DEFAULTS, dim: 5, hmin: 0.3, hmax: 1, lr: 0.02, momentum: 0.9, weightDecay: 0.01, offset: 1, initDistance: 0 }, runs: 70 },
+    {
+      name: 'uncentred, θ* far',
+      cfg: { ...NQM_DEFAULTS, dim: 5, hmin: 0.3, hmax: 1, lr: 0.1, offset: 2, initDistance: 0, centerBlock: 0 },
+      runs: 70,
+    },
+    {
+      name: 'momentum 0.9, λ>0',
+      cfg: { ...NQM_DEFAULTS, dim: 5, hmin: 0.3, hmax: 1, lr: 0.02, momentum: 0.9, weightDecay: 0.01, offset: 1, initDistance: 0 },
+      runs: 70,
+    },
   ];
   let covered = 0;
   let total = 0;
@@ -83,6 +91,9 @@ test('forecast eta_steps is within 2× of the steps the decision took (medians o
     assert.ok(forecast.length >= 10, `${c.name}: enough runs with a forecast (${forecast.length})`);
     const ratio = median(forecast) / median(actual);
     t.diagnostic(`${c.name}: median forecast ${median(forecast)}, median actual ${median(actual)}, ratio ${ratio.toFixed(2)}`);
-    assert.ok(ratio >= 0.5 && ratio <= 2, `${c.name}: median forecast ${median(forecast)} vs median actual ${median(actual)} (ratio ${ratio.toFixed(2)})`);
+    assert.ok(
+      ratio >= 0.5 && ratio <= 2,
+      `${c.name}: median forecast ${median(forecast)} vs median actual ${median(actual)} (ratio ${ratio.toFixed(2)})`,
+    );
   }
 });

@@ -7,7 +7,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tCritical, zCritical, olsSlope, centredSxx, slopeBatchVariance, meanBatchVariance, ratioBatchVariance, type Batch, type LineSums } from '../../src/core/stats';
+import {
+  tCritical,
+  zCritical,
+  olsSlope,
+  centredSxx,
+  slopeBatchVariance,
+  meanBatchVariance,
+  ratioBatchVariance,
+  type Batch,
+  type LineSums,
+} from '../../src/core/stats';
 
 const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
 
@@ -23,7 +33,10 @@ test('t and z critical values match the printed tables', () => {
   close(tCritical(0.95, 1e6), 1.959964, 1e-6, 't 95% dof 1e6');
   close(tCritical(0.95, Infinity), 1.959964, 1e-6, 't 95% dof ∞');
   close(tCritical(0.95, 999_999), 1.959966, 1e-5, 't 95% dof just below 1e6 (Student)');
-  assert.ok(Number.isNaN(tCritical(0.95, 0)) && Number.isNaN(tCritical(0.95, -1)) && Number.isNaN(tCritical(0.95, NaN)), 'no dof, no quantile');
+  assert.ok(
+    Number.isNaN(tCritical(0.95, 0)) && Number.isNaN(tCritical(0.95, -1)) && Number.isNaN(tCritical(0.95, NaN)),
+    'no dof, no quantile',
+  );
   close(zCritical(0.95), 1.959964, 1e-6, 'z 95%');
   close(zCritical(0.99), 2.575829, 1e-6, 'z 99%');
   close(zCritical(0.9), 1.644854, 1e-6, 'z 90%');
@@ -57,8 +70,24 @@ function twoPass(xs: readonly number[], ys: readonly number[]) {
 
 test('olsSlope and centredSxx: exact lines, two-pass values, and no slope without spread', () => {
   const xs = [0, 1, 2, 3, 4, 5, 6];
-  assert.equal(olsSlope(sumsOf(xs, xs.map((x) => 3 + 2 * x))), 2);
-  assert.equal(olsSlope(sumsOf(xs, xs.map((x) => 7 - 0.5 * x))), -0.5);
+  assert.equal(
+    olsSlope(
+      sumsOf(
+        xs,
+        xs.map((x) => 3 + 2 * x),
+      ),
+    ),
+    2,
+  );
+  assert.equal(
+    olsSlope(
+      sumsOf(
+        xs,
+        xs.map((x) => 7 - 0.5 * x),
+      ),
+    ),
+    -0.5,
+  );
   const ys = [1, 2, 2, 4, 5, 5, 9];
   const ref = twoPass(xs, ys);
   close(olsSlope(sumsOf(xs, ys)), ref.beta, 1e-12, 'slope');
@@ -179,7 +208,10 @@ test('meanBatchVariance and ratioBatchVariance: hand-computed values', () => {
   close(m2.varMean, 0.75, 1e-12, 'Var ȳ on 2 batches');
   const none = meanBatchVariance([]);
   assert.ok(Number.isNaN(none.varMean) && Number.isNaN(none.longRunVar), 'no batches');
-  const one = meanBatchVariance([{ n: 5, sx: 0, sy: 3 }, { n: 0, sx: 0, sy: 0 }]);
+  const one = meanBatchVariance([
+    { n: 5, sx: 0, sy: 3 },
+    { n: 0, sx: 0, sy: 0 },
+  ]);
   assert.equal(one.dof, 0);
   assert.ok(Number.isNaN(one.varMean) && Number.isNaN(one.longRunVar));
   // (X, Y) = (1, 2), (2, 3), (3, 7): r = 12/6 = 2, residuals 0, −1, 1, X̄ = 2,
@@ -205,6 +237,9 @@ test('meanBatchVariance and ratioBatchVariance: hand-computed values', () => {
   ]);
   assert.equal(r2.dof, 1);
   close(r2.varRatio, 1, 1e-15, 'Var r on 2 batches');
-  const zero = ratioBatchVariance([{ x: 0, y: 1 }, { x: 0, y: 2 }]);
+  const zero = ratioBatchVariance([
+    { x: 0, y: 1 },
+    { x: 0, y: 2 },
+  ]);
   assert.ok(Number.isNaN(zero.varRatio), 'a non-finite ratio has no variance');
 });

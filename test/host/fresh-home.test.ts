@@ -83,8 +83,12 @@ function run(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promi
 }
 
 test("code-server's version is found on any line of its output, e.g. after the first run's config notice", () => {
-  const firstRun = '[2026-12-01T08:41:00.000Z] info  Wrote default config file to /home/u/.config/code-server/config.yaml\n4.139.1 53c2f3253bcf32886706fc023e794bbeb253c90f with Code 1.139.1\n';
-  assert.deepEqual(parseVersionLine(firstRun), { codeServer: '4.139.1', line: '4.139.1 53c2f3253bcf32886706fc023e794bbeb253c90f with Code 1.139.1' });
+  const firstRun =
+    '[2026-12-01T08:41:00.000Z] info  Wrote default config file to /home/u/.config/code-server/config.yaml\n4.139.1 53c2f3253bcf32886706fc023e794bbeb253c90f with Code 1.139.1\n';
+  assert.deepEqual(parseVersionLine(firstRun), {
+    codeServer: '4.139.1',
+    line: '4.139.1 53c2f3253bcf32886706fc023e794bbeb253c90f with Code 1.139.1',
+  });
   assert.equal(parseVersionLine('[…] info  Wrote default config file to /x\n'), undefined);
 });
 
@@ -113,10 +117,12 @@ test('with an empty HOME `npm start -- --check` reaches a live panel and writes 
 
 function get(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', reject);
+    http
+      .get(url, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', reject);
   });
 }
 

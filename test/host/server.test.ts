@@ -40,7 +40,10 @@ test('the cached host is Node 24 with headers and code-server with its natively 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-cs-version-'));
   try {
     const home = codeServerHome(dir);
-    const cs = spawnSync(paths.nodeBin, [paths.codeServerEntry, ...home.args, '--version'], { encoding: 'utf8', env: { ...process.env, ...home.env } });
+    const cs = spawnSync(paths.nodeBin, [paths.codeServerEntry, ...home.args, '--version'], {
+      encoding: 'utf8',
+      env: { ...process.env, ...home.env },
+    });
     assert.match(cs.stdout, new RegExp(`^${CODE_SERVER_VERSION.replace(/\./g, '\\.')} \\w+ with Code 1\\.\\d+\\.\\d+`));
     assert.deepEqual(parseVersionLine(cs.stdout)?.codeServer, CODE_SERVER_VERSION);
   } finally {
@@ -97,7 +100,14 @@ function listeningAddresses(port: number): string[] {
       const [, local, , state] = row.trim().split(/\s+/);
       const [hexAddr, hexPort] = local.split(':');
       if (state !== '0A' || parseInt(hexPort, 16) !== port) continue;
-      if (hexAddr.length === 8) out.push(hexAddr.match(/../g)!.reverse().map((h) => parseInt(h, 16)).join('.'));
+      if (hexAddr.length === 8)
+        out.push(
+          hexAddr
+            .match(/../g)!
+            .reverse()
+            .map((h) => parseInt(h, 16))
+            .join('.'),
+        );
       else out.push(/^0+$/.test(hexAddr) ? '::' : hexAddr);
     }
   }
@@ -106,10 +116,12 @@ function listeningAddresses(port: number): string[] {
 
 function get(url: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', reject);
+    http
+      .get(url, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', reject);
   });
 }
 
@@ -122,7 +134,9 @@ test('code-server answers /healthz on 127.0.0.1 only, and stop() ends its whole 
     // Bound to loopback: the kernel's table of listening sockets has the port on 127.0.0.1 and nowhere else.
     assert.deepEqual(listeningAddresses(port), ['127.0.0.1'], `sockets listening on port ${port}`);
     // And another local address of this machine, where it has one, does not answer.
-    const other = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+    const other = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal);
     if (other) await assert.rejects(get(`http://${other.address}:${port}/healthz`), /ECONNREFUSED/);
   } finally {
     await server.stop();

@@ -24,7 +24,9 @@ function trainer(args: string[], env: Record<string, string> = {}): ChildProcess
 }
 
 test('stdin control (FDR_MONITOR_STDIN_CONTROL=1): set_lr acknowledged at the step it takes effect; bad requests refused; stop ends with finished', async () => {
-  const child = trainer(['--steps', '0', '--center-block', '0', '--fdr2-every', '0', '--sleep', '0.001'], { FDR_MONITOR_STDIN_CONTROL: '1' });
+  const child = trainer(['--steps', '0', '--center-block', '0', '--fdr2-every', '0', '--sleep', '0.001'], {
+    FDR_MONITOR_STDIN_CONTROL: '1',
+  });
   try {
     const out = new LineReader(child.stdout);
     const meta = (await out.wait((r) => r.type === 'meta', 'meta')) as MetaRecord;
@@ -52,13 +54,19 @@ test('stdin control (FDR_MONITOR_STDIN_CONTROL=1): set_lr acknowledged at the st
     child.stdin.write('this is not json\n');
     await out.wait((r) => r.type === 'event' && r.event === 'error' && /not JSON/.test(String(r.reason)), 'error for garbage');
     child.stdin.write(JSON.stringify({ type: 'control', command: 'launch' }) + '\n');
-    await out.wait((r) => r.type === 'event' && r.event === 'error' && /unknown command/.test(String(r.reason)), 'error for an unknown command');
+    await out.wait(
+      (r) => r.type === 'event' && r.event === 'error' && /unknown command/.test(String(r.reason)),
+      'error for an unknown command',
+    );
     child.stdin.write(JSON.stringify({ type: 'control', command: 'stop' }) + '\n');
     const fin = (await out.wait(isEvent('finished'), 'finished')) as EventRecord;
     assert.equal(await exitOf(child), 0);
     const st = steps(out.records);
     assert.equal(fin.step, st[st.length - 1].step, 'finished names the last step run (as the TensorFlow.js kit)');
-    assert.ok(st.slice(st.findIndex((s) => s.step === ack.step)).every((s) => s.lr === 0.005), 'refused requests changed nothing');
+    assert.ok(
+      st.slice(st.findIndex((s) => s.step === ack.step)).every((s) => s.lr === 0.005),
+      'refused requests changed nothing',
+    );
   } finally {
     child.kill();
   }
@@ -108,7 +116,11 @@ test('control file announced in meta (for a tailed log): a line appended in two 
     assert.equal(await exitWithin(child, 30_000, 'the trainer'), 0);
     const recs = read();
     assert.ok(recs.some(isEvent('finished')));
-    assert.ok(steps(recs).filter((s) => s.step >= ack.step!).every((s) => s.lr === 0.02));
+    assert.ok(
+      steps(recs)
+        .filter((s) => s.step >= ack.step!)
+        .every((s) => s.lr === 0.02),
+    );
   } finally {
     child.kill();
     rmSync(dir, { recursive: true, force: true });
@@ -126,7 +138,15 @@ async function runWatch(args: string[], env: NodeJS.ProcessEnv, ms = 120_000, st
   started?.(watch, () => err);
   try {
     const code = await exitWithin(watch, ms, 'watch', () => err);
-    return { code, lines: out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)), err };
+    return {
+      code,
+      lines: out
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+      err,
+    };
   } finally {
     watch.kill();
   }
@@ -162,7 +182,7 @@ test('watch --auto-apply --tail LOG: the drop goes through the control file', as
   const log = join(dir, 'run.jsonl');
   const child = trainer([...RUN, '--out', log, '--sleep', '0.0005']);
   try {
-    for (const t0 = Date.now(); !existsSync(log) && Date.now() - t0 < 30000; ) await new Promise((r) => setTimeout(r, 50));
+    for (const t0 = Date.now(); !existsSync(log) && Date.now() - t0 < 30000;) await new Promise((r) => setTimeout(r, 50));
     const { code, lines, err } = await runWatch(['--json', '--auto-apply', '--tail', log], process.env);
     assert.equal(code, 0, err);
     assertDropApplied(lines, err, 0.05);

@@ -50,7 +50,13 @@ export interface PyResult {
 /** Runs /usr/bin/python3 with fdr_monitor importable; throws if it cannot start. */
 export function python(args: string[], opts: { input?: string; env?: Record<string, string>; cwd?: string } = {}): PyResult {
   requireTorch();
-  const r = spawnSync(PYTHON, args, { input: opts.input, encoding: 'utf8', maxBuffer: 256 << 20, cwd: opts.cwd ?? root, env: pyEnv(opts.env) });
+  const r = spawnSync(PYTHON, args, {
+    input: opts.input,
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+    cwd: opts.cwd ?? root,
+    env: pyEnv(opts.env),
+  });
   if (r.error) throw new Error(`${PYTHON} could not be run: ${r.error.message}`);
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }

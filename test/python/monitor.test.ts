@@ -68,7 +68,9 @@ function checkIdentity(text: string, yaida: boolean, windows: [number, number][]
     if (yaida) assert.ok(Math.abs(r.yaida) <= tol * r.scale, `Yaida form [${s},${e}): residual ${r.yaida}, scale ${r.scale}`);
     assert.ok(Math.abs(r.generic) <= tol * r.scale, `generic form [${s},${e}): residual ${r.generic}, scale ${r.scale}`);
   }
-  const centres = records.filter((r) => r.type === 'event' && r.event === 'center').map((r) => ({ id: (r as { center: number }).center, step: r.step! }));
+  const centres = records
+    .filter((r) => r.type === 'event' && r.event === 'center')
+    .map((r) => ({ id: (r as { center: number }).center, step: r.step! }));
   assert.ok(centres.length >= 3, `centres announced: ${JSON.stringify(centres)}`);
   for (const c of centres) {
     const idx = st.map((r, i) => (r.centers?.some((k) => k.id === c.id) ? i : -1)).filter((i) => i >= 0);
@@ -80,7 +82,10 @@ function checkIdentity(text: string, yaida: boolean, windows: [number, number][]
     if (yaida) assert.ok(Math.abs(r.yaida) <= tol * r.scale, `centre ${c.id}, Yaida form: residual ${r.yaida}, scale ${r.scale}`);
     assert.ok(Math.abs(r.generic) <= tol * r.scale, `centre ${c.id}, generic form: residual ${r.generic}, scale ${r.scale}`);
     assert.ok(Math.abs(r.drift) > 0, 'θ moved away from the centre');
-    assert.ok(st.every((x) => (x.centers?.length ?? 0) <= 2), 'never more than the two newest centres');
+    assert.ok(
+      st.every((x) => (x.centers?.length ?? 0) <= 2),
+      'never more than the two newest centres',
+    );
   }
   return st;
 }
@@ -92,36 +97,151 @@ const TOL = 1e-10;
 test('torch.optim.SGD with momentum, dampening and weight decay: the Yaida-form and generic identities hold to rounding, about the origin and each centre', () => {
   // Minimum far from the origin and a transient, so every convention matters: a wrong buffer
   // (before/after), a missing (1−δ) or weight decay left out of g breaks it by far more than rounding.
-  const r = quadratic(['--steps', '3000', '--dim', '6', '--groups', '2', '--lr', '0.03', '--momentum', '0.9', '--dampening', '0.1',
-    '--weight-decay', '0.001', '--offset', '2', '--init-distance', '3', '--seed', '7', '--fdr2-every', '0']);
+  const r = quadratic([
+    '--steps',
+    '3000',
+    '--dim',
+    '6',
+    '--groups',
+    '2',
+    '--lr',
+    '0.03',
+    '--momentum',
+    '0.9',
+    '--dampening',
+    '0.1',
+    '--weight-decay',
+    '0.001',
+    '--offset',
+    '2',
+    '--init-distance',
+    '3',
+    '--seed',
+    '7',
+    '--fdr2-every',
+    '0',
+  ]);
   assert.equal(r.status, 0, r.stderr);
   // Step 0 is excluded from the Yaida form: torch's first buffer is a copy of g_0 without (1 − δ),
   // so buf_{t+1} = μ buf_t + (1−δ) g_t holds from step 1 (docs/python/README.md).
-  const st = checkIdentity(r.stdout, true, [[1, 2999], [1, 100], [1500, 2999], [700, 701]], TOL);
+  const st = checkIdentity(
+    r.stdout,
+    true,
+    [
+      [1, 2999],
+      [1, 100],
+      [1500, 2999],
+      [700, 701],
+    ],
+    TOL,
+  );
   assert.equal(st.length, 3000);
   assert.ok(Math.abs(residuals(st, 1, 2999, 0, true).drift) > 1, 'the transient is real: |θ|² moved');
 });
 
 test('plain SGD with weight decay (buf = g): the Yaida form holds from step 0', () => {
-  const r = quadratic(['--steps', '2000', '--lr', '0.05', '--weight-decay', '0.01', '--offset', '1', '--init-distance', '2', '--seed', '2', '--fdr2-every', '0']);
+  const r = quadratic([
+    '--steps',
+    '2000',
+    '--lr',
+    '0.05',
+    '--weight-decay',
+    '0.01',
+    '--offset',
+    '1',
+    '--init-distance',
+    '2',
+    '--seed',
+    '2',
+    '--fdr2-every',
+    '0',
+  ]);
   assert.equal(r.status, 0, r.stderr);
-  checkIdentity(r.stdout, true, [[0, 1999], [0, 10], [1000, 1999]], TOL);
+  checkIdentity(
+    r.stdout,
+    true,
+    [
+      [0, 1999],
+      [0, 10],
+      [1000, 1999],
+    ],
+    TOL,
+  );
 });
 
 for (const opt of ['nesterov', 'adam', 'adamw', 'rmsprop']) {
   test(`${opt}: the generic identity holds to rounding about the origin and each centre`, () => {
     const lr = opt === 'nesterov' ? '0.02' : '0.01';
-    const r = quadratic(['--optimizer', opt, '--steps', '2000', '--lr', lr, '--momentum', '0.9', '--weight-decay', '0.01', '--offset', '2',
-      '--init-distance', '3', '--seed', '5', '--fdr2-every', '0']);
+    const r = quadratic([
+      '--optimizer',
+      opt,
+      '--steps',
+      '2000',
+      '--lr',
+      lr,
+      '--momentum',
+      '0.9',
+      '--weight-decay',
+      '0.01',
+      '--offset',
+      '2',
+      '--init-distance',
+      '3',
+      '--seed',
+      '5',
+      '--fdr2-every',
+      '0',
+    ]);
     assert.equal(r.status, 0, r.stderr);
-    const st = checkIdentity(r.stdout, false, [[0, 1999], [0, 50], [1000, 1999]], TOL);
-    assert.ok(st.every((s) => s.buf_sq === undefined && s.theta_dot_grad === undefined), 'no Yaida-form fields for a generic optimizer');
+    const st = checkIdentity(
+      r.stdout,
+      false,
+      [
+        [0, 1999],
+        [0, 50],
+        [1000, 1999],
+      ],
+      TOL,
+    );
+    assert.ok(
+      st.every((s) => s.buf_sq === undefined && s.theta_dot_grad === undefined),
+      'no Yaida-form fields for a generic optimizer',
+    );
   });
 }
 
 test('float32 parameters: the generic identity still holds to float64 rounding (Δ is the exact applied update)', () => {
-  const r = quadratic(['--dtype', 'float32', '--steps', '2000', '--dim', '50', '--lr', '0.03', '--momentum', '0.5', '--weight-decay', '0.01',
-    '--offset', '3', '--init-distance', '2', '--seed', '9', '--fdr2-every', '0']);
+  const r = quadratic([
+    '--dtype',
+    'float32',
+    '--steps',
+    '2000',
+    '--dim',
+    '50',
+    '--lr',
+    '0.03',
+    '--momentum',
+    '0.5',
+    '--weight-decay',
+    '0.01',
+    '--offset',
+    '3',
+    '--init-distance',
+    '2',
+    '--seed',
+    '9',
+    '--fdr2-every',
+    '0',
+  ]);
   assert.equal(r.status, 0, r.stderr);
-  checkIdentity(r.stdout, false, [[0, 1999], [0, 100], [1000, 1999]], TOL);
+  checkIdentity(
+    r.stdout,
+    false,
+    [
+      [0, 1999],
+      [0, 100],
+      [1000, 1999],
+    ],
+    TOL,
+  );
 });

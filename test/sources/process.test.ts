@@ -98,10 +98,12 @@ test('slow consumer: back-pressure through the pipe, nothing lost', async () => 
 });
 
 test('failure report: non-zero exit code and the last stderr lines; spawn failure reported, not thrown', async () => {
-  const src = track(new ProcessSource({
-    command: process.execPath,
-    args: ['-e', 'for (let i = 0; i < 30; i++) console.error("line " + i); console.error("Traceback: boom"); process.exit(3)'],
-  }));
+  const src = track(
+    new ProcessSource({
+      command: process.execPath,
+      args: ['-e', 'for (let i = 0; i < 30; i++) console.error("line " + i); console.error("Traceback: boom"); process.exit(3)'],
+    }),
+  );
   const c = collect(src);
   await src.start();
   await waitFor('failure', () => src.state === 'failed');
@@ -196,7 +198,12 @@ test('control over stdin: set_lr round trip, stop acknowledged by finished', asy
   await waitFor('new lr in records', () => c.steps().some((s) => s.lr === 0.05));
   const firstNew = c.steps().find((s) => s.lr === 0.05)!;
   assert.equal(firstNew.step, out.ackStep, 'the lr takes effect at the acknowledged step');
-  assert.ok(c.steps().filter((s) => s.step < out.ackStep!).every((s) => s.lr === 0.1));
+  assert.ok(
+    c
+      .steps()
+      .filter((s) => s.step < out.ackStep!)
+      .every((s) => s.lr === 0.1),
+  );
 
   const rejected = await src.control!.setLr(5); // > 10× the current rate: the trainer refuses
   assert.equal(rejected.state, 'failed');
@@ -206,7 +213,14 @@ test('control over stdin: set_lr round trip, stop acknowledged by finished', asy
   const stopped = await src.control!.stop();
   assert.equal(stopped.state, 'acknowledged', stopped.reason);
   await waitFor('ended', () => src.state === 'ended');
-  assert.deepEqual(transitions, ['set_lr:pending', 'set_lr:acknowledged', 'set_lr:pending', 'set_lr:failed', 'stop:pending', 'stop:acknowledged']);
+  assert.deepEqual(transitions, [
+    'set_lr:pending',
+    'set_lr:acknowledged',
+    'set_lr:pending',
+    'set_lr:failed',
+    'stop:pending',
+    'stop:acknowledged',
+  ]);
   await src.dispose();
 });
 
@@ -248,7 +262,9 @@ test('control failure modes: invalid value, timeout, channel gone (pending and a
 
 test('a grandchild holding stdout open does not hide the exit', async () => {
   // The shell backgrounds a sleeper that inherits stdout, then exits 0.
-  const src = track(new ProcessSource({ command: '/bin/sh', args: ['-c', 'echo \'{"step":1,"lr":0.1}\'; sleep 30 & exit 0'], killGraceMs: 500 }));
+  const src = track(
+    new ProcessSource({ command: '/bin/sh', args: ['-c', 'echo \'{"step":1,"lr":0.1}\'; sleep 30 & exit 0'], killGraceMs: 500 }),
+  );
   const c = collect(src);
   await src.start();
   await waitFor('exit reported', () => src.exitCode !== null, 8000);

@@ -15,7 +15,13 @@ import { ROOT, collect, trackSources, waitFor, tempDir, type Collected } from '.
 const CLI = join(ROOT, 'out', 'src', 'cli', 'main.js');
 const track = trackSources();
 function trainer(args: string[]): ProcessSource {
-  return track(new ProcessSource({ command: process.execPath, args: [CLI, 'train', 'nqm', '--dim', '8', '--rate', '2000', ...args], killGraceMs: 1000 }));
+  return track(
+    new ProcessSource({
+      command: process.execPath,
+      args: [CLI, 'train', 'nqm', '--dim', '8', '--rate', '2000', ...args],
+      killGraceMs: 1000,
+    }),
+  );
 }
 
 /** The round trip every channel must support. */
@@ -106,5 +112,8 @@ test('a trainer whose meta leaves stdin out of its control channels: no control,
   await waitFor('meta', () => c.records.length > 0, 20_000);
   assert.equal(src.control, undefined);
   assert.match(src.controlUnavailable!, /does not read control from stdin \(its meta lists: none\)/);
-  assert.ok(changes.some((r) => r && /does not read control/.test(r)), "a 'control' event announced the change");
+  assert.ok(
+    changes.some((r) => r && /does not read control/.test(r)),
+    "a 'control' event announced the change",
+  );
 });

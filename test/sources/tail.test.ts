@@ -162,7 +162,9 @@ test('garbage and 2 MiB lines from a real writer process: valid records once, ba
     const src = track(new TailSource({ path: p, pollMs: 50 }));
     const c = collect(src);
     await src.start();
-    const writer = track(new ProcessSource({ command: process.execPath, args: [FAKE_TRAINER, '--steps', '300', '--garbage', '--rate', '3000', '--out', p] }));
+    const writer = track(
+      new ProcessSource({ command: process.execPath, args: [FAKE_TRAINER, '--steps', '300', '--garbage', '--rate', '3000', '--out', p] }),
+    );
     await writer.start();
     await waitFor('writer exit', () => writer.exitCode !== null, 20_000);
     await waitFor('finished event', () => c.records.some((r) => r.rec.type === 'event' && r.rec.event === 'finished'), 10_000);
@@ -179,7 +181,10 @@ test('starting at the end: only new lines, but the meta (control file) is still 
   withDir('tail-g', async (dir, track) => {
     const p = join(dir, 'run.jsonl');
     // A relative control_file is resolved against the log's folder (and must be the documented <log>.control).
-    writeFileSync(p, JSON.stringify({ type: 'meta', run: 'g', control_file: 'run.jsonl.control' }) + '\n' + lines(0, 500) + '{"step":500,"lr"');
+    writeFileSync(
+      p,
+      JSON.stringify({ type: 'meta', run: 'g', control_file: 'run.jsonl.control' }) + '\n' + lines(0, 500) + '{"step":500,"lr"',
+    );
     const src = track(new TailSource({ path: p, from: 'end', pollMs: 50 }));
     const c = collect(src);
     await src.start();
@@ -226,10 +231,12 @@ test('control via the announced control file: round trip, rejection, timeout, an
   withDir('tail-i', async (dir, track) => {
     const p = join(dir, 'run.jsonl');
     const ctl = `${p}.control`;
-    const writer = track(new ProcessSource({
-      command: process.execPath,
-      args: [FAKE_TRAINER, '--steps', '100000', '--rate', '400', '--out', p, '--control-file', ctl],
-    }));
+    const writer = track(
+      new ProcessSource({
+        command: process.execPath,
+        args: [FAKE_TRAINER, '--steps', '100000', '--rate', '400', '--out', p, '--control-file', ctl],
+      }),
+    );
     const src = track(new TailSource({ path: p, pollMs: 50, controlTimeoutMs: 5000 }));
     const c = collect(src);
     await src.start();

@@ -22,7 +22,10 @@ interface Result {
 }
 
 /** Runs the CLI to completion (with a safety timeout). */
-function cli(args: string[], opts: { timeoutMs?: number; onSpawn?: (pid: number, out: () => string, err: () => string) => void } = {}): Promise<Result> {
+function cli(
+  args: string[],
+  opts: { timeoutMs?: number; onSpawn?: (pid: number, out: () => string, err: () => string) => void } = {},
+): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -31,13 +34,21 @@ function cli(args: string[], opts: { timeoutMs?: number; onSpawn?: (pid: number,
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`watch did not end within ${opts.timeoutMs ?? 30_000} ms\nstdout:\n${stdout.slice(-2000)}\nstderr:\n${stderr.slice(-2000)}`));
+      reject(
+        new Error(
+          `watch did not end within ${opts.timeoutMs ?? 30_000} ms\nstdout:\n${stdout.slice(-2000)}\nstderr:\n${stderr.slice(-2000)}`,
+        ),
+      );
     }, opts.timeoutMs ?? 30_000);
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
-    opts.onSpawn?.(child.pid!, () => stdout, () => stderr);
+    opts.onSpawn?.(
+      child.pid!,
+      () => stdout,
+      () => stderr,
+    );
   });
 }
 
@@ -68,7 +79,10 @@ test('--tail of a finished run: decision lines = analyze --decisions, last line 
     const decisions = lines.slice(0, -1);
     const dec = spawnSync(process.execPath, [CLI, 'analyze', log, '--decisions'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
     assert.deepEqual(decisions, jsonLines(dec.stdout));
-    assert.ok(decisions.some((d) => d.action === 'drop_lr'), 'the NQM run equilibrates within 4000 steps at η = 0.1');
+    assert.ok(
+      decisions.some((d) => d.action === 'drop_lr'),
+      'the NQM run equilibrates within 4000 steps at η = 0.1',
+    );
     const an = spawnSync(process.execPath, [CLI, 'analyze', log, '--json'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
     assert.deepEqual(summary, JSON.parse(an.stdout));
     assert.equal((summary as { skipped: { count: number } }).skipped.count, 1);
@@ -78,7 +92,10 @@ test('--tail of a finished run: decision lines = analyze --decisions, last line 
 });
 
 test('--run with --auto-apply against the real NQM trainer: drops applied over stdin, acknowledged, summary last', async () => {
-  const w = await cli(['watch', '--json', '--auto-apply', '--run', '--', process.execPath, CLI, 'train', 'nqm', '--steps', '6000', '--dim', '10'], { timeoutMs: 60_000 });
+  const w = await cli(
+    ['watch', '--json', '--auto-apply', '--run', '--', process.execPath, CLI, 'train', 'nqm', '--steps', '6000', '--dim', '10'],
+    { timeoutMs: 60_000 },
+  );
   assert.equal(w.code, 0, w.stderr);
   const lines = jsonLines(w.stdout);
   const summary = lines.at(-1)! as { segments: { lr: number }[]; records: number };
@@ -115,7 +132,10 @@ test('--listen: a trainer connects, is analysed, and --exit-after-runs ends the 
   const summary = lines.at(-1)! as { records: number; run: string };
   assert.equal(summary.records, 302);
   assert.equal(summary.run, 'run-1');
-  assert.ok(lines.slice(0, -1).every((d) => d.run === 'run-1'), 'decision lines name their run');
+  assert.ok(
+    lines.slice(0, -1).every((d) => d.run === 'run-1'),
+    'decision lines name their run',
+  );
 });
 
 test('--connect to a trainer serving WebSocket; SIGTERM on an unfinished --tail prints the summary last', async () => {
@@ -163,7 +183,9 @@ test('live status line on a terminal: step, lr, ε, advice, skipped', async () =
     const log = join(dir, 'nqm.jsonl');
     spawnSync(process.execPath, [CLI, 'train', 'nqm', '--steps', '4000', '--dim', '10', '--out', log], { cwd: ROOT, stdio: 'ignore' });
     // Without its `finished` line the run looks live: the watch stays until SIGTERM.
-    const rows = readFileSync(log, 'utf8').split('\n').filter((l) => !l.includes('"finished"'));
+    const rows = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => !l.includes('"finished"'));
     rows.splice(1, 0, 'junk');
     writeFileSync(log, rows.join('\n'));
     // `script` gives the CLI a real pseudo-terminal; the status is drawn every 250 ms until SIGTERM.
@@ -218,7 +240,13 @@ test('unusable arguments: exit 2 with a clear message', async () => {
   }
   const run = parseWatchArgs(['--run', '--cwd', '/tmp', '--', 'python', 'train.py', '--lr', '0.1']);
   assert.ok(run !== 'help' && run.spec.kind === 'process');
-  assert.deepEqual(run.spec, { kind: 'process', command: 'python', args: ['train.py', '--lr', '0.1'], cwd: '/tmp', controlTimeoutMs: undefined });
+  assert.deepEqual(run.spec, {
+    kind: 'process',
+    command: 'python',
+    args: ['train.py', '--lr', '0.1'],
+    cwd: '/tmp',
+    controlTimeoutMs: undefined,
+  });
   assert.equal(parseWatchArgs(['--tail', 'f', '-h']), 'help');
   // The CLI turns them into exit status 2 with the message and the usage.
   const r = await cli(['watch', '--listen', 'x']);
@@ -232,7 +260,15 @@ test('unusable arguments: exit 2 with a clear message', async () => {
 
 test('--run: a trainer that sends finished but does not exit is stopped after a grace period', async () => {
   const t0 = Date.now();
-  const r = await cli(['watch', '--json', '--run', '--', '/bin/sh', '-c', `echo '{"step":0,"lr":0.1}'; echo '{"type":"event","event":"finished","step":0}'; exec sleep 60`]);
+  const r = await cli([
+    'watch',
+    '--json',
+    '--run',
+    '--',
+    '/bin/sh',
+    '-c',
+    `echo '{"step":0,"lr":0.1}'; echo '{"type":"event","event":"finished","step":0}'; exec sleep 60`,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /has not exited after 5 s; stopping it/);
   assert.ok(Date.now() - t0 < 20_000);
@@ -255,10 +291,30 @@ test('--run: when the watcher goes away (SIGKILL, no clean-up) the trainer sees 
   try {
     const log = join(dir, 'run.jsonl');
     // No --steps: the trainer would run until stopped. --out keeps a record of what it did after the watcher died.
-    const trainer = [process.execPath, CLI, 'train', 'nqm', '--dim', '4', '--rate', '500', '--fdr2-every', '0', '--out', log, '--stdout', '--control-file', join(dir, 'ctl')];
+    const trainer = [
+      process.execPath,
+      CLI,
+      'train',
+      'nqm',
+      '--dim',
+      '4',
+      '--rate',
+      '500',
+      '--fdr2-every',
+      '0',
+      '--out',
+      log,
+      '--stdout',
+      '--control-file',
+      join(dir, 'ctl'),
+    ];
     const r = await cli(['watch', '--run', '--', ...trainer], {
       onSpawn: (pid, _out, err) => {
-        void waitFor('trainer live with steps in its log', () => /live \(pid \d+\)/.test(err()) && /"step":20,/.test(existsSync(log) ? readFileSync(log, 'utf8') : ''), 20_000).then(() => {
+        void waitFor(
+          'trainer live with steps in its log',
+          () => /live \(pid \d+\)/.test(err()) && /"step":20,/.test(existsSync(log) ? readFileSync(log, 'utf8') : ''),
+          20_000,
+        ).then(() => {
           trainerPid = Number(/live \(pid (\d+)\)/.exec(err())![1]);
           process.kill(pid, 'SIGKILL');
         });

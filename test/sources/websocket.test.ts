@@ -115,13 +115,19 @@ test('server: several trainers, each its own run; control addressed per run; 127
   const ok = await runB.control!.setLr(0.05);
   assert.equal(ok.state, 'acknowledged', ok.reason);
   await waitFor('B at new lr', () => c.steps(runB).some((s) => s.lr === 0.05));
-  assert.ok(c.steps(runA).every((s) => s.lr === 0.1), 'A untouched');
+  assert.ok(
+    c.steps(runA).every((s) => s.lr === 0.1),
+    'A untouched',
+  );
   assert.equal((await runA.control!.stop()).state, 'acknowledged');
   assert.equal((await runB.control!.stop()).state, 'acknowledged');
   await waitFor('both ended', () => server.runs.every((r) => r.state === 'ended'));
   for (const run of [runA, runB]) {
     const steps = c.steps(run).map((s) => s.step);
-    assert.deepEqual(steps, expectedSteps(0, steps.length).map((s) => s.step));
+    assert.deepEqual(
+      steps,
+      expectedSteps(0, steps.length).map((s) => s.step),
+    );
   }
   assert.deepEqual(runs, ['run-1', 'run-2']);
   assert.equal(server.state, 'live', 'the server keeps listening for more trainers');

@@ -16,7 +16,9 @@ for (const name of IMAGES) {
   const from = join(root, 'test-results', name);
   const to = join(root, 'docs', 'images', name);
   if (!existsSync(from)) {
-    console.error(`${relative(root, from)} is missing: run the end-to-end test first (node test/run-tests.mjs test/e2e after npm run build)`);
+    console.error(
+      `${relative(root, from)} is missing: run the end-to-end test first (node test/run-tests.mjs test/e2e after npm run build)`,
+    );
     failed = true;
     continue;
   }

@@ -178,7 +178,14 @@ export class QuarticSimulator {
  * until the density changes by < 1e-15 (relative, max norm). Returns the grid
  * and the normalised weights π_j·dx.
  */
-export function stationaryDensity(h: number, k: number, sigma: number, eta: number, L: number, n: number): { x: Float64Array; w: Float64Array } {
+export function stationaryDensity(
+  h: number,
+  k: number,
+  sigma: number,
+  eta: number,
+  L: number,
+  n: number,
+): { x: Float64Array; w: Float64Array } {
   const x = Float64Array.from({ length: n }, (_, j) => -L + (2 * L * j) / (n - 1));
   const dx = x[1] - x[0];
   const s = eta * sigma;

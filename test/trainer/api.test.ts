@@ -133,8 +133,14 @@ test('train(): complete stream to a file — meta, centres, FDR2 every k, finish
       steps.filter((s) => s.buf_h_buf !== undefined).map((s) => s.step),
       [0, 10, 20, 30],
     );
-    assert.deepEqual(steps[20].centers?.map((c) => c.id), [1, 2]);
-    assert.deepEqual(steps[35].centers?.map((c) => c.id), [2, 3]);
+    assert.deepEqual(
+      steps[20].centers?.map((c) => c.id),
+      [1, 2],
+    );
+    assert.deepEqual(
+      steps[35].centers?.map((c) => c.id),
+      [2, 3],
+    );
     assert.equal(steps[16].centers![1].param_sq, 0, 'θ − c = 0 at the snapshot step');
     const fin = recs[recs.length - 1] as EventRecord;
     assert.equal(fin.event, 'finished');

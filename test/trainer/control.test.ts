@@ -31,7 +31,10 @@ function checkApplied(out: Collector, ack: EventRecord, sentAfterStep: number, o
   assert.ok(S > sentAfterStep, `lr_set at step ${S} is not later than the last step seen before the request (${sentAfterStep})`);
   const steps = out.records.filter((r): r is StepRecord => r.type === 'step');
   const idx = out.records.indexOf(ack);
-  const prev = out.records.slice(0, idx).filter((r): r is StepRecord => r.type === 'step').pop()!;
+  const prev = out.records
+    .slice(0, idx)
+    .filter((r): r is StepRecord => r.type === 'step')
+    .pop()!;
   assert.equal(prev.step, S - 1, 'lr_set comes right before the first step at the new rate');
   assert.equal(prev.lr, oldLr);
   const nextAck = out.records.slice(idx + 1).find(isEvent('lr_set')) as EventRecord | undefined;
@@ -89,7 +92,10 @@ test('stdin: set_lr round trip, invalid requests rejected with reasons, stop end
       const err = await tr.out.waitFor<EventRecord>(isEvent('error', id), `error for ${id}`);
       assert.match(String(err.reason), re, `${id}: ${err.reason}`);
     }
-    const garbage = await tr.out.waitFor<EventRecord>((r) => isEvent('error')(r) && /not JSON/.test(String((r as EventRecord).reason)), 'error for garbage');
+    const garbage = await tr.out.waitFor<EventRecord>(
+      (r) => isEvent('error')(r) && /not JSON/.test(String((r as EventRecord).reason)),
+      'error for garbage',
+    );
     assert.equal(garbage.request, undefined);
     // None of them changed the rate.
     const stepAfterErrors = lastStep(tr.out);
@@ -131,7 +137,9 @@ test('stdin EOF under FDR_MONITOR_STDIN_CONTROL=1 (the monitor that launched us 
 test('a piped stdin that closes at once without FDR_MONITOR_STDIN_CONTROL (echo -n | train, subprocess.run) ends only stdin control: all N steps run', async () => {
   const N = 1000;
   // Throttled to 0.5 s, so the EOF (at once) arrives while the run goes on.
-  const tr = spawnTrainer(['nqm', '--dim', '4', '--rate', '2000', '--fdr2-every', '0', '--steps', String(N)], { [STDIN_CONTROL_ENV]: undefined });
+  const tr = spawnTrainer(['nqm', '--dim', '4', '--rate', '2000', '--fdr2-every', '0', '--steps', String(N)], {
+    [STDIN_CONTROL_ENV]: undefined,
+  });
   try {
     tr.proc.stdin.end();
     assert.equal(await withTimeout(tr.exit, 20000, 'exit after N steps'), 0);
@@ -196,7 +204,10 @@ test('WebSocket: served on 127.0.0.1, late client gets the replay, set_lr round 
     assert.ok(!JSON.stringify(meta).includes(token), 'the token is not in the stream');
     const firstSteps = out.records.filter((r): r is StepRecord => r.type === 'step').map((r) => r.step);
     assert.deepEqual(firstSteps.slice(0, 3), [0, 1, 2], 'replay from step 0');
-    assert.ok(firstSteps.every((s, i) => i === 0 || s === firstSteps[i - 1] + 1), 'steps in order, none missing or repeated');
+    assert.ok(
+      firstSteps.every((s, i) => i === 0 || s === firstSteps[i - 1] + 1),
+      'steps in order, none missing or repeated',
+    );
     const seen = lastStep(out);
     ws.send(JSON.stringify({ type: 'control', command: 'set_lr', lr: 0.02, request: 'w1' }));
     const ack = await out.waitFor<EventRecord>(isEvent('lr_set', 'w1'), 'lr_set over ws');
@@ -293,7 +304,10 @@ test('control file: announced in meta.control_file, set_lr and stop appended as 
     // A line written in two pieces is read once it is complete. The first piece goes out in
     // the same write as a complete request (f1b): once f1b is acknowledged the trainer has read
     // the piece, and has not acted on it (no answer for f2 yet).
-    fs.appendFileSync(meta.control_file, JSON.stringify({ type: 'control', command: 'set_lr', lr: 0.02, request: 'f1b' }) + '\n{"type":"control","command":"set_lr",');
+    fs.appendFileSync(
+      meta.control_file,
+      JSON.stringify({ type: 'control', command: 'set_lr', lr: 0.02, request: 'f1b' }) + '\n{"type":"control","command":"set_lr",',
+    );
     rs = await until((x) => x.some(isEvent('lr_set', 'f1b')), 'lr_set f1b');
     assert.ok(!rs.some((r) => r.type === 'event' && r.request === 'f2'), 'the incomplete line was not acted on');
     fs.appendFileSync(meta.control_file, '"lr":-2,"request":"f2"}\n');

@@ -46,7 +46,10 @@ before(async () => {
 /** |got − want| ≤ tol, with a message that shows the numbers. */
 function within(got: number | undefined, want: number, tol: number, what: string): void {
   assert.ok(got !== undefined && Number.isFinite(got), `${what}: missing or non-finite (${got})`);
-  assert.ok(Math.abs(got - want) <= tol, `${what}: got ${got}, float64 ${want}, |err| ${Math.abs(got - want).toExponential(2)} > ${tol.toExponential(2)}`);
+  assert.ok(
+    Math.abs(got - want) <= tol,
+    `${what}: got ${got}, float64 ${want}, |err| ${Math.abs(got - want).toExponential(2)} > ${tol.toExponential(2)}`,
+  );
 }
 
 for (const [mu, damp] of [
@@ -68,7 +71,8 @@ for (const [mu, damp] of [
         const step = sgd.next().find((r): r is StepRecord => r.type === 'step')!;
         const b1 = sgd.snapshot();
         if (s % 2 !== 0) {
-          for (const k of ['loss2_delta', 'grad2_dot_buf', 'grad2_next_dot_buf'] as const) assert.equal(step[k], undefined, `step ${s}: no ${k} off the FDR2 cadence`);
+          for (const k of ['loss2_delta', 'grad2_dot_buf', 'grad2_next_dot_buf'] as const)
+            assert.equal(step[k], undefined, `step ${s}: no ${k} off the FDR2 cadence`);
           continue;
         }
         const th0 = concat(b0.theta);
@@ -85,25 +89,38 @@ for (const [mu, damp] of [
         const gnWant = dot(at1.grad, v) + wd * dot(th1, v);
         const vHv = dot(v, at0.hv!) + wd * dot(v, v);
         // float32: each loss to ≈ u·depth relative (1e-6 of max(1, f)); dot products to ≈ 2e-5 of |a||b| (as observables.test.ts).
-        const tolLoss = 1e-6 * Math.max(1, Math.abs(at0.loss), Math.abs(at1.loss)) + 2e-5 * wd * norm(th0) * norm(th1.map((q, i) => q - th0[i]));
+        const tolLoss =
+          1e-6 * Math.max(1, Math.abs(at0.loss), Math.abs(at1.loss)) + 2e-5 * wd * norm(th0) * norm(th1.map((q, i) => q - th0[i]));
         within(step.loss2_delta, dWant, tolLoss, `step ${s} loss2_delta`);
         within(step.grad2_dot_buf, gvWant, 2e-5 * (norm(at0.grad) + wd * norm(th0)) * norm(v), `step ${s} grad2_dot_buf`);
-        if (mu !== 0) within(step.grad2_next_dot_buf, gnWant, 2e-5 * (norm(at1.grad) + wd * norm(th1)) * norm(v), `step ${s} grad2_next_dot_buf`);
+        if (mu !== 0)
+          within(step.grad2_next_dot_buf, gnWant, 2e-5 * (norm(at1.grad) + wd * norm(th1)) * norm(v), `step ${s} grad2_next_dot_buf`);
         else assert.equal(step.grad2_next_dot_buf, undefined, 'plain SGD: no gradient at θ_{t+1}');
         // The Taylor remainder (§6.2) the analyzer forms from the fields, against float64 on the same states.
         const rKit = step.loss2_delta! + lr * step.grad2_dot_buf! - 0.5 * lr * lr * step.buf_h_buf!;
         const rWant = dWant + lr * gvWant - 0.5 * lr * lr * vHv;
         const q = 0.5 * lr * lr * vHv;
-        const tolR = tolLoss + lr * 2e-5 * (norm(at0.grad) + wd * norm(th0)) * norm(v) + 0.5 * lr * lr * 1e-4 * (norm(v) * norm(at0.hv!) + wd * dot(v, v));
+        const tolR =
+          tolLoss +
+          lr * 2e-5 * (norm(at0.grad) + wd * norm(th0)) * norm(v) +
+          0.5 * lr * lr * 1e-4 * (norm(v) * norm(at0.hv!) + wd * dot(v, v));
         within(rKit, rWant, tolR, `step ${s} remainder R`);
         worstR = Math.max(worstR, Math.abs(rKit - rWant) / Math.abs(q));
         if (Math.abs(rWant) > 10 * tolR) resolved++;
         if (mu !== 0) {
           const r1Kit = step.grad2_next_dot_buf! - step.grad2_dot_buf! + lr * step.buf_h_buf!;
           const r1Want = gnWant - gvWant + lr * vHv;
-          within(r1Kit, r1Want, 4e-5 * (norm(at0.grad) + norm(at1.grad) + 2 * wd * norm(th0)) * norm(v) + lr * 1e-4 * (norm(v) * norm(at0.hv!) + wd * dot(v, v)), `step ${s} R1`);
+          within(
+            r1Kit,
+            r1Want,
+            4e-5 * (norm(at0.grad) + norm(at1.grad) + 2 * wd * norm(th0)) * norm(v) +
+              lr * 1e-4 * (norm(v) * norm(at0.hv!) + wd * dot(v, v)),
+            `step ${s} R1`,
+          );
         }
-        t.diagnostic(`step ${s}: R = ${rWant.toExponential(3)} (kit ${rKit.toExponential(3)}), heating Q = ${q.toExponential(3)}, tol ${tolR.toExponential(1)}`);
+        t.diagnostic(
+          `step ${s}: R = ${rWant.toExponential(3)} (kit ${rKit.toExponential(3)}), heating Q = ${q.toExponential(3)}, tol ${tolR.toExponential(1)}`,
+        );
         checked++;
       }
     } finally {

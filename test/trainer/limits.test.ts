@@ -11,7 +11,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { chooseToken, generateToken, handshakeAuthorized, originAllowed, presentedTokens, redactToken, tokenMatches, tokenProblem, urlWithToken } from '../../src/trainer/auth';
+import {
+  chooseToken,
+  generateToken,
+  handshakeAuthorized,
+  originAllowed,
+  presentedTokens,
+  redactToken,
+  tokenMatches,
+  tokenProblem,
+  urlWithToken,
+} from '../../src/trainer/auth';
 import { ControlQueue, LR_BOUNDS, MAX_PENDING, parseControlLine, setLrRefusal } from '../../src/trainer/control';
 import { REPLAY_DEFAULTS, ReplayHistory, lineKind } from '../../src/trainer/history';
 import { LineSplitter, RateGate } from '../../src/trainer/limits';
@@ -36,7 +46,10 @@ test('replay history: meta kept, the newest K events of each kind, the newest N 
   assert.equal(lines[0], '{"type":"meta","version":1}');
   assert.equal(lines.length, 71);
   const steps = lines.filter((l) => lineKind(l) === 'step').map((l) => JSON.parse(l).step);
-  assert.deepEqual(steps, Array.from({ length: 50 }, (_, i) => 950 + i));
+  assert.deepEqual(
+    steps,
+    Array.from({ length: 50 }, (_, i) => 950 + i),
+  );
   const errs = lines.filter((l) => lineKind(l) === 'event:error').map((l) => JSON.parse(l).step);
   assert.deepEqual(errs, [981, 983, 985, 987, 989, 991, 993, 995, 997, 999]);
   // Interleaved as written: each line's step is ≥ the one before (meta aside).
@@ -152,7 +165,11 @@ test('tokens: generated, checked, chosen from file / flag / environment, present
   assert.deepEqual(presentedTokens(req('/?token=q', { authorization: 'Bearer h' })), ['h', 'q']);
   assert.deepEqual(presentedTokens(req('/?token=q', { authorization: 'Basic h' })), ['q']);
   assert.deepEqual(presentedTokens(req('/')), []);
-  assert.equal(handshakeAuthorized(req(`/?token=${t}`, { authorization: 'Bearer some-other-token-123' }), t), true, 'a wrong header does not hide the right query token');
+  assert.equal(
+    handshakeAuthorized(req(`/?token=${t}`, { authorization: 'Bearer some-other-token-123' }), t),
+    true,
+    'a wrong header does not hide the right query token',
+  );
   assert.equal(handshakeAuthorized(req('/?token=nope', { authorization: `Bearer ${t}` }), t), true);
   assert.equal(handshakeAuthorized(req('/?token=nope', { authorization: 'Bearer nope' }), t), false);
   assert.equal(handshakeAuthorized(req('/'), t), false);
@@ -165,8 +182,14 @@ test('tokens: generated, checked, chosen from file / flag / environment, present
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-tok-'));
   const file = path.join(dir, 't');
   fs.writeFileSync(file, '\n  file-token-0123456789  \n');
-  assert.deepEqual(chooseToken({ file, env: { FDR_MONITOR_TOKEN: 'env-token-0123456789' } }), { token: 'file-token-0123456789', from: 'file' });
-  assert.deepEqual(chooseToken({ flag: 'flag-token-0123456789', env: { FDR_MONITOR_TOKEN: 'env-token-0123456789' } }), { token: 'flag-token-0123456789', from: 'flag' });
+  assert.deepEqual(chooseToken({ file, env: { FDR_MONITOR_TOKEN: 'env-token-0123456789' } }), {
+    token: 'file-token-0123456789',
+    from: 'file',
+  });
+  assert.deepEqual(chooseToken({ flag: 'flag-token-0123456789', env: { FDR_MONITOR_TOKEN: 'env-token-0123456789' } }), {
+    token: 'flag-token-0123456789',
+    from: 'flag',
+  });
   assert.deepEqual(chooseToken({ env: { FDR_MONITOR_TOKEN: 'env-token-0123456789' } }), { token: 'env-token-0123456789', from: 'env' });
   assert.equal(chooseToken({ env: {} }).from, 'generated');
   assert.throws(() => chooseToken({ flag: 'flag-token-0123456789', file }), /give the token once/);

@@ -48,7 +48,16 @@ test('mnist-mlp default run: test accuracy > 0.85, full stream, FDR2 every 50 st
     const steps = tr.out.records.filter((r): r is StepRecord => r.type === 'step');
     assert.equal(steps.length, 2 * Math.floor(7000 / 64));
     for (const s of steps) {
-      for (const k of ['loss', 'theta_dot_grad', 'buf_sq', 'param_sq', 'theta_dot_buf', 'update_sq', 'theta_dot_update', 'grad_sq'] as const) {
+      for (const k of [
+        'loss',
+        'theta_dot_grad',
+        'buf_sq',
+        'param_sq',
+        'theta_dot_buf',
+        'update_sq',
+        'theta_dot_update',
+        'grad_sq',
+      ] as const) {
         assert.ok(Number.isFinite(s[k]), `step ${s.step}: ${k} = ${s[k]}`);
       }
       assert.equal(s.buf_h_buf !== undefined, s.step % 50 === 0, `step ${s.step}: buf_h_buf every 50 steps`);
@@ -66,7 +75,19 @@ test('mnist-mlp default run: test accuracy > 0.85, full stream, FDR2 every 50 st
 });
 
 test('native tfjs-node backend: used when built, otherwise a forced request fails with the reason', async (t) => {
-  const tr = spawnTrainer(['mnist-mlp', '--backend', 'tensorflow', '--epochs', '1', '--train-per-class', '100', '--test-per-class', '50', '--steps', '20']);
+  const tr = spawnTrainer([
+    'mnist-mlp',
+    '--backend',
+    'tensorflow',
+    '--epochs',
+    '1',
+    '--train-per-class',
+    '100',
+    '--test-per-class',
+    '50',
+    '--steps',
+    '20',
+  ]);
   try {
     const code = await withTimeout(tr.exit, 120000, 'forced native backend');
     if (nativeInstalled()) {

@@ -68,12 +68,23 @@ test('reference HVP (R-operator) agrees with central differences of the referenc
   const flatP = concat([p.W1, p.b1, p.W2, p.b2]);
   const flatV = concat([v.W1, v.b1, v.W2, v.b2]);
   const eps = 1e-6;
-  const at = (s: number) => mlpLossGradHvp(DIMS, unflatten(DIMS, flatP.map((q, i) => q + s * flatV[i])), x, y, N).grad;
+  const at = (s: number) =>
+    mlpLossGradHvp(
+      DIMS,
+      unflatten(
+        DIMS,
+        flatP.map((q, i) => q + s * flatV[i]),
+      ),
+      x,
+      y,
+      N,
+    ).grad;
   const gp = at(eps);
   const gm = at(-eps);
   const fd = gp.map((g, i) => (g - gm[i]) / (2 * eps));
   // Central difference error O(ε²·|∇³f|) plus float64 cancellation O(u·|g|/ε) ≈ 1e-10.
-  for (let i = 0; i < fd.length; i++) assert.ok(Math.abs(fd[i] - hv![i]) <= 1e-7 * (1 + norm(hv!)), `component ${i}: fd ${fd[i]} vs R-op ${hv![i]}`);
+  for (let i = 0; i < fd.length; i++)
+    assert.ok(Math.abs(fd[i] - hv![i]) <= 1e-7 * (1 + norm(hv!)), `component ${i}: fd ${fd[i]} vs R-op ${hv![i]}`);
 });
 
 test('every observable equals a float64 recomputation (tiny MLP, momentum, dampening, weight decay, centres, FDR2, lr change)', () => {
@@ -113,7 +124,8 @@ test('every observable equals a float64 recomputation (tiny MLP, momentum, dampe
       const TOL = 2e-5;
       close(step.loss, ref.loss, Math.max(1, ref.loss), TOL, `step ${t} loss`);
       for (let i = 0; i < bufNew.length; i++) close(bufNew[i], bufWant[i], norm(bufWant) + 1e-30, TOL, `step ${t} buf_{t+1}[${i}]`);
-      for (let i = 0; i < update.length; i++) close(update[i], -sgd.lr * bufWant[i], sgd.lr * norm(bufWant), TOL, `step ${t} Δ[${i}] = −η buf_{t+1}`);
+      for (let i = 0; i < update.length; i++)
+        close(update[i], -sgd.lr * bufWant[i], sgd.lr * norm(bufWant), TOL, `step ${t} Δ[${i}] = −η buf_{t+1}`);
       close(step.param_sq, dot(theta, theta), dot(theta, theta), TOL, `step ${t} param_sq`);
       close(step.theta_dot_grad, dot(theta, g), norm(theta) * norm(g), TOL, `step ${t} theta_dot_grad`);
       close(step.theta_dot_buf, dot(theta, bufOld), norm(theta) * norm(bufOld) + 1e-30, TOL, `step ${t} theta_dot_buf`);
@@ -236,10 +248,13 @@ test('pathwise identity (§4) holds on the trainer stream to float32 rounding, a
     }
     const os = pick(steps[s])!;
     const oe = pick(steps[e])!;
-    const rhs = (-(1 - mu) * (oe.param_sq! - os.param_sq!) / (2 * lr) + mu * (oe.theta_dot_buf! - os.theta_dot_buf!)) / (1 - damp);
+    const rhs = ((-(1 - mu) * (oe.param_sq! - os.param_sq!)) / (2 * lr) + mu * (oe.theta_dot_buf! - os.theta_dot_buf!)) / (1 - damp);
     const maxSq = Math.max(...steps.slice(s, e + 1).map((r) => r.param_sq!));
     const tol = ((e - s) * 4 * U32 * maxSq * (1 - mu)) / (lr * (1 - damp)) + P * U32 * absSum;
-    assert.ok(Math.abs(lhs - rhs) <= tol, `window [${s},${e}) centre ${centreId ?? 0}: Σ(OL−OR) ${lhs} vs boundary terms ${rhs} (tol ${tol})`);
+    assert.ok(
+      Math.abs(lhs - rhs) <= tol,
+      `window [${s},${e}) centre ${centreId ?? 0}: Σ(OL−OR) ${lhs} vs boundary terms ${rhs} (tol ${tol})`,
+    );
     // Not vacuous: the boundary terms are far larger than the tolerance.
     return Math.abs(rhs) / tol;
   };
@@ -250,6 +265,11 @@ test('pathwise identity (§4) holds on the trainer stream to float32 rounding, a
     [25, 50, 100, 200, 400],
   );
   ratios.push(checkWindow(400, 599, 5), checkWindow(250, 399, 4));
-  assert.ok(ratios.some((r) => r > 10), `identity windows are not informative: |rhs|/tol = ${ratios.join(', ')}`);
-  console.log(`# worst per-step relative residual ${worst.toExponential(2)}; window |boundary terms|/tolerance ${ratios.map((r) => r.toFixed(1)).join(', ')}`);
+  assert.ok(
+    ratios.some((r) => r > 10),
+    `identity windows are not informative: |rhs|/tol = ${ratios.join(', ')}`,
+  );
+  console.log(
+    `# worst per-step relative residual ${worst.toExponential(2)}; window |boundary terms|/tolerance ${ratios.map((r) => r.toFixed(1)).join(', ')}`,
+  );
 });

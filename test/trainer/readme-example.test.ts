@@ -28,7 +28,13 @@ for (const file of ['README.md', 'docs/trainer.md']) {
     const script = path.join(ROOT, 'out', `readme-example-${process.pid}-${path.basename(file)}.js`);
     fs.writeFileSync(script, code);
     try {
-      const r = spawnSync(process.execPath, [script], { cwd: ROOT, env: { ...process.env, STEPS: '60' }, encoding: 'utf8', timeout: 60000, stdio: ['ignore', 'pipe', 'pipe'] });
+      const r = spawnSync(process.execPath, [script], {
+        cwd: ROOT,
+        env: { ...process.env, STEPS: '60' },
+        encoding: 'utf8',
+        timeout: 60000,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       assert.equal(r.status, 0, r.stderr);
       const recs = r.stdout
         .trim()

@@ -21,7 +21,12 @@ export interface Dims {
 }
 
 export function toParams(parts: ArrayLike<number>[]): MlpParams {
-  return { W1: Float64Array.from(parts[0]), b1: Float64Array.from(parts[1]), W2: Float64Array.from(parts[2]), b2: Float64Array.from(parts[3]) };
+  return {
+    W1: Float64Array.from(parts[0]),
+    b1: Float64Array.from(parts[1]),
+    W2: Float64Array.from(parts[2]),
+    b2: Float64Array.from(parts[3]),
+  };
 }
 
 export function flatten(p: MlpParams): Float64Array {

@@ -35,7 +35,10 @@ async function servedUrl(tr: Trainer): Promise<string> {
 }
 
 /** Opens a WebSocket: 'open' with the socket, or the HTTP status it was refused with. */
-function attempt(url: string, opts: { origin?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; ws?: WebSocket; out: Collector }> {
+function attempt(
+  url: string,
+  opts: { origin?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; ws?: WebSocket; out: Collector }> {
   const out = collector();
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, opts);
@@ -59,7 +62,9 @@ const bare = (url: string) => url.replace(/\/\?token=.*$/, '/');
 const errors = (rs: StreamRecord[]) => rs.filter(isEvent('error')) as EventRecord[];
 
 test('WebSocket: no token or a wrong one → 401, a browser Origin → 403 even with the token; the refused cannot stop the run; the token never enters the stream', async () => {
-  const tr = spawnTrainer([...NQM, '--rate', '300', '--serve-ws', '0', '--stdin-control', 'off', '--stdout'], { FDR_MONITOR_TOKEN: undefined });
+  const tr = spawnTrainer([...NQM, '--rate', '300', '--serve-ws', '0', '--stdin-control', 'off', '--stdout'], {
+    FDR_MONITOR_TOKEN: undefined,
+  });
   const open: WebSocket[] = [];
   try {
     const url = await servedUrl(tr);
@@ -106,7 +111,8 @@ test('WebSocket: no token or a wrong one → 401, a browser Origin → 403 even 
     const fin = await tr.out.waitFor<EventRecord>(isEvent('finished'), 'finished');
     assert.equal(fin.reason, 'stop requested (ws)');
     assert.equal(await withTimeout(tr.exit, 15000, 'exit'), 0);
-    const everything = tr.out.records.map((r) => JSON.stringify(r)).join('\n') + viaQuery.out.records.map((r) => JSON.stringify(r)).join('\n');
+    const everything =
+      tr.out.records.map((r) => JSON.stringify(r)).join('\n') + viaQuery.out.records.map((r) => JSON.stringify(r)).join('\n');
     assert.ok(!everything.includes(token), 'the token is nowhere in the stream');
   } finally {
     for (const w of open) w.terminate();
@@ -119,9 +125,24 @@ test('WebSocket token from --ws-token-file (over FDR_MONITOR_TOKEN), from FDR_MO
   const file = path.join(dir, 'token');
   const fileToken = 'from-the-file-0123456789';
   fs.writeFileSync(file, `  ${fileToken}\n`, { mode: 0o600 });
-  const a = spawnTrainer([...NQM, '--rate', '200', '--serve-ws', '0', '--stdin-control', 'on', '--ws-token-file', file, '--ws-allow-origin', 'http://localhost:3000'], {
-    FDR_MONITOR_TOKEN: TOKEN,
-  });
+  const a = spawnTrainer(
+    [
+      ...NQM,
+      '--rate',
+      '200',
+      '--serve-ws',
+      '0',
+      '--stdin-control',
+      'on',
+      '--ws-token-file',
+      file,
+      '--ws-allow-origin',
+      'http://localhost:3000',
+    ],
+    {
+      FDR_MONITOR_TOKEN: TOKEN,
+    },
+  );
   const b = spawnTrainer([...NQM, '--rate', '200', '--serve-ws', '0', '--stdin-control', 'on'], { FDR_MONITOR_TOKEN: TOKEN });
   const open: WebSocket[] = [];
   try {
@@ -166,7 +187,10 @@ test('watch --connect presents the token from --token, from ?token= in the URL, 
   const tr = spawnTrainer([...NQM, '--rate', '200', '--serve-ws', '0', '--stdin-control', 'on', '--stdout'], { FDR_MONITOR_TOKEN: TOKEN });
   const watches: ReturnType<typeof spawn>[] = [];
   const watch = (args: string[], env: NodeJS.ProcessEnv) => {
-    const p = spawn(process.execPath, [MAIN, 'watch', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const p = spawn(process.execPath, [MAIN, 'watch', '--json', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     watches.push(p);
     const res = { out: '', err: '', exit: new Promise<number | null>((r) => p.on('exit', (c) => r(c))) };
     p.stdout!.on('data', (d) => (res.out += d));
@@ -219,7 +243,9 @@ test('a control flood over the WebSocket: rate-limited, every line answered or c
     for (let m = 0; m < MESSAGES; m++) {
       const lines: string[] = [];
       for (let i = 0; i < PER; i++) {
-        lines.push(i % 2 ? 'not json' : JSON.stringify({ type: 'control', command: 'set_lr', lr: i % 4 ? 0.1 : 0.11, request: `f${m}-${i}` }));
+        lines.push(
+          i % 2 ? 'not json' : JSON.stringify({ type: 'control', command: 'set_lr', lr: i % 4 ? 0.1 : 0.11, request: `f${m}-${i}` }),
+        );
       }
       a.ws!.send(lines.join('\n'));
     }
@@ -238,7 +264,9 @@ test('a control flood over the WebSocket: rate-limited, every line answered or c
     const deadline = Date.now() + 30000;
     while (accounted() < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.equal(accounted(), sent, 'every line answered or counted');
-    const answered = a.out.records.filter((r) => isEvent('lr_set')(r) || (isEvent('error')(r) && (r as EventRecord).dropped === undefined)).length;
+    const answered = a.out.records.filter(
+      (r) => isEvent('lr_set')(r) || (isEvent('error')(r) && (r as EventRecord).dropped === undefined),
+    ).length;
     const dropReports = errors(a.out.records).filter((e) => typeof e.dropped === 'number');
     assert.ok(answered < sent / 4, `most of the flood was not parsed (${answered} answered of ${sent})`);
     assert.ok(dropReports.length >= 1 && dropReports.every((e) => /dropped: more than 100 at once or 50 a second/.test(String(e.reason))));
@@ -258,7 +286,10 @@ test('a control flood over the WebSocket: rate-limited, every line answered or c
     assert.ok(errors(replay).length <= 256, `error events replayed: ${errors(replay).length}`);
     assert.ok(replay.filter(isEvent('lr_set')).length <= 256, `lr_set events replayed: ${replay.filter(isEvent('lr_set')).length}`);
     const steps = replay.filter((r): r is StepRecord => r.type === 'step').map((r) => r.step);
-    assert.ok(steps.every((s, i) => i === 0 || s === steps[i - 1] + 1), 'replayed steps in order, none missing');
+    assert.ok(
+      steps.every((s, i) => i === 0 || s === steps[i - 1] + 1),
+      'replayed steps in order, none missing',
+    );
     b.ws!.send(JSON.stringify({ type: 'control', command: 'stop' }));
     await b.out.waitFor(isEvent('finished'), 'finished');
     assert.equal(await withTimeout(tr.exit, 15000, 'exit'), 0);
@@ -309,7 +340,11 @@ test('SIGTERM ends a run that is flooded with control lines and serves a client 
         const text = partial + buf.toString('utf8');
         const lines = text.split('\n');
         partial = lines.pop() ?? '';
-        const recs = lines.filter((l) => l.startsWith('{"type":"event"')).map(parseLine).filter((r) => r.ok).map((r) => (r as { record: StreamRecord }).record);
+        const recs = lines
+          .filter((l) => l.startsWith('{"type":"event"'))
+          .map(parseLine)
+          .filter((r) => r.ok)
+          .map((r) => (r as { record: StreamRecord }).record);
         return errors(recs).some((e) => typeof e.dropped === 'number' && e.dropped > 0);
       } finally {
         fs.closeSync(fd);
@@ -324,10 +359,20 @@ test('SIGTERM ends a run that is flooded with control lines and serves a client 
     assert.equal(await withTimeout(tr.exit, 20000, 'exit on SIGTERM while flooded'), 0);
     const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
     const last = parseLine(lines[lines.length - 1]);
-    assert.ok(last.ok && last.record.type === 'event' && last.record.event === 'finished', `last line: ${lines[lines.length - 1].slice(0, 200)}`);
+    assert.ok(
+      last.ok && last.record.type === 'event' && last.record.event === 'finished',
+      `last line: ${lines[lines.length - 1].slice(0, 200)}`,
+    );
     assert.equal((last.record as EventRecord).reason, 'SIGTERM received');
-    const events = lines.filter((l) => l.startsWith('{"type":"event"')).map(parseLine).filter((r) => r.ok).map((r) => (r as { record: StreamRecord }).record);
-    assert.ok(errors(events).some((e) => typeof e.dropped === 'number' && e.dropped > 0), 'the flood was counted as dropped');
+    const events = lines
+      .filter((l) => l.startsWith('{"type":"event"'))
+      .map(parseLine)
+      .filter((r) => r.ok)
+      .map((r) => (r as { record: StreamRecord }).record);
+    assert.ok(
+      errors(events).some((e) => typeof e.dropped === 'number' && e.dropped > 0),
+      'the flood was counted as dropped',
+    );
   } finally {
     flooding = false;
     flooder?.terminate();
@@ -346,7 +391,10 @@ test('control file made world-writable, replaced by a directory, removed, replac
     if (!fs.existsSync(file)) return [];
     const lines = fs.readFileSync(file, 'utf8').split('\n');
     lines.pop();
-    return lines.map(parseLine).filter((r) => r.ok).map((r) => (r as { record: StreamRecord }).record);
+    return lines
+      .map(parseLine)
+      .filter((r) => r.ok)
+      .map((r) => (r as { record: StreamRecord }).record);
   };
   const until = async (pred: (rs: StreamRecord[]) => boolean, what: string) => {
     const deadline = Date.now() + 20000;

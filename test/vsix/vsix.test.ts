@@ -123,7 +123,12 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
     assert.deepEqual(bad, [], 'build/test baggage in the .vsix');
     const byTop = new Map<string, number>();
     for (const f of files) {
-      const top = f.startsWith('node_modules/') ? f.split('/').slice(0, f.split('/')[1].startsWith('@') ? 3 : 2).join('/') : f.split('/')[0];
+      const top = f.startsWith('node_modules/')
+        ? f
+            .split('/')
+            .slice(0, f.split('/')[1].startsWith('@') ? 3 : 2)
+            .join('/')
+        : f.split('/')[0];
       byTop.set(top, (byTop.get(top) ?? 0) + fs.statSync(path.join(installed, f)).size);
     }
     const rows = [...byTop].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / 1048576).toFixed(2)} MB`);
@@ -157,66 +162,94 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
 
     // The MNIST example, tiny: TensorFlow.js from the shipped node bundles, the
     // wasm backend from the shipped .wasm binaries, the shipped digits.
-    const mn = run(['train', 'mnist-mlp', '--epochs', '1', '--train-per-class', '20', '--test-per-class', '5', '--backend', 'wasm', '--stdin-control', 'off']);
+    const mn = run([
+      'train',
+      'mnist-mlp',
+      '--epochs',
+      '1',
+      '--train-per-class',
+      '20',
+      '--test-per-class',
+      '5',
+      '--backend',
+      'wasm',
+      '--stdin-control',
+      'off',
+    ]);
     assert.equal(mn.status, 0, `train mnist-mlp from the .vsix failed:\n${mn.stderr}`);
     const recs = parse(mn.stdout);
     const meta = recs.find((r): r is MetaRecord => r.type === 'meta');
     assert.equal(meta?.backend, 'wasm', JSON.stringify(meta));
     const steps = recs.filter((r): r is StepRecord => r.type === 'step');
-    assert.ok(steps.length >= 3 && steps.every((r) => Number.isFinite(r.loss) && Number.isFinite(r.theta_dot_grad)), `${steps.length} finite steps`);
-    assert.ok(recs.some((r) => r.type === 'event' && typeof r.test_accuracy === 'number'), 'a test-accuracy event');
+    assert.ok(
+      steps.length >= 3 && steps.every((r) => Number.isFinite(r.loss) && Number.isFinite(r.theta_dot_grad)),
+      `${steps.length} finite steps`,
+    );
+    assert.ok(
+      recs.some((r) => r.type === 'event' && typeof r.test_accuracy === 'number'),
+      'a test-accuracy event',
+    );
     assert.ok(recs.some((r) => r.type === 'event' && r.event === 'finished'));
   });
 
-  test('in the workbench, the installed extension runs the NQM example to a suggestion and Apply is acknowledged', { timeout: 300_000 }, async () => {
-    // Demo speed (as the e2e test): the run must still be alive when Apply is clicked.
-    const t0 = Date.now();
-    const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
-    const wb = await openWorkbenchSession({ vsix, settings: { 'fdrMonitor.nqmArgs': ['--rate', '2000'] } });
-    const phases: string[] = [`workbench ${since()}`];
-    try {
-      // Only the installed copy can be running: no development path was given.
-      assert.ok(!wb.url.includes('extensionDevelopmentPath'));
-      await wb.runCommand('FDR: Start FDR monitor', 120_000);
-      const pick = wb.page.locator('.quick-input-widget [role="option"]', { hasText: 'NQM example' }).first();
-      await pick.waitFor({ state: 'visible', timeout: 30_000 });
-      await pick.click();
-      phases.push(`NQM started ${since()}`);
-      const panel = await wb.webview('#charts', 90_000);
-      // The suggestion card's Apply button, or — fail fast — the source reported as failed.
-      // (Locators, not string predicates: the webview's CSP forbids eval.)
-      await panel
-        .locator('#apply-button')
-        .or(panel.locator('#status-card', { hasText: '— failed' }))
-        .first()
-        .waitFor({ state: 'visible', timeout: 120_000 });
-      assert.ok(await panel.$('#apply-button'), `the NQM run failed: ${await panel.textContent('#status-card')}`);
-      phases.push(`suggestion ${since()}`);
-      const points = await panel.$$eval('.chart[data-points]', (els) => els.map((e) => Number(e.getAttribute('data-points'))));
-      assert.ok(points.some((n) => n > 0), `charts have data: ${points}`);
-      const text = await panel.textContent('#suggestion-text');
-      assert.match(text ?? '', /drop/i);
-      await panel.locator('#apply-button').click();
-      await panel.waitForSelector('#apply-state[data-phase="acknowledged"]', { timeout: 60_000 });
-      // The trainer took the new rate: the learning-rate chart steps down to η·0.1.
-      await panel.waitForFunction(
-        () => {
-          const b = (globalThis as unknown as { document: { querySelector(s: string): { dataset: Record<string, string> } | null } }).document.querySelector('#chart-lr');
-          return !!b && Number(b.dataset.changes) >= 2 && Math.abs(Number(b.dataset.lastLr) - 0.01) < 1e-12;
-        },
-        undefined,
-        { timeout: 30_000 },
-      );
-      phases.push(`acknowledged + lr chart stepped down ${since()}`);
-      console.log(`# installed extension, UI: ${phases.join(', ')}`);
-      const shot = await wb.screenshot('vsix-panel.png');
-      assert.ok(fs.statSync(shot).size > 10_000, 'a real screenshot');
-    } catch (e) {
-      await wb.screenshot('vsix-panel-failure.png').catch(() => undefined);
-      const out = wb.server.output().trim().split('\n').slice(-30).join('\n');
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- code-server output (last lines):\n${out}`);
-    } finally {
-      await wb.close();
-    }
-  });
+  test(
+    'in the workbench, the installed extension runs the NQM example to a suggestion and Apply is acknowledged',
+    { timeout: 300_000 },
+    async () => {
+      // Demo speed (as the e2e test): the run must still be alive when Apply is clicked.
+      const t0 = Date.now();
+      const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+      const wb = await openWorkbenchSession({ vsix, settings: { 'fdrMonitor.nqmArgs': ['--rate', '2000'] } });
+      const phases: string[] = [`workbench ${since()}`];
+      try {
+        // Only the installed copy can be running: no development path was given.
+        assert.ok(!wb.url.includes('extensionDevelopmentPath'));
+        await wb.runCommand('FDR: Start FDR monitor', 120_000);
+        const pick = wb.page.locator('.quick-input-widget [role="option"]', { hasText: 'NQM example' }).first();
+        await pick.waitFor({ state: 'visible', timeout: 30_000 });
+        await pick.click();
+        phases.push(`NQM started ${since()}`);
+        const panel = await wb.webview('#charts', 90_000);
+        // The suggestion card's Apply button, or — fail fast — the source reported as failed.
+        // (Locators, not string predicates: the webview's CSP forbids eval.)
+        await panel
+          .locator('#apply-button')
+          .or(panel.locator('#status-card', { hasText: '— failed' }))
+          .first()
+          .waitFor({ state: 'visible', timeout: 120_000 });
+        assert.ok(await panel.$('#apply-button'), `the NQM run failed: ${await panel.textContent('#status-card')}`);
+        phases.push(`suggestion ${since()}`);
+        const points = await panel.$$eval('.chart[data-points]', (els) => els.map((e) => Number(e.getAttribute('data-points'))));
+        assert.ok(
+          points.some((n) => n > 0),
+          `charts have data: ${points}`,
+        );
+        const text = await panel.textContent('#suggestion-text');
+        assert.match(text ?? '', /drop/i);
+        await panel.locator('#apply-button').click();
+        await panel.waitForSelector('#apply-state[data-phase="acknowledged"]', { timeout: 60_000 });
+        // The trainer took the new rate: the learning-rate chart steps down to η·0.1.
+        await panel.waitForFunction(
+          () => {
+            const b = (
+              globalThis as unknown as { document: { querySelector(s: string): { dataset: Record<string, string> } | null } }
+            ).document.querySelector('#chart-lr');
+            return !!b && Number(b.dataset.changes) >= 2 && Math.abs(Number(b.dataset.lastLr) - 0.01) < 1e-12;
+          },
+          undefined,
+          { timeout: 30_000 },
+        );
+        phases.push(`acknowledged + lr chart stepped down ${since()}`);
+        console.log(`# installed extension, UI: ${phases.join(', ')}`);
+        const shot = await wb.screenshot('vsix-panel.png');
+        assert.ok(fs.statSync(shot).size > 10_000, 'a real screenshot');
+      } catch (e) {
+        await wb.screenshot('vsix-panel-failure.png').catch(() => undefined);
+        const out = wb.server.output().trim().split('\n').slice(-30).join('\n');
+        throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- code-server output (last lines):\n${out}`);
+      } finally {
+        await wb.close();
+      }
+    },
+  );
 });

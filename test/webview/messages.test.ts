@@ -78,7 +78,10 @@ test('the suggestion sentence', () => {
     suggestionText({ action: 'drop_lr', lr: 0.05, suggestedLr: 0.005, tolerance: 0.005, confidence: 0.9 }),
     'equilibrated within ±0.5% at η = 0.05 (90%): drop to 0.005',
   );
-  assert.match(suggestionText({ action: 'diverging', lr: 1, suggestedLr: 0.1, tolerance: 0.01, confidence: 0.95 }), /^diverging at η = 1: drop to 0.1 now$/);
+  assert.match(
+    suggestionText({ action: 'diverging', lr: 1, suggestedLr: 0.1, tolerance: 0.01, confidence: 0.95 }),
+    /^diverging at η = 1: drop to 0.1 now$/,
+  );
   assert.equal(formatLr(1e-5), '1e-5');
   assert.equal(formatLr(0.0125), '0.0125');
 });

@@ -39,7 +39,13 @@ test('SeriesStore.visible covers the view plus one point beyond each edge', () =
 
 test('updates apply in sequence; a missing one is detected, not papered over', () => {
   const m = new PanelModel();
-  const reset: UpdateMessage = { type: 'update', seq: 1, reset: true, run: { id: 'r1', title: 'NQM' }, series: { loss: cols(0, 100, (x) => 1 / (x + 1)) } };
+  const reset: UpdateMessage = {
+    type: 'update',
+    seq: 1,
+    reset: true,
+    run: { id: 'r1', title: 'NQM' },
+    series: { loss: cols(0, 100, (x) => 1 / (x + 1)) },
+  };
   assert.equal(m.applyUpdate(reset), 'applied');
   assert.equal(m.applyUpdate({ type: 'update', seq: 2, series: { loss: cols(100, 200, () => 0.01) } }), 'applied');
   assert.equal(m.stores.loss.length, 200);
@@ -55,22 +61,48 @@ test('updates apply in sequence; a missing one is detected, not papered over', (
 test('cards follow updates: suggestion set and cleared, apply phases, markers appended', () => {
   const m = new PanelModel();
   m.applyUpdate({ type: 'update', seq: 1, reset: true, run: { id: 'r', title: 't' } });
-  const sug = { id: 's0', action: 'drop_lr' as const, step: 2000, lr: 0.1, suggestedLr: 0.01, epsilon: 0.001, ci: [-0.004, 0.006] as [number, number], tolerance: 0.01, confidence: 0.95, text: 'x' };
+  const sug = {
+    id: 's0',
+    action: 'drop_lr' as const,
+    step: 2000,
+    lr: 0.1,
+    suggestedLr: 0.01,
+    epsilon: 0.001,
+    ci: [-0.004, 0.006] as [number, number],
+    tolerance: 0.01,
+    confidence: 0.95,
+    text: 'x',
+  };
   m.applyUpdate({ type: 'update', seq: 2, suggestion: sug, markers: [{ kind: 'suggested', step: 2000, lr: 0.01 }] });
   assert.equal(m.suggestion?.id, 's0');
   m.applyUpdate({ type: 'update', seq: 3, apply: { suggestionId: 's0', request: 'r1', lr: 0.01, phase: 'pending' } });
   assert.equal(m.suggestion?.id, 's0', 'an absent field leaves the card as it was');
-  m.applyUpdate({ type: 'update', seq: 4, suggestion: null, apply: { suggestionId: 's0', request: 'r1', lr: 0.01, phase: 'acknowledged', ackStep: 2013 }, markers: [{ kind: 'applied', step: 2013, lr: 0.01 }] });
+  m.applyUpdate({
+    type: 'update',
+    seq: 4,
+    suggestion: null,
+    apply: { suggestionId: 's0', request: 'r1', lr: 0.01, phase: 'acknowledged', ackStep: 2013 },
+    markers: [{ kind: 'applied', step: 2013, lr: 0.01 }],
+  });
   assert.equal(m.suggestion, null);
   assert.equal(m.apply?.phase, 'acknowledged');
-  assert.deepEqual(m.markers.map((x) => x.kind), ['suggested', 'applied']);
+  assert.deepEqual(
+    m.markers.map((x) => x.kind),
+    ['suggested', 'applied'],
+  );
 });
 
 test('state survives a reload: bounded, extremes kept, prefs and cards restored', () => {
   const m = new PanelModel();
   const n = 300_000;
   const loss = cols(0, n, (x) => 2 * Math.exp(-x / 50_000) + (x === 123_457 ? 40 : 0));
-  m.applyUpdate({ type: 'update', seq: 1, reset: true, run: { id: 'run-7', title: 'NQM' }, series: { loss, eps: cols(0, 600, (x) => 0.5 / (x + 1)) } });
+  m.applyUpdate({
+    type: 'update',
+    seq: 1,
+    reset: true,
+    run: { id: 'run-7', title: 'NQM' },
+    series: { loss, eps: cols(0, 600, (x) => 0.5 / (x + 1)) },
+  });
   m.applyUpdate({ type: 'update', seq: 2, markers: [{ kind: 'applied', step: 1000, lr: 0.01 }] });
   m.prefs = { logLoss: false, smoothing: 0.5, view: [1000, 2000] };
   const json = JSON.stringify(m.toState());
@@ -100,7 +132,10 @@ test('corrupt or foreign state is ignored field by field', () => {
     lastSeq: 'x',
     prefs: { logLoss: 'no', smoothing: 7, view: [5, 1] },
     series: { loss: { xs: [1, 2], ys: [1] }, eps: { xs: [1, 2], ys: [0.1, 0.2] } },
-    markers: [{ kind: 'evil', step: 1, lr: 1 }, { kind: 'applied', step: 2, lr: 0.1 }],
+    markers: [
+      { kind: 'evil', step: 1, lr: 1 },
+      { kind: 'applied', step: 2, lr: 0.1 },
+    ],
   });
   assert.equal(r.run, null);
   assert.equal(r.lastSeq, null);
@@ -150,12 +185,21 @@ test('SmoothedStore is the bias-corrected EMA of a varying series, the same in o
     for (let i = 0; i < upto; i++) {
       assert.equal(sm.out.xs[i], i);
       if (ref[i] === null) assert.ok(Number.isNaN(sm.out.ys[i]), `point ${i} is a gap`);
-      else assert.ok(Math.abs(sm.out.ys[i] - ref[i]!) <= 1e-12 * Math.max(1, Math.abs(ref[i]!)), `w=${w} point ${i}: ${sm.out.ys[i]} vs ${ref[i]}`);
+      else
+        assert.ok(
+          Math.abs(sm.out.ys[i] - ref[i]!) <= 1e-12 * Math.max(1, Math.abs(ref[i]!)),
+          `w=${w} point ${i}: ${sm.out.ys[i]} vs ${ref[i]}`,
+        );
     }
   };
   const s = new SeriesStore();
   const sm = new SmoothedStore(s, 0.8);
-  for (const [a, b] of [[0, 7], [7, 8], [8, 25], [25, 40]]) {
+  for (const [a, b] of [
+    [0, 7],
+    [7, 8],
+    [8, 25],
+    [25, 40],
+  ]) {
     s.append(cols(a, b, f));
     sm.sync();
     check(sm, 0.8, b);
@@ -200,6 +244,9 @@ test('long ranges decimate by blocks: ascending, bounded, every extreme and gap 
     let iMax = b * 64;
     for (let i = b * 64; i < (b + 1) * 64; i++) if ((ys[i] ?? -Infinity) > (ys[iMax] ?? -Infinity)) iMax = i;
     const near = p.xs.filter((x) => Math.abs(x - iMax * 2) <= colWidth);
-    assert.ok(near.some((x) => (at.get(x) ?? -Infinity) >= (ys[iMax] as number)), `block ${b}'s maximum is covered`);
+    assert.ok(
+      near.some((x) => (at.get(x) ?? -Infinity) >= (ys[iMax] as number)),
+      `block ${b}'s maximum is covered`,
+    );
   }
 });

@@ -358,7 +358,8 @@ export class PanelModel {
       const p = o.prefs;
       if (typeof p.logLoss === 'boolean') m.prefs.logLoss = p.logLoss;
       if (typeof p.smoothing === 'number' && p.smoothing >= 0 && p.smoothing < 1) m.prefs.smoothing = p.smoothing;
-      if (Array.isArray(p.view) && p.view.length === 2 && p.view.every(Number.isFinite) && p.view[0] < p.view[1]) m.prefs.view = [p.view[0], p.view[1]];
+      if (Array.isArray(p.view) && p.view.length === 2 && p.view.every(Number.isFinite) && p.view[0] < p.view[1])
+        m.prefs.view = [p.view[0], p.view[1]];
     }
     if (o.run && typeof o.run.id === 'string' && typeof o.run.title === 'string') m.run = o.run;
     if (typeof o.lastSeq === 'number' && Number.isInteger(o.lastSeq)) m.lastSeq = o.lastSeq;
@@ -368,7 +369,10 @@ export class PanelModel {
         if (c && Array.isArray(c.xs) && Array.isArray(c.ys) && c.xs.length === c.ys.length) m.stores[k].append(c);
       }
     }
-    if (Array.isArray(o.markers)) m.markers = o.markers.filter((x) => x && (x.kind === 'suggested' || x.kind === 'applied') && Number.isFinite(x.step) && Number.isFinite(x.lr));
+    if (Array.isArray(o.markers))
+      m.markers = o.markers.filter(
+        (x) => x && (x.kind === 'suggested' || x.kind === 'applied') && Number.isFinite(x.step) && Number.isFinite(x.lr),
+      );
     if (o.status && typeof o.status === 'object') m.status = o.status;
     if (o.suggestion && typeof o.suggestion === 'object' && typeof o.suggestion.id === 'string') m.suggestion = o.suggestion;
     if (o.apply && typeof o.apply === 'object' && typeof o.apply.phase === 'string') m.apply = o.apply;

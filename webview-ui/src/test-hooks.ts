@@ -26,7 +26,10 @@ export function installTestHooks(win: Window, hooks: PanelHooks): void {
 export function publishMetrics(body: HTMLElement, model: PanelModel, metrics: Metrics): void {
   body.dataset.points = String(model.points);
   body.dataset.latencies = metrics.latencies.slice(-300).join(',');
-  body.dataset.renderMs = metrics.renderTimes.slice(-300).map((t) => t.toFixed(1)).join(',');
+  body.dataset.renderMs = metrics.renderTimes
+    .slice(-300)
+    .map((t) => t.toFixed(1))
+    .join(',');
   body.dataset.arrivals = metrics.arrivals.join(',');
   body.dataset.handleMs = metrics.handleMs.map((t) => t.toFixed(2)).join(',');
 }

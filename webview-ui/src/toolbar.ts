@@ -20,9 +20,18 @@ export class Toolbar {
     const logBox = el('input', { type: 'checkbox', id: 'log-loss' });
     const smoothRange = el('input', { type: 'range', id: 'smoothing', min: '0', max: '0.99', step: '0.01' });
     const smoothLabel = el('span', { id: 'smoothing-value' });
-    this.followButton = el('button', { id: 'follow', title: 'Show the whole run and follow new steps (or double-click a chart)' }, 'Follow run');
+    this.followButton = el(
+      'button',
+      { id: 'follow', title: 'Show the whole run and follow new steps (or double-click a chart)' },
+      'Follow run',
+    );
     const exportButton = el('button', { id: 'export', title: 'Export records, analysis and charts' }, 'Export…');
-    this.element.append(el('label', {}, logBox, ' log loss'), el('label', {}, ' smoothing ', smoothRange, smoothLabel), this.followButton, exportButton);
+    this.element.append(
+      el('label', {}, logBox, ' log loss'),
+      el('label', {}, ' smoothing ', smoothRange, smoothLabel),
+      this.followButton,
+      exportButton,
+    );
     logBox.checked = model.prefs.logLoss;
     smoothRange.value = String(model.prefs.smoothing);
     smoothLabel.textContent = model.prefs.smoothing.toFixed(2);

@@ -81,7 +81,8 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
     try {
       await option.waitFor({ state: 'visible', timeout: 3000 });
     } catch {
-      if (Date.now() > deadline) throw new Error(`command '${title}' not found in the command palette after ${attempt} tries (is the extension activated?)`);
+      if (Date.now() > deadline)
+        throw new Error(`command '${title}' not found in the command palette after ${attempt} tries (is the extension activated?)`);
       await page.keyboard.press('Escape');
       await page.waitForTimeout(1000);
       continue;
@@ -109,7 +110,8 @@ export async function webviewFrame(page: Page, opts: { selector?: string; timeou
       if (!inner) continue;
       if (!opts.selector || (await inner.$(opts.selector))) return inner;
     }
-    if (Date.now() > deadline) throw new Error(`no webview${opts.selector ? ` containing '${opts.selector}'` : ''} appeared within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(`no webview${opts.selector ? ` containing '${opts.selector}'` : ''} appeared within ${timeoutMs / 1000} s`);
     await page.waitForTimeout(250);
   }
 }

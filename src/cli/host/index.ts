@@ -21,12 +21,16 @@ async function cli(argv: string[]): Promise<number> {
   if (cmd === 'install') {
     const t0 = Date.now();
     const h = await ensureHost();
-    process.stderr.write(`[host] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: node ${h.nodeBin}, code-server ${h.codeServerDir}, chromium ${h.chromium}\n`);
+    process.stderr.write(
+      `[host] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: node ${h.nodeBin}, code-server ${h.codeServerDir}, chromium ${h.chromium}\n`,
+    );
     return 0;
   }
   if (cmd === 'status') {
     const h = locateHost();
-    process.stdout.write(h ? `installed in ${h.cacheDir}\n` : `not (fully) installed; cache ${cacheDir()}: run 'node out/src/cli/host/index.js install'\n`);
+    process.stdout.write(
+      h ? `installed in ${h.cacheDir}\n` : `not (fully) installed; cache ${cacheDir()}: run 'node out/src/cli/host/index.js install'\n`,
+    );
     return h ? 0 : 1;
   }
   process.stderr.write('usage: node out/src/cli/host/index.js install|status\n');

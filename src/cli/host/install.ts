@@ -241,13 +241,19 @@ export function parseVersionLine(stdout: string): { codeServer: string; line: st
  */
 export function verifyCodeServer(nodeBin: string, codeServerDir: string, cache: string): InstallMarker {
   const version = packageVersion(codeServerDir);
-  if (version !== CODE_SERVER_VERSION) throw new HostSetupError(`${codeServerDir}/package.json has version '${version}', expected ${CODE_SERVER_VERSION}`);
+  if (version !== CODE_SERVER_VERSION)
+    throw new HostSetupError(`${codeServerDir}/package.json has version '${version}', expected ${CODE_SERVER_VERSION}`);
   const missing = missingNativeModules(codeServerDir);
   if (missing.length) throw new HostSetupError(`code-server's native modules were not built: ${missing.join(', ')}`);
   const native = REQUIRED_NATIVE.map((rel) => path.join(codeServerDir, rel));
-  const load = spawnSync(nodeBin, ['-e', 'for (const f of process.argv.slice(1)) require(f)', ...native], { encoding: 'utf8', timeout: 60_000 });
+  const load = spawnSync(nodeBin, ['-e', 'for (const f of process.argv.slice(1)) require(f)', ...native], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   if (load.status !== 0) {
-    throw new HostSetupError(`code-server's native modules do not load in Node ${NODE_VERSION} (exit ${load.status}): ${(load.stderr ?? '').trim().split('\n').slice(0, 5).join(' | ')}`);
+    throw new HostSetupError(
+      `code-server's native modules do not load in Node ${NODE_VERSION} (exit ${load.status}): ${(load.stderr ?? '').trim().split('\n').slice(0, 5).join(' | ')}`,
+    );
   }
   const dir = fs.mkdtempSync(path.join(cache, 'verify-'));
   try {
@@ -304,7 +310,8 @@ export async function ensureHost(options: EnsureOptions = {}): Promise<HostPaths
       log(`Node ${NODE_VERSION}: installing from npm (${NODE_PACKAGE}, ≈190 MB)…`);
       const t0 = Date.now();
       await npmInstallStaged(nodeInstallDir(cache), [`${NODE_PACKAGE}@${NODE_VERSION}`], process.env.PATH ?? '', undefined, cache);
-      if (!nodeUsable(nodeBin, nodeDir)) throw new HostSetupError(`Node ${NODE_VERSION} installed but ${nodeBin} does not run or lacks headers`);
+      if (!nodeUsable(nodeBin, nodeDir))
+        throw new HostSetupError(`Node ${NODE_VERSION} installed but ${nodeBin} does not run or lacks headers`);
       log(`Node ${NODE_VERSION}: installed in ${secs(t0)}`);
     }
 
@@ -313,40 +320,63 @@ export async function ensureHost(options: EnsureOptions = {}): Promise<HostPaths
       // Complete files without our marker (an earlier installer): check them once instead of reinstalling.
       try {
         writeMarker(codeServerInstallDir(cache), verifyCodeServer(nodeBin, codeServerPaths(cache).codeServerDir, cache));
-        log(`code-server ${CODE_SERVER_VERSION}: cached copy checked (native modules load, --version answers) and marked ${INSTALL_MARKER}`);
+        log(
+          `code-server ${CODE_SERVER_VERSION}: cached copy checked (native modules load, --version answers) and marked ${INSTALL_MARKER}`,
+        );
         csReady = true;
       } catch (e) {
-        log(`code-server ${CODE_SERVER_VERSION}: the cached copy failed its check (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); reinstalling`);
+        log(
+          `code-server ${CODE_SERVER_VERSION}: the cached copy failed its check (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); reinstalling`,
+        );
         ensureSystemPackages({ needBuildTools: true, needBrowser, allowApt, log });
       }
     }
     if (csReady) log(`code-server ${CODE_SERVER_VERSION}: cached (${codeServerInstallDir(cache)})`);
     else {
-      log(`code-server ${CODE_SERVER_VERSION}: installing from npm and building its native modules with Node ${NODE_VERSION} (≈3 min on 2 cores)…`);
+      log(
+        `code-server ${CODE_SERVER_VERSION}: installing from npm and building its native modules with Node ${NODE_VERSION} (≈3 min on 2 cores)…`,
+      );
       const t0 = Date.now();
       const pathWithNode24 = path.join(nodeDir, 'bin') + path.delimiter + (process.env.PATH ?? '');
-      await npmInstallStaged(codeServerInstallDir(cache), [`code-server@${CODE_SERVER_VERSION}`], pathWithNode24, nodeDir, cache, async (staging) => {
-        const dir = path.join(staging, 'node_modules', 'code-server');
-        if (missingNativeModules(dir).length) {
-          // npm 11 warns that code-server's postinstall is "not yet covered by allowScripts"; should a
-          // later npm skip it, run it ourselves, as npm would have (it reads npm's user agent).
-          log(`code-server ${CODE_SERVER_VERSION}: npm did not run its install script; running postinstall.sh directly…`);
-          const env = isolatedEnv(cache, pathWithNode24, nodeDir);
-          env.npm_config_user_agent = `npm/unknown node/v${NODE_VERSION} linux x64`;
-          await runLogged('sh', ['./postinstall.sh'], dir, env, path.join(cache, 'install.log'));
-          // If the nested installs skipped their dependencies' scripts too, `npm rebuild` runs them explicitly.
-          if (missingNativeModules(dir).length) await runLogged('npm', ['rebuild', '--foreground-scripts'], path.join(dir, 'lib', 'vscode'), env, path.join(cache, 'install.log'));
-          const missing = missingNativeModules(dir);
-          if (missing.length) {
-            throw new HostSetupError(
-              `code-server installed but its native modules were not built (${missing.join(', ')}); log: ${path.join(cache, 'install.log')}`,
-            );
+      await npmInstallStaged(
+        codeServerInstallDir(cache),
+        [`code-server@${CODE_SERVER_VERSION}`],
+        pathWithNode24,
+        nodeDir,
+        cache,
+        async (staging) => {
+          const dir = path.join(staging, 'node_modules', 'code-server');
+          if (missingNativeModules(dir).length) {
+            // npm 11 warns that code-server's postinstall is "not yet covered by allowScripts"; should a
+            // later npm skip it, run it ourselves, as npm would have (it reads npm's user agent).
+            log(`code-server ${CODE_SERVER_VERSION}: npm did not run its install script; running postinstall.sh directly…`);
+            const env = isolatedEnv(cache, pathWithNode24, nodeDir);
+            env.npm_config_user_agent = `npm/unknown node/v${NODE_VERSION} linux x64`;
+            await runLogged('sh', ['./postinstall.sh'], dir, env, path.join(cache, 'install.log'));
+            // If the nested installs skipped their dependencies' scripts too, `npm rebuild` runs them explicitly.
+            if (missingNativeModules(dir).length)
+              await runLogged(
+                'npm',
+                ['rebuild', '--foreground-scripts'],
+                path.join(dir, 'lib', 'vscode'),
+                env,
+                path.join(cache, 'install.log'),
+              );
+            const missing = missingNativeModules(dir);
+            if (missing.length) {
+              throw new HostSetupError(
+                `code-server installed but its native modules were not built (${missing.join(', ')}); log: ${path.join(cache, 'install.log')}`,
+              );
+            }
           }
-        }
-        // The marker goes in before the rename: a folder in place without it was never verified.
-        writeMarker(staging, verifyCodeServer(nodeBin, dir, cache));
-      });
-      if (codeServerState(cache) !== 'ready') throw new HostSetupError(`code-server ${CODE_SERVER_VERSION} was installed into ${codeServerInstallDir(cache)} but is not complete there`);
+          // The marker goes in before the rename: a folder in place without it was never verified.
+          writeMarker(staging, verifyCodeServer(nodeBin, dir, cache));
+        },
+      );
+      if (codeServerState(cache) !== 'ready')
+        throw new HostSetupError(
+          `code-server ${CODE_SERVER_VERSION} was installed into ${codeServerInstallDir(cache)} but is not complete there`,
+        );
       log(`code-server ${CODE_SERVER_VERSION}: installed in ${secs(t0)}`);
     }
     log(chromium ? `chromium: ${chromium}` : 'chromium: not installed (not needed: open the URL in your own browser)');
@@ -374,7 +404,11 @@ export function ensureSystemPackages(opts: { needBuildTools: boolean; needBrowse
   if (opts.needBrowser ?? true) needs.push({ pkg: 'chromium', present: () => findChromium() !== undefined, what: 'chromium not found' });
   if (opts.needBuildTools) {
     needs.push(
-      { pkg: 'libkrb5-dev', present: () => fs.existsSync('/usr/include/gssapi/gssapi.h'), what: 'Kerberos headers (gssapi/gssapi.h) not found' },
+      {
+        pkg: 'libkrb5-dev',
+        present: () => fs.existsSync('/usr/include/gssapi/gssapi.h'),
+        what: 'Kerberos headers (gssapi/gssapi.h) not found',
+      },
       { pkg: 'g++', present: () => onPath('g++'), what: 'a C++ compiler (g++) not found' },
       { pkg: 'make', present: () => onPath('make'), what: 'make not found' },
       { pkg: 'python3', present: () => onPath('python3'), what: 'python3 (for node-gyp) not found' },
@@ -395,7 +429,10 @@ export function ensureSystemPackages(opts: { needBuildTools: boolean; needBrowse
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   for (const args of [['update'], ['install', '-y', '--no-install-recommends', ...pkgs]]) {
     const r = spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
-    if (r.status !== 0) throw new HostSetupError(`apt-get ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-5).join(' | ')}`);
+    if (r.status !== 0)
+      throw new HostSetupError(
+        `apt-get ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-5).join(' | ')}`,
+      );
   }
   const still = missing.filter((n) => !n.present());
   if (still.length) throw new HostSetupError(`after apt-get install: ${still.map((n) => n.what).join('; ')}`);
@@ -441,7 +478,10 @@ async function npmInstallStaged(
     if (name.startsWith(base)) fs.rmSync(path.join(path.dirname(target), name), { recursive: true, force: true });
   }
   fs.mkdirSync(staging, { recursive: true });
-  fs.writeFileSync(path.join(staging, 'package.json'), JSON.stringify({ name: 'fdr-monitor-host', version: '0.0.0', private: true }, null, 2));
+  fs.writeFileSync(
+    path.join(staging, 'package.json'),
+    JSON.stringify({ name: 'fdr-monitor-host', version: '0.0.0', private: true }, null, 2),
+  );
   const logFile = path.join(cache, 'install.log');
   // --foreground-scripts: install scripts' output lands in the log; scripts must run (code-server's postinstall builds its native modules).
   // FDR_HOST_SIMULATE_BLOCKED_SCRIPTS=1 (testing only) makes npm skip the scripts, to exercise the fallback.
@@ -488,7 +528,7 @@ async function lock(file: string, log: Log): Promise<() => void> {
       } catch {
         continue; // released meanwhile
       }
-      if ((!Number.isInteger(owner) || owner <= 0) && !fresh || (owner > 0 && !alive(owner))) {
+      if (((!Number.isInteger(owner) || owner <= 0) && !fresh) || (owner > 0 && !alive(owner))) {
         fs.rmSync(file, { force: true });
         continue;
       }

@@ -154,7 +154,17 @@ export function installVsix(host: HostPaths, vsix: string, extensionsDir: string
   const home = codeServerHome(workDir);
   const r = spawnSync(
     host.nodeBin,
-    [host.codeServerEntry, ...home.args, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', path.resolve(vsix), '--force'],
+    [
+      host.codeServerEntry,
+      ...home.args,
+      '--extensions-dir',
+      extensionsDir,
+      '--user-data-dir',
+      userDataDir,
+      '--install-extension',
+      path.resolve(vsix),
+      '--force',
+    ],
     { encoding: 'utf8', cwd: workDir, env: serverEnv(home, undefined), timeout: 120_000 },
   );
   if (r.status !== 0) throw new HostSetupError(`installing ${vsix} into code-server failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
@@ -169,7 +179,11 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
   for (const d of [userDataDir, extensionsDir, path.join(userDataDir, 'User')]) fs.mkdirSync(d, { recursive: true });
 
   const trust: Trust = opts.trust ?? 'disabled';
-  const settings = { ...DEFAULT_SETTINGS, ...(trust === 'untrusted' ? { 'security.workspace.trust.enabled': true } : {}), ...opts.settings };
+  const settings = {
+    ...DEFAULT_SETTINGS,
+    ...(trust === 'untrusted' ? { 'security.workspace.trust.enabled': true } : {}),
+    ...opts.settings,
+  };
   fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
 
   for (const dir of opts.linkExtensions ?? []) {
@@ -190,13 +204,17 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<CodeServ
   const args = [
     opts.host.codeServerEntry,
     ...home.args,
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--auth', 'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
     '--disable-telemetry',
     '--disable-update-check',
     '--disable-getting-started-override',
-    '--user-data-dir', userDataDir,
-    '--extensions-dir', extensionsDir,
+    '--user-data-dir',
+    userDataDir,
+    '--extensions-dir',
+    extensionsDir,
   ];
   if (trust === 'disabled') args.push('--disable-workspace-trust');
   if (opts.smokeTestDriver) args.push('--vscode-option', 'enable-smoke-test-driver');
@@ -260,12 +278,16 @@ async function waitForHealth(base: string, exited: Promise<number | null>, timeo
   void exited.then((c) => (exitCode = c));
   while (Date.now() < deadline) {
     if (exitCode !== undefined) {
-      throw new HostSetupError(`code-server exited (code ${exitCode}) before it answered /healthz:\n${output().trim().split('\n').slice(-20).join('\n')}`);
+      throw new HostSetupError(
+        `code-server exited (code ${exitCode}) before it answered /healthz:\n${output().trim().split('\n').slice(-20).join('\n')}`,
+      );
     }
     if (await healthy(base)) return;
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new HostSetupError(`code-server did not answer ${base}/healthz within ${timeoutMs / 1000} s:\n${output().trim().split('\n').slice(-20).join('\n')}`);
+  throw new HostSetupError(
+    `code-server did not answer ${base}/healthz within ${timeoutMs / 1000} s:\n${output().trim().split('\n').slice(-20).join('\n')}`,
+  );
 }
 
 function healthy(base: string): Promise<boolean> {

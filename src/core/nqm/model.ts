@@ -60,7 +60,8 @@ export const NQM_DEFAULTS: NqmConfig = {
 /** Throws a clear error for a configuration the model cannot run. */
 export function validateConfig(cfg: NqmConfig): void {
   const fin = (k: keyof NqmConfig) => {
-    if (typeof cfg[k] !== 'number' || !Number.isFinite(cfg[k])) throw new Error(`NQM: ${k} must be a finite number (got ${String(cfg[k])})`);
+    if (typeof cfg[k] !== 'number' || !Number.isFinite(cfg[k]))
+      throw new Error(`NQM: ${k} must be a finite number (got ${String(cfg[k])})`);
   };
   for (const k of Object.keys(NQM_DEFAULTS) as (keyof NqmConfig)[]) fin(k);
   if (cfg.initStationary !== undefined && typeof cfg.initStationary !== 'boolean') throw new Error(`NQM: initStationary must be a boolean`);
@@ -71,8 +72,10 @@ export function validateConfig(cfg: NqmConfig): void {
   if (!(cfg.dampening >= 0 && cfg.dampening < 1)) throw new Error(`NQM: dampening must be in [0, 1) (got ${cfg.dampening})`);
   if (!(cfg.weightDecay >= 0)) throw new Error(`NQM: weightDecay must be ≥ 0 (got ${cfg.weightDecay})`);
   if (!(cfg.sigma >= 0)) throw new Error(`NQM: sigma must be ≥ 0 (got ${cfg.sigma})`);
-  if (!Number.isInteger(cfg.centerBlock) || cfg.centerBlock < 0) throw new Error(`NQM: centerBlock must be an integer ≥ 0 (got ${cfg.centerBlock})`);
-  if (!Number.isInteger(cfg.fdr2Every) || cfg.fdr2Every < 0) throw new Error(`NQM: fdr2Every must be an integer ≥ 0 (got ${cfg.fdr2Every})`);
+  if (!Number.isInteger(cfg.centerBlock) || cfg.centerBlock < 0)
+    throw new Error(`NQM: centerBlock must be an integer ≥ 0 (got ${cfg.centerBlock})`);
+  if (!Number.isInteger(cfg.fdr2Every) || cfg.fdr2Every < 0)
+    throw new Error(`NQM: fdr2Every must be an integer ≥ 0 (got ${cfg.fdr2Every})`);
 }
 
 /** h_i linearly spaced from hmin to hmax (dim = 1 → hmin). */

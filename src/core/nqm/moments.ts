@@ -85,7 +85,10 @@ export function assertStable(cfg: NqmConfig, eta: number): void {
   const h = curvatures(cfg);
   for (let i = 0; i < h.length; i++) {
     const rho = spectralRadius(coordinateDynamics(cfg, h[i], eta));
-    if (!(rho < 1)) throw new Error(`NQM: η = ${eta} is unstable for curvature h = ${h[i]} (spectral radius ${rho.toFixed(4)} ≥ 1); need η(1−δ)(h+λ) < 2(1+μ)`);
+    if (!(rho < 1))
+      throw new Error(
+        `NQM: η = ${eta} is unstable for curvature h = ${h[i]} (spectral radius ${rho.toFixed(4)} ≥ 1); need η(1−δ)(h+λ) < 2(1+μ)`,
+      );
   }
 }
 
@@ -182,7 +185,12 @@ export interface ExpectedObservables {
  *   E (θ−c)·g = Σ a Varθ + e (a Eθ − hθ*)
  *   E b'      = μ E b + k (a Eθ − hθ*),   Var b' = μ² Var b + 2μka Cov(θ,b) + k²a² Var θ + k²σ²
  */
-export function expectedObservables(cfg: NqmConfig, eta: number, m: CoordinateMoments, centre: number | ArrayLike<number> = 0): ExpectedObservables {
+export function expectedObservables(
+  cfg: NqmConfig,
+  eta: number,
+  m: CoordinateMoments,
+  centre: number | ArrayLike<number> = 0,
+): ExpectedObservables {
   const h = curvatures(cfg);
   const { momentum: mu, dampening: delta, weightDecay: lambda, offset, sigma } = cfg;
   const k = 1 - delta;
@@ -208,7 +216,7 @@ export function expectedObservables(cfg: NqmConfig, eta: number, m: CoordinateMo
     r.gradNormSq += a * a * vt + meanGrad * meanGrad;
     r.gradSq += a * a * vt + meanGrad * meanGrad + sigma * sigma;
   }
-  r.or = ((eta / 2) * (1 + mu) / k) * r.bufSq;
+  r.or = (((eta / 2) * (1 + mu)) / k) * r.bufSq;
   return r;
 }
 
@@ -217,7 +225,11 @@ export function expectedObservables(cfg: NqmConfig, eta: number, m: CoordinateMo
  * <OL> = <OR> (ε = 0 for any centre), <|∇F|²> = (η/2)(1+μ)/(1−δ)<buf·(H+λI)·buf>
  * (anharmonicity exactly 0, see the file header), E f_∞ = ½Σh(Varθ + (Eθ − θ*)²).
  */
-export function stationaryExpectations(cfg: NqmConfig, eta: number, centre: number | ArrayLike<number> = 0): ExpectedObservables & { epsilon: number; anharmonicity: number } {
+export function stationaryExpectations(
+  cfg: NqmConfig,
+  eta: number,
+  centre: number | ArrayLike<number> = 0,
+): ExpectedObservables & { epsilon: number; anharmonicity: number } {
   const e = expectedObservables(cfg, eta, stationaryMoments(cfg, eta), centre);
   const fdr2 = ((eta / 2) * (1 + cfg.momentum)) / (1 - cfg.dampening);
   return { ...e, epsilon: 1 - e.ol / e.or, anharmonicity: 1 - (fdr2 * e.bufHBuf) / e.gradNormSq };
@@ -330,8 +342,15 @@ export function expectedObjective(cfg: NqmConfig, schedule: LrSchedule, t: numbe
  * transient it depends on c — with the minimum far from c it stays far from 0
  * long after the objective has settled (why decisions are judged by E f).
  */
-export function expectedWindowEpsilon(cfg: NqmConfig, schedule: LrSchedule, s: number, e: number, centre: number | ArrayLike<number> = 0): number {
-  if (!(Number.isInteger(s) && Number.isInteger(e) && 0 <= s && s < e)) throw new Error(`expectedWindowEpsilon: need integers 0 ≤ s < e (got ${s}, ${e})`);
+export function expectedWindowEpsilon(
+  cfg: NqmConfig,
+  schedule: LrSchedule,
+  s: number,
+  e: number,
+  centre: number | ArrayLike<number> = 0,
+): number {
+  if (!(Number.isInteger(s) && Number.isInteger(e) && 0 <= s && s < e))
+    throw new Error(`expectedWindowEpsilon: need integers 0 ≤ s < e (got ${s}, ${e})`);
   const mom = new NqmMoments(cfg);
   let ol = 0;
   let or = 0;

@@ -121,7 +121,8 @@ export class NqmSimulator {
    * non-positive or non-finite η, changing nothing.
    */
   setLr(lr: number): void {
-    if (!(typeof lr === 'number' && Number.isFinite(lr) && lr > 0)) throw new Error(`NQM: lr must be a finite number > 0 (got ${String(lr)})`);
+    if (!(typeof lr === 'number' && Number.isFinite(lr) && lr > 0))
+      throw new Error(`NQM: lr must be a finite number > 0 (got ${String(lr)})`);
     this.eta = lr;
     this.segStart = this.t;
     this.centres = [];

@@ -112,7 +112,8 @@ export class ShuffledBatches implements DataSource<Batch> {
     readonly batchSize: number,
     seed: number,
   ) {
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > Y.length) throw new Error(`batch size must be an integer in 1..${Y.length}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > Y.length)
+      throw new Error(`batch size must be an integer in 1..${Y.length}`);
     this.rng = new Rng(seed);
     this.rng2 = new Rng(seed ^ 0x5bd1e995);
     this.order = new Uint32Array(Y.length).map((_, i) => i);

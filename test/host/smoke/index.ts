@@ -17,31 +17,46 @@ type Test = [name: string, fn: () => Promise<void> | void];
 const FIXTURE_ID = 'fdr-monitor-test.fdr-host-fixture';
 
 const tests: Test[] = [
-  ['runs in a real VS Code extension host on Node', () => {
-    assert.match(vscode.version, /^1\.\d+\.\d+/);
-    assert.match(process.version, /^v\d+\./);
-    assert.equal(typeof process.pid, 'number');
-  }],
-  ['the extension under development is loaded and activates', async () => {
-    const ext = vscode.extensions.getExtension(FIXTURE_ID);
-    assert.ok(ext, `${FIXTURE_ID} not found among ${vscode.extensions.all.length} extensions`);
-    await ext.activate();
-    assert.equal(ext.isActive, true);
-  }],
-  ['its command runs and sees the environment the runner passed', async () => {
-    const all = await vscode.commands.getCommands(true);
-    assert.ok(all.includes('fdrHostFixture.hello'), 'fdrHostFixture.hello is not registered');
-    const r = await vscode.commands.executeCommand<{ node: string; echo?: string; trusted: boolean }>('fdrHostFixture.hello');
-    assert.equal(r.node, process.version);
-    assert.equal(r.echo, process.env.FDR_FIXTURE_ECHO);
-  }],
-  ['workspace trust is what the runner asked for', () => {
-    const expected = process.env.FDR_SMOKE_EXPECT_TRUSTED !== 'false';
-    assert.equal(vscode.workspace.isTrusted, expected);
-  }],
-  ['a workspace folder is open', () => {
-    assert.equal(vscode.workspace.workspaceFolders?.length, 1);
-  }],
+  [
+    'runs in a real VS Code extension host on Node',
+    () => {
+      assert.match(vscode.version, /^1\.\d+\.\d+/);
+      assert.match(process.version, /^v\d+\./);
+      assert.equal(typeof process.pid, 'number');
+    },
+  ],
+  [
+    'the extension under development is loaded and activates',
+    async () => {
+      const ext = vscode.extensions.getExtension(FIXTURE_ID);
+      assert.ok(ext, `${FIXTURE_ID} not found among ${vscode.extensions.all.length} extensions`);
+      await ext.activate();
+      assert.equal(ext.isActive, true);
+    },
+  ],
+  [
+    'its command runs and sees the environment the runner passed',
+    async () => {
+      const all = await vscode.commands.getCommands(true);
+      assert.ok(all.includes('fdrHostFixture.hello'), 'fdrHostFixture.hello is not registered');
+      const r = await vscode.commands.executeCommand<{ node: string; echo?: string; trusted: boolean }>('fdrHostFixture.hello');
+      assert.equal(r.node, process.version);
+      assert.equal(r.echo, process.env.FDR_FIXTURE_ECHO);
+    },
+  ],
+  [
+    'workspace trust is what the runner asked for',
+    () => {
+      const expected = process.env.FDR_SMOKE_EXPECT_TRUSTED !== 'false';
+      assert.equal(vscode.workspace.isTrusted, expected);
+    },
+  ],
+  [
+    'a workspace folder is open',
+    () => {
+      assert.equal(vscode.workspace.workspaceFolders?.length, 1);
+    },
+  ],
 ];
 
 if (process.env.FDR_SMOKE_FAIL === '1') {

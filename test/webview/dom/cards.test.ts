@@ -48,7 +48,11 @@ test('the status card shows the status of the snapshot, formatted, and follows l
     assert.equal(p.text('skip-reasons'), 'line 7: not JSON');
     assert.equal(p.text('warnings'), 'loss is NaN at step 900');
 
-    p.send(delta(2, { status: status({ state: 'stationary', step: 5000, epsilon: null, connection: 'reconnecting', connectionReason: 'socket closed' }) }));
+    p.send(
+      delta(2, {
+        status: status({ state: 'stationary', step: 5000, epsilon: null, connection: 'reconnecting', connectionReason: 'socket closed' }),
+      }),
+    );
     await p.nextFrame();
     assert.equal(p.text('status-state'), 'stationary');
     assert.equal(p.text('state-badge'), 'stationary');
@@ -84,12 +88,19 @@ test('the suggestion card: its sentence and evidence, and Apply posts apply with
     assert.equal(p.text('apply-state'), 'Pending: asked the trainer for η = 0.01 (request req-7)…');
     assert.equal(p.byId('apply-button').hasAttribute('disabled'), true, 'still disabled while the request is pending');
 
-    p.send(delta(3, { apply: { suggestionId: s.id, request: 'req-7', lr: 0.01, phase: 'acknowledged', ackStep: 5012 }, markers: [{ kind: 'applied', step: 5012, lr: 0.01 }] }));
+    p.send(
+      delta(3, {
+        apply: { suggestionId: s.id, request: 'req-7', lr: 0.01, phase: 'acknowledged', ackStep: 5012 },
+        markers: [{ kind: 'applied', step: 5012, lr: 0.01 }],
+      }),
+    );
     await p.nextFrame();
     assert.equal(p.byId('apply-state').dataset.phase, 'acknowledged');
     assert.equal(p.text('apply-state'), 'Acknowledged: η = 0.01 from step 5,012');
 
-    p.send(delta(4, { apply: { suggestionId: s.id, request: 'req-8', lr: 0.01, phase: 'failed', reason: 'trainer has no control channel' } }));
+    p.send(
+      delta(4, { apply: { suggestionId: s.id, request: 'req-8', lr: 0.01, phase: 'failed', reason: 'trainer has no control channel' } }),
+    );
     await p.nextFrame();
     assert.equal(p.text('apply-state'), 'Failed: trainer has no control channel');
   }));

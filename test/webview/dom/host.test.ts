@@ -43,10 +43,7 @@ test('malformed host messages are rejected without breaking the panel', () =>
       p.send(data);
       assert.deepEqual(
         p.vscode.posted.slice(before),
-        [
-          { type: 'log', level: 'error', message: `panel ignored a message: ${reason}` },
-          { type: 'resync' },
-        ],
+        [{ type: 'log', level: 'error', message: `panel ignored a message: ${reason}` }, { type: 'resync' }],
         JSON.stringify(data),
       );
     }
@@ -59,7 +56,10 @@ test('malformed host messages are rejected without breaking the panel', () =>
     await p.nextFrame();
     assert.equal(p.panel.ctx.model.lastSeq, 2);
     assert.equal(p.text('status-step'), '1,264 (500 steps/s)');
-    assert.deepEqual(p.vscode.sent('rendered').map((m) => m.seq), [1, 2]);
+    assert.deepEqual(
+      p.vscode.sent('rendered').map((m) => m.seq),
+      [1, 2],
+    );
   }));
 
 test('a missing update asks for one resync; a replayed one is ignored', () =>

@@ -58,7 +58,12 @@ test('a hidden panel saves its state; a new panel restores cards, prefs and data
 });
 
 test('saved state that is not the panel’s (old version, garbage) gives a fresh panel', async () => {
-  for (const state of [{ version: 2, lastSeq: 9, run: RUN }, 'not state', 42, { version: 1, prefs: { smoothing: 7, logLoss: 'yes', view: [5, 1] }, lastSeq: 1.5, run: { id: 3 } }]) {
+  for (const state of [
+    { version: 2, lastSeq: 9, run: RUN },
+    'not state',
+    42,
+    { version: 1, prefs: { smoothing: 7, logLoss: 'yes', view: [5, 1] }, lastSeq: 1.5, run: { id: 3 } },
+  ]) {
     const p = openPanel(new FakeVsCodeApi(state));
     try {
       assert.deepEqual(p.vscode.posted, [{ type: 'ready', lastSeq: null, runId: null }], JSON.stringify(state));

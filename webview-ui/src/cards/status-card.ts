@@ -33,8 +33,22 @@ export class StatusCard {
       ['State', STATE_TEXT[s.state] ?? s.state, 'status-state'],
       ['Step', `${fmtInt(s.step)}${s.stepsPerSecond ? ` (${fmt(s.stepsPerSecond, 3)} steps/s)` : ''}`, 'status-step'],
       ['η', s.lr === null ? '—' : formatLr(s.lr), 'status-lr'],
-      ['ε', s.epsilon === null ? '—' : `${fmt(s.epsilon)}${s.ci ? ` [${fmt(s.ci[0])}, ${fmt(s.ci[1])}] (${formatPercent(s.confidence)})` : ''}; classic ${fmt(s.classicEpsilon)}`, 'status-eps'],
-      ['Forecast', s.state === 'equilibrating' ? (s.etaSteps === null ? 'unknown' : `${fmtInt(s.etaSteps)} steps ≈ ${fmtDuration(s.etaSeconds)}`) : '—', 'status-forecast'],
+      [
+        'ε',
+        s.epsilon === null
+          ? '—'
+          : `${fmt(s.epsilon)}${s.ci ? ` [${fmt(s.ci[0])}, ${fmt(s.ci[1])}] (${formatPercent(s.confidence)})` : ''}; classic ${fmt(s.classicEpsilon)}`,
+        'status-eps',
+      ],
+      [
+        'Forecast',
+        s.state === 'equilibrating'
+          ? s.etaSteps === null
+            ? 'unknown'
+            : `${fmtInt(s.etaSteps)} steps ≈ ${fmtDuration(s.etaSeconds)}`
+          : '—',
+        'status-forecast',
+      ],
       ['τ, ESS', `${fmt(s.tau)} steps, ${fmtInt(s.ess)}`, 'status-tau'],
       ['Source', `${s.source} — ${s.connection}${s.connectionReason ? ` (${s.connectionReason})` : ''}`, 'status-source'],
       ['Backend', s.backend ?? '—', 'status-backend'],
@@ -45,7 +59,15 @@ export class StatusCard {
       el('div', { class: `state-badge state-${s.state}`, id: 'state-badge' }, STATE_TEXT[s.state] ?? s.state),
       el('dl', {}, ...rows.flatMap(([k, v, id]) => [el('dt', {}, k), el('dd', id ? { id } : {}, v)])),
     );
-    if (s.skipReasons.length) this.element.append(el('details', {}, el('summary', {}, 'Skipped lines'), el('ul', { id: 'skip-reasons' }, ...s.skipReasons.map((r) => el('li', {}, r)))));
+    if (s.skipReasons.length)
+      this.element.append(
+        el(
+          'details',
+          {},
+          el('summary', {}, 'Skipped lines'),
+          el('ul', { id: 'skip-reasons' }, ...s.skipReasons.map((r) => el('li', {}, r))),
+        ),
+      );
     if (s.warnings.length) this.element.append(el('ul', { class: 'warnings', id: 'warnings' }, ...s.warnings.map((w) => el('li', {}, w))));
   }
 }

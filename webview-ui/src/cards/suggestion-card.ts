@@ -34,7 +34,14 @@ export class SuggestionCard {
     const parts: Node[] = [];
     if (s) {
       parts.push(el('p', { id: 'suggestion-text', class: `suggestion ${s.action}` }, s.text));
-      if (s.ci) parts.push(el('p', { class: 'evidence' }, `ε = ${fmt(s.epsilon)}, ${formatPercent(s.confidence)} interval [${fmt(s.ci[0])}, ${fmt(s.ci[1])}] against ±${formatPercent(s.tolerance)}`));
+      if (s.ci)
+        parts.push(
+          el(
+            'p',
+            { class: 'evidence' },
+            `ε = ${fmt(s.epsilon)}, ${formatPercent(s.confidence)} interval [${fmt(s.ci[0])}, ${fmt(s.ci[1])}] against ±${formatPercent(s.tolerance)}`,
+          ),
+        );
       const applyBtn = el('button', { id: 'apply-button' }, `Apply η = ${formatLr(s.suggestedLr)}`);
       const dismissBtn = el('button', { id: 'dismiss-button', class: 'secondary' }, 'Dismiss');
       const pending = a?.phase === 'pending' && a.suggestionId === s.id;

@@ -78,8 +78,15 @@ export class Charts {
 
   /** The charts on screen as one PNG data URL. */
   image(): string {
-    const shown = [...this.run.all.filter((c) => !c.box.classList.contains('hidden')).map((c) => c.chart), ...(this.plateaus.box.classList.contains('hidden') ? [] : [this.plateaus.chart])];
-    return composeImage(this.ctx.document, shown.map((c) => c.canvas), this.ctx.theme.bg);
+    const shown = [
+      ...this.run.all.filter((c) => !c.box.classList.contains('hidden')).map((c) => c.chart),
+      ...(this.plateaus.box.classList.contains('hidden') ? [] : [this.plateaus.chart]),
+    ];
+    return composeImage(
+      this.ctx.document,
+      shown.map((c) => c.canvas),
+      this.ctx.theme.bg,
+    );
   }
 
   private charts(): Chart[] {

@@ -9,14 +9,27 @@ export class PlateauChart {
   constructor(private readonly env: ChartEnv) {
     const { el, theme } = env.ctx;
     const canvas = el('canvas', { 'aria-label': 'gradient norm per plateau', role: 'img' });
-    this.box = el('div', { class: 'chart hidden', id: 'chart-plateaus' }, el('h3', {}, 'Stationary ⟨|∇f|²⟩ per plateau vs η'), el('div', { class: 'canvas-box' }, canvas));
+    this.box = el(
+      'div',
+      { class: 'chart hidden', id: 'chart-plateaus' },
+      el('h3', {}, 'Stationary ⟨|∇f|²⟩ per plateau vs η'),
+      el('div', { class: 'canvas-box' }, canvas),
+    );
     env.box.append(this.box);
     this.chart = new Chart(canvas, {
       type: 'scatter',
       data: {
         datasets: [
           { type: 'scatter', label: '⟨|∇f|²⟩', data: [] as XY[], pointRadius: 5, borderColor: theme.blue, backgroundColor: theme.blue },
-          { type: 'line', label: 'linear through origin', data: [] as XY[], pointRadius: 0, borderColor: theme.muted, borderDash: [4, 3], borderWidth: 1 },
+          {
+            type: 'line',
+            label: 'linear through origin',
+            data: [] as XY[],
+            pointRadius: 0,
+            borderColor: theme.muted,
+            borderDash: [4, 3],
+            borderWidth: 1,
+          },
         ],
       },
       options: {
@@ -24,7 +37,12 @@ export class PlateauChart {
         responsive: true,
         maintainAspectRatio: false,
         scales: {
-          x: { type: 'linear', title: { display: true, text: 'η', color: theme.muted }, ticks: { color: theme.muted }, grid: { color: theme.grid } },
+          x: {
+            type: 'linear',
+            title: { display: true, text: 'η', color: theme.muted },
+            ticks: { color: theme.muted },
+            grid: { color: theme.grid },
+          },
           y: { type: 'linear', beginAtZero: true, ticks: { color: theme.muted }, grid: { color: theme.grid } },
         },
         plugins: { legend: { labels: { color: theme.fg, boxWidth: 12 } } },

@@ -37,17 +37,22 @@ export function createRunCharts(env: ChartEnv, smoothing: Smoothing): RunCharts 
     { store: () => smoothing.out('or'), ds: line('OR', theme.yellow, { borderWidth: 1.75 }) },
   ]);
 
-  const tolBand = (sign: 1 | -1) => (x0: number, x1: number): XY[] => {
-    const X = model.status?.tolerance ?? 0.01;
-    return [
-      { x: x0, y: sign * X },
-      { x: x1, y: sign * X },
-    ];
-  };
+  const tolBand =
+    (sign: 1 | -1) =>
+    (x0: number, x1: number): XY[] => {
+      const X = model.status?.tolerance ?? 0.01;
+      return [
+        { x: x0, y: sign * X },
+        { x: x1, y: sign * X },
+      ];
+    };
 
   const eps = makeStepChart(env, 'eps', 'Deviation ε = 1 − ⟨OL⟩/⟨OR⟩', [
     { compute: tolBand(-1), ds: line('_−X', alpha(theme.green, 0.6), { borderDash: [2, 2] }) },
-    { compute: tolBand(1), ds: line('±X tolerance', alpha(theme.green, 0.6), { borderDash: [2, 2], fill: '-1', backgroundColor: alpha(theme.green, 0.12) }) },
+    {
+      compute: tolBand(1),
+      ds: line('±X tolerance', alpha(theme.green, 0.6), { borderDash: [2, 2], fill: '-1', backgroundColor: alpha(theme.green, 0.12) }),
+    },
     { store: S('epsLo'), ds: line('_ci lo', 'transparent') },
     { store: S('epsHi'), ds: line('confidence band', 'transparent', { fill: '-1', backgroundColor: alpha(theme.blue, 0.22) }) },
     { store: S('eps'), ds: line('ε (trend)', theme.blue, { borderWidth: 1.75 }) },
@@ -67,8 +72,10 @@ export function createRunCharts(env: ChartEnv, smoothing: Smoothing): RunCharts 
     eps.chart.options.scales!.y!.max = a;
   };
 
-  const markerPoints = (kind: Marker['kind']) => (x0: number, x1: number): XY[] =>
-    model.markers.filter((m) => m.kind === kind && m.step >= x0 && m.step <= x1).map((m) => ({ x: m.step, y: m.lr }));
+  const markerPoints =
+    (kind: Marker['kind']) =>
+    (x0: number, x1: number): XY[] =>
+      model.markers.filter((m) => m.kind === kind && m.step >= x0 && m.step <= x1).map((m) => ({ x: m.step, y: m.lr }));
 
   const lr = makeStepChart(
     env,
@@ -86,8 +93,30 @@ export function createRunCharts(env: ChartEnv, smoothing: Smoothing): RunCharts 
         },
         ds: line('η', theme.fg, { stepped: true, borderWidth: 1.75 }),
       },
-      { compute: markerPoints('suggested'), ds: { type: 'scatter', label: 'suggested', data: [], pointStyle: 'triangle', pointRadius: 6, borderColor: theme.orange, backgroundColor: theme.orange } },
-      { compute: markerPoints('applied'), ds: { type: 'scatter', label: 'applied', data: [], pointStyle: 'circle', pointRadius: 5, borderColor: theme.green, backgroundColor: theme.green } },
+      {
+        compute: markerPoints('suggested'),
+        ds: {
+          type: 'scatter',
+          label: 'suggested',
+          data: [],
+          pointStyle: 'triangle',
+          pointRadius: 6,
+          borderColor: theme.orange,
+          backgroundColor: theme.orange,
+        },
+      },
+      {
+        compute: markerPoints('applied'),
+        ds: {
+          type: 'scatter',
+          label: 'applied',
+          data: [],
+          pointStyle: 'circle',
+          pointRadius: 5,
+          borderColor: theme.green,
+          backgroundColor: theme.green,
+        },
+      },
     ],
     'logarithmic',
   );

@@ -22,7 +22,18 @@ import type { Columns } from '../../../src/shared/messages';
 import type { PanelContext } from '../context';
 import type { SeriesStore } from '../store';
 
-Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Filler, Tooltip, Legend, zoomPlugin);
+Chart.register(
+  LineController,
+  ScatterController,
+  LineElement,
+  PointElement,
+  LinearScale,
+  LogarithmicScale,
+  Filler,
+  Tooltip,
+  Legend,
+  zoomPlugin,
+);
 
 export type XY = { x: number; y: number | null };
 
@@ -103,10 +114,22 @@ export function line(label: string, color: string, extra: Partial<ChartDataset<'
 }
 
 /** Creates the chart #chart-<name> (with data-points) at the end of the charts container. */
-export function makeStepChart(env: ChartEnv, name: string, title: string, datasets: Bound[], yType: 'linear' | 'logarithmic' = 'linear', y2 = false): StepChart {
+export function makeStepChart(
+  env: ChartEnv,
+  name: string,
+  title: string,
+  datasets: Bound[],
+  yType: 'linear' | 'logarithmic' = 'linear',
+  y2 = false,
+): StepChart {
   const { el, theme } = env.ctx;
   const canvas = el('canvas', { 'aria-label': title, role: 'img' });
-  const box = el('div', { class: 'chart', id: `chart-${name}`, 'data-points': '0' }, el('h3', {}, title), el('div', { class: 'canvas-box' }, canvas));
+  const box = el(
+    'div',
+    { class: 'chart', id: `chart-${name}`, 'data-points': '0' },
+    el('h3', {}, title),
+    el('div', { class: 'canvas-box' }, canvas),
+  );
   env.box.append(box);
   const chart = new Chart(canvas, {
     type: 'line',
@@ -121,13 +144,20 @@ export function makeStepChart(env: ChartEnv, name: string, title: string, datase
       scales: {
         x: { type: 'linear', ticks: { color: theme.muted, maxTicksLimit: 8 }, grid: { color: theme.grid } },
         y: { type: yType, ticks: { color: theme.muted, maxTicksLimit: 6 }, grid: { color: theme.grid } },
-        ...(y2 ? { y2: { type: 'linear', position: 'right', ticks: { color: theme.muted, maxTicksLimit: 6 }, grid: { display: false } } } : {}),
+        ...(y2
+          ? { y2: { type: 'linear', position: 'right', ticks: { color: theme.muted, maxTicksLimit: 6 }, grid: { display: false } } }
+          : {}),
       },
       plugins: {
         legend: { labels: { color: theme.fg, boxWidth: 12, filter: (item) => !String(item.text).startsWith('_') } },
         tooltip: { enabled: true, filter: (item) => !String(item.dataset.label ?? '').startsWith('_') },
         zoom: {
-          zoom: { wheel: { enabled: true }, pinch: { enabled: true }, mode: 'x', onZoomComplete: ({ chart: c }) => env.setView([c.scales.x.min, c.scales.x.max]) },
+          zoom: {
+            wheel: { enabled: true },
+            pinch: { enabled: true },
+            mode: 'x',
+            onZoomComplete: ({ chart: c }) => env.setView([c.scales.x.min, c.scales.x.max]),
+          },
           pan: { enabled: true, mode: 'x', onPanComplete: ({ chart: c }) => env.setView([c.scales.x.min, c.scales.x.max]) },
         },
       },
