@@ -14,6 +14,7 @@
  *    FDR_BENCH_NO_HOST=1 (they need the offline host, test/host).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { launchChromium } from '../src/cli/host/browser';
 import { findChromium } from '../src/cli/host/install';
@@ -104,7 +105,7 @@ async function hostBench(): Promise<void> {
   // A workspace whose training script is the NQM fixture trainer: unlike the
   // built-in example it stamps each record with the wall time it was written,
   // so the latency below starts at the trainer, not at the extension host.
-  const folder = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'fdr-bench-ws-'));
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-bench-ws-'));
   const fixture = path.join(REPO_ROOT, 'out', 'test', 'extension', 'fixtures', 'nqm-trainer.js');
   fs.writeFileSync(path.join(folder, 'train.js'), `process.argv.push('--rate', '2000');\nrequire(${JSON.stringify(fixture)});\n`);
   const wb = await openWorkbenchSession({ linkExtensions: [REPO_ROOT], folder });

@@ -66,9 +66,11 @@ function median(a: number[]): number {
 }
 
 async function child(backend: string): Promise<void> {
+  /* eslint-disable @typescript-eslint/no-require-imports -- optional native backends, loaded only when asked for */
   if (backend === 'tensorflow') require('@tensorflow/tfjs-node');
   if (backend === 'tensorflow-gpu') require('@tensorflow/tfjs-node-gpu');
   if (backend === 'wasm') require('@tensorflow/tfjs-backend-wasm');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   tf.env().set('PROD', true);
   if (!(await tf.setBackend(backend === 'tensorflow-gpu' ? 'tensorflow' : backend))) throw new Error(`cannot set backend ${backend}`);
   const d = loadMnist(700, 163);

@@ -36,7 +36,7 @@ import type { StreamRecord } from '../../src/core/protocol';
 import type { DropRule } from './rule';
 
 // jstat ships no type declarations; declare the one function used.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- jstat ships no type declarations; typed at the call
 const { jStat } = require('jstat') as { jStat: { studentt: { inv(p: number, dof: number): number } } };
 
 export interface SasaOptions {

@@ -25,7 +25,7 @@ const COMMON_HELP = `output and control (both examples):
   --out FILE             write the stream to FILE (truncated) instead of stdout
   --serve-ws PORT        serve the stream over WebSocket (0 = any free port; printed on stderr)
   --ws-host HOST         address to serve on (default 127.0.0.1)
-  --ws-token-file FILE   token WebSocket clients must present (default: \$${TOKEN_ENV}, else a
+  --ws-token-file FILE   token WebSocket clients must present (default: $${TOKEN_ENV}, else a
                          random one; the URL that carries it is printed on stderr)
   --ws-token T           the same on the command line (other users can read it in 'ps')
   --ws-allow-origin O,…  browser Origins allowed to connect (default: none; see docs/security.md)

@@ -108,7 +108,7 @@ const WATCH_OPTIONS = {
  * trainer serving WebSocket reads too).
  */
 function connectToken(url: string, flagToken: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  let inUrl = false;
+  let inUrl: boolean;
   try {
     inUrl = new URL(url).searchParams.has('token');
   } catch {

@@ -75,7 +75,7 @@ export function availability(blocks: readonly BlockSums[], id: number, p: Segmen
   const covers = tot.n > 0 && c.n === tot.n;
   const needB = p.momentum !== 0;
   let trend = covers && tot.nq === tot.n && (!needB || c.nb === c.n);
-  let generic = covers && (tot.nu === tot.n || c.nt === c.n);
+  const generic = covers && (tot.nu === tot.n || c.nt === c.n);
   const classic = tot.nc > 0;
   if (!covers)
     reasons.push(

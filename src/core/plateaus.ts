@@ -8,7 +8,7 @@
 import type { PlateauRow } from './types';
 import { zCritical } from './stats';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- jstat ships no type declarations; typed at the call
 const { jStat } = require('jstat') as { jStat: { chisquare: { cdf(x: number, dof: number): number } } };
 
 /**

@@ -138,7 +138,7 @@ export class SegmentDecision {
   /** Applies the rule at a check step: updates the state, returns the advice with its reason. */
   check({ pick, x, step, unavailable, weightDecay, loss }: Check): { action: Action; reason: string } {
     const { tolerance, confidence, minSteps } = this.r;
-    let action: Action = this.action;
+    let action: Action;
     let reason = '';
     if (this.diverging) {
       action = 'diverging';

@@ -6,7 +6,7 @@
 
 // jstat ships no type declarations; declare only what is used, locally, so no
 // ambient `declare module` can clash with another file's.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- jstat ships no type declarations; typed at the call
 const { jStat } = require('jstat') as {
   jStat: {
     studentt: { inv(p: number, dof: number): number };

@@ -63,7 +63,7 @@ export function chooseToken(o: { flag?: string; file?: string; env?: NodeJS.Proc
     try {
       text = fs.readFileSync(o.file, 'utf8');
     } catch (e) {
-      throw new Error(`cannot read the token file ${o.file}: ${(e as Error).message}`);
+      throw new Error(`cannot read the token file ${o.file}: ${(e as Error).message}`, { cause: e });
     }
     choice = { token: text.trim(), from: 'file' };
     what = `token file ${o.file}`;

@@ -94,7 +94,7 @@ export async function selectBackend(force?: BackendName): Promise<BackendChoice>
       chosen = { backend: name, tfBackend: tf.getBackend(), notes };
       return chosen;
     } catch (e) {
-      if (force) throw new Error(`backend '${force}' (${PACKAGE[force]}) is not available: ${reason(e)}`);
+      if (force) throw new Error(`backend '${force}' (${PACKAGE[force]}) is not available: ${reason(e)}`, { cause: e });
       notes.push(`${name} (${PACKAGE[name]}): ${reason(e)}`);
     }
   }

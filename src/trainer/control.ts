@@ -239,7 +239,7 @@ export class ControlQueue {
 
   /** Requests waiting, plus one when a report of dropped lines is owed. */
   get pending(): number {
-    let n = this.items.length;
+    const n = this.items.length;
     for (const d of this.drops.values()) if (d.n > 0) return n + 1;
     return n;
   }
@@ -329,7 +329,7 @@ export class ControlQueue {
         offset = st.size;
         identity = `${st.dev}:${st.ino}`;
       } catch (e) {
-        throw new Error(`cannot create the control file ${path}: ${(e as Error).message}`);
+        throw new Error(`cannot create the control file ${path}: ${(e as Error).message}`, { cause: e });
       }
     }
     const splitter = new LineSplitter((n) =>

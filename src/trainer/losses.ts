@@ -22,17 +22,19 @@ function logSoftmax(z: tf.Tensor): tf.Tensor {
  * Gradient (recomputed from the saved logits, twice-differentiable):
  *   ∂L/∂z = (softmax(z) − y)/N,   ∂L/∂y = −log softmax(z)/N.
  */
-export const softmaxCrossEntropy: (logits: tf.Tensor, labels: tf.Tensor) => tf.Scalar = tf.customGrad(
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  ((logits: tf.Tensor, labels: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([logits, labels]);
-    const n = logits.shape[0] ?? 1;
-    const value = tf.div(tf.neg(tf.sum(tf.mul(labels, logSoftmax(logits)))), n) as tf.Scalar;
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [z, y] = saved;
-      const scale = tf.div(dy, n);
-      return [tf.mul(scale, tf.sub(tf.softmax(z), y)), tf.mul(scale, tf.neg(logSoftmax(z)))];
-    };
-    return { value, gradFunc };
-  }) as any,
-) as unknown as (logits: tf.Tensor, labels: tf.Tensor) => tf.Scalar;
+export const softmaxCrossEntropy: (logits: tf.Tensor, labels: tf.Tensor) => tf.Scalar = tf.customGrad(((
+  logits: tf.Tensor,
+  labels: tf.Tensor,
+  save: tf.GradSaveFunc,
+) => {
+  save([logits, labels]);
+  const n = logits.shape[0] ?? 1;
+  const value = tf.div(tf.neg(tf.sum(tf.mul(labels, logSoftmax(logits)))), n) as tf.Scalar;
+  const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    const [z, y] = saved;
+    const scale = tf.div(dy, n);
+    return [tf.mul(scale, tf.sub(tf.softmax(z), y)), tf.mul(scale, tf.neg(logSoftmax(z)))];
+  };
+  return { value, gradFunc };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tf.customGrad's declared type does not admit a two-input function
+}) as any) as unknown as (logits: tf.Tensor, labels: tf.Tensor) => tf.Scalar;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NqmSimulator } from '../../src/core/nqm/simulator';
 import { NQM_DEFAULTS } from '../../src/core/nqm/model';
-import { formatLine } from '../../src/core/protocol';
+import { formatLine, StreamParser } from '../../src/core/protocol';
 import { Analyzer } from '../../src/core/analyzer';
 import type { AnalysisSummary, Decision } from '../../src/core/types';
 
@@ -96,7 +96,6 @@ test('--decisions replays exactly the decisions of the live analyzer, one JSON l
     .map((l) => JSON.parse(l) as Decision);
   const live: Decision[] = [];
   const an = new Analyzer({ minSteps: 500 }, { onDecision: (d) => live.push(d) });
-  const { StreamParser } = require('../../src/core/protocol') as typeof import('../../src/core/protocol');
   const p = new StreamParser((rec) => an.push(rec));
   p.push(readFileSync(file, 'utf8'));
   p.end();

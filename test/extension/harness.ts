@@ -103,14 +103,15 @@ export async function pickerItems(
   const deadline = Date.now() + 30_000;
   for (;;) {
     const started = Promise.resolve(vscode.commands.executeCommand<string | undefined>('fdrMonitor.start'));
-    let items: NonNullable<TestState['picker']>;
-    try {
-      items = await until(`${what}: the picker open`, (s) => s.picker ?? false, 30_000);
-    } finally {
-      await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
-      const id = await started;
-      if (id !== undefined) throw new Error(`closing the picker started ${id}`);
-    }
+    const open = await until(`${what}: the picker open`, (s) => s.picker ?? false, 30_000).then(
+      (v) => ({ v }),
+      (e: unknown) => ({ e }),
+    );
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    const id = await started;
+    if (id !== undefined) throw new Error(`closing the picker started ${id}`);
+    if ('e' in open) throw open.e;
+    const items = open.v;
     if (ready(items)) return items;
     if (Date.now() > deadline) throw new Error(`${what}: not seen within 30 s; last items ${JSON.stringify(items)}`);
     await until(`${what}: the picker closed`, (s) => !s.picker && s, 10_000);

@@ -120,6 +120,6 @@ export async function openWorkbenchSession(opts: WorkbenchOptions = {}): Promise
   } catch (e) {
     const out = server.output().trim().split('\n').slice(-20).join('\n');
     await close();
-    throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- code-server output (last lines):\n${out}`);
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- code-server output (last lines):\n${out}`, { cause: e });
   }
 }

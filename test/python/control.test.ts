@@ -13,7 +13,7 @@ import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'n
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EventRecord, MetaRecord, StepRecord, StreamRecord } from '../../src/core/protocol';
+import type { EventRecord, MetaRecord, StepRecord } from '../../src/core/protocol';
 import { cli, exitOf, exitWithin, isEvent, LineReader, parseAll, PYTHON, pyEnv, requireCli, requireTorch, root, steps } from './helpers';
 
 const QUAD = ['-m', 'fdr_monitor.examples.quadratic'];

@@ -190,6 +190,7 @@ test('live status line on a terminal: step, lr, ε, advice, skipped', async () =
     writeFileSync(log, rows.join('\n'));
     // `script` gives the CLI a real pseudo-terminal; the status is drawn every 250 ms until SIGTERM.
     // The shell prints the watch's pid; it is stopped once the status line has been drawn (no fixed sleep).
+    // eslint-disable-next-line no-control-regex -- the status line is drawn with an ANSI erase-line escape
     const status = /\r\x1b\[Klive · step \d+ · η 0\.1 · ε -?[\d.e-]+ ± [\d.e-]+ · (DROP → η 0\.01|wait · ~\d+ steps to go) · 1 skipped/;
     const cmd = `${process.execPath} ${CLI} watch --tail ${log} & echo "watch-pid $!"; wait $!`;
     const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });

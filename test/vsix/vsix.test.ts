@@ -246,7 +246,7 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
       } catch (e) {
         await wb.screenshot('vsix-panel-failure.png').catch(() => undefined);
         const out = wb.server.output().trim().split('\n').slice(-30).join('\n');
-        throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- code-server output (last lines):\n${out}`);
+        throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- code-server output (last lines):\n${out}`, { cause: e });
       } finally {
         await wb.close();
       }
