@@ -236,6 +236,8 @@ export class PanelFeed {
         ci: d.ci,
         tolerance: this.opts.tolerance,
         confidence: this.opts.confidence,
+        ...(d.evidence?.driving ? { driving: d.evidence.driving } : {}),
+        ...(d.evidence?.summary ? { evidence: d.evidence.summary } : {}),
       };
       this._suggestion = { ...s, text: suggestionText(s) };
       this.suggestionDirty = true;

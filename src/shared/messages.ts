@@ -104,6 +104,10 @@ export interface Suggestion {
   ci: [number, number] | null;
   tolerance: number;
   confidence: number;
+  /** Which evidence made the drop (docs/decisions.md): FDR1 within ±X, or a flat training loss. */
+  driving?: 'fdr1' | 'loss';
+  /** The analyzer's one-line account of that evidence. */
+  evidence?: string;
   /** Sentence shown on the card. */
   text: string;
 }
@@ -282,8 +286,14 @@ export function formatLr(x: number): string {
   return x.toExponential(2).replace(/\.?0+e/, 'e');
 }
 
-/** The suggestion card's sentence, e.g. "equilibrated within ±1% at η = 0.1 (95%): drop to 0.01". */
-export function suggestionText(s: Pick<Suggestion, 'action' | 'lr' | 'suggestedLr' | 'tolerance' | 'confidence'>): string {
+/**
+ * The suggestion card's sentence, e.g. "equilibrated within ±1% at η = 0.1 (95%): drop to 0.01"
+ * (FDR1 holds), or, when the drop rests on the training loss having gone flat, "training loss flat
+ * at η = 0.1 (95%): nothing left to gain at this rate, drop to 0.01".
+ */
+export function suggestionText(s: Pick<Suggestion, 'action' | 'lr' | 'suggestedLr' | 'tolerance' | 'confidence' | 'driving'>): string {
   if (s.action === 'diverging') return `diverging at η = ${formatLr(s.lr)}: drop to ${formatLr(s.suggestedLr)} now`;
+  if (s.driving === 'loss')
+    return `training loss flat at η = ${formatLr(s.lr)} (${formatPercent(s.confidence)}): nothing left to gain at this rate, drop to ${formatLr(s.suggestedLr)}`;
   return `equilibrated within ±${formatPercent(s.tolerance)} at η = ${formatLr(s.lr)} (${formatPercent(s.confidence)}): drop to ${formatLr(s.suggestedLr)}`;
 }

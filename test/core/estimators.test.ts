@@ -293,8 +293,10 @@ test('classic estimate: 1 − ΣOL/ΣOR with the ratio batch-means interval, fro
   );
 });
 
-test('FDR2 (§6): A = 1 − f<buf·H·buf>/<|∇f|²>, Hessian scale, ⟨|∇f|²⟩ with its interval, from the records', () => {
+test('FDR2 (§6), two-batch form: A = 1 − f<buf·H·buf>/<|∇f|²>, Hessian scale, ⟨|∇f|²⟩ with its interval, from the records', () => {
+  // Records without the pathwise fields (§6.2 has its own tests), so fdr2Estimate takes the two-batch form checked here.
   const cfg: NqmConfig = {
+    fdr2Pathwise: false,
     ...NQM_DEFAULTS,
     dim: 30,
     hmin: 0.5,

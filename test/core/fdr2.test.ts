@@ -26,9 +26,10 @@ const cfg: NqmConfig = {
   seed: 4,
 };
 
-test('anharmonicity ≈ its exact NQM value (0) with a CI covering it; Hessian scale ≈ exact', (t) => {
+test('two-batch anharmonicity ≈ its exact NQM value (0) with a CI covering it; Hessian scale ≈ exact', (t) => {
   const exact = stationaryExpectations(cfg, cfg.lr);
-  const sim = new NqmSimulator(cfg);
+  // Without the pathwise fields (§6.2, tested in fdr2-pathwise.test.ts): this checks the two-batch estimate and its interval width.
+  const sim = new NqmSimulator({ ...cfg, fdr2Pathwise: false });
   for (let i = 0; i < 200; i++) sim.next(); // burn-in (τ ≈ 1/(2ηh) ≤ 4 steps)
   const an = new Analyzer();
   for (let i = 0; i < 16000; i++) for (const r of sim.next()) an.push(r);
@@ -186,7 +187,8 @@ test('FDR2 and ⟨|∇f|²⟩ intervals are as wide as the spread of the estimat
   let coverA = 0;
   let coverG = 0;
   for (let seed = 1; seed <= K; seed++) {
-    const sim = new NqmSimulator({ ...cfg, seed });
+    // Two-batch form (the pathwise one, §6.2, has its own coverage test in fdr2-pathwise.test.ts).
+    const sim = new NqmSimulator({ ...cfg, seed, fdr2Pathwise: false });
     for (let i = 0; i < 200; i++) sim.next();
     const an = new Analyzer();
     for (let i = 0; i < 4000; i++) for (const r of sim.next()) an.push(r);

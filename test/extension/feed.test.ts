@@ -65,6 +65,31 @@ test('the snapshot is bounded and keeps a spike of a long run', () => {
   assert.equal(f.takeUpdate(), null, 'a snapshot includes what was pending');
 });
 
+test('a drop that rests on a flat loss says so on the card, with the evidence line', () => {
+  const f = new PanelFeed({ id: 'r', title: 't' }, { tolerance: 0.01, confidence: 0.95 });
+  const summary =
+    'the loss-relevant relation holds: loss fell by 0.35·F̂ [0.28, 0.43]; FDR1 about centre 5: ε = 0.066 [0.062, 0.070], not within ±0.01';
+  f.pushDecision({
+    step: 7500,
+    segment: 0,
+    lr: 0.1,
+    action: 'drop_lr',
+    suggested_lr: 0.01,
+    epsilon: 0.066,
+    ci: [0.062, 0.07],
+    eta_steps: null,
+    evidence: {
+      driving: 'loss',
+      fdr1: { holds: false, epsilon: 0.066, ci: [0.062, 0.07], center: 5, text: 'FDR1 about centre 5 …' },
+      loss: { holds: true, fall: 0.35, ci: [0.28, 0.43], floor: 0.0187, text: 'loss fell by 0.35·F̂ …' },
+      summary,
+    },
+  });
+  assert.equal(f.suggestion?.text, 'training loss flat at η = 0.1 (95%): nothing left to gain at this rate, drop to 0.01');
+  assert.equal(f.suggestion?.driving, 'loss');
+  assert.equal(f.suggestion?.evidence, summary);
+});
+
 test('a drop decision becomes a suggestion; dismissed ones do not come back; a new segment retires it', () => {
   const f = new PanelFeed({ id: 'r', title: 't' }, { tolerance: 0.01, confidence: 0.95 });
   const d: Decision = {

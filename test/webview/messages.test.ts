@@ -78,6 +78,15 @@ test('the suggestion sentence', () => {
     suggestionText({ action: 'drop_lr', lr: 0.05, suggestedLr: 0.005, tolerance: 0.005, confidence: 0.9 }),
     'equilibrated within ±0.5% at η = 0.05 (90%): drop to 0.005',
   );
+  // A drop that rests on the training loss having gone flat says so, not "equilibrated within ±X".
+  assert.equal(
+    suggestionText({ action: 'drop_lr', lr: 0.1, suggestedLr: 0.01, tolerance: 0.01, confidence: 0.95, driving: 'loss' }),
+    'training loss flat at η = 0.1 (95%): nothing left to gain at this rate, drop to 0.01',
+  );
+  assert.equal(
+    suggestionText({ action: 'drop_lr', lr: 0.1, suggestedLr: 0.01, tolerance: 0.01, confidence: 0.95, driving: 'fdr1' }),
+    'equilibrated within ±1% at η = 0.1 (95%): drop to 0.01',
+  );
   assert.match(
     suggestionText({ action: 'diverging', lr: 1, suggestedLr: 0.1, tolerance: 0.01, confidence: 0.95 }),
     /^diverging at η = 1: drop to 0.1 now$/,

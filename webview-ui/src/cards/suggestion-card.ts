@@ -34,7 +34,8 @@ export class SuggestionCard {
     const parts: Node[] = [];
     if (s) {
       parts.push(el('p', { id: 'suggestion-text', class: `suggestion ${s.action}` }, s.text));
-      if (s.ci)
+      if (s.driving === 'loss' && s.evidence) parts.push(el('p', { class: 'evidence' }, s.evidence));
+      else if (s.ci)
         parts.push(
           el(
             'p',
