@@ -45,7 +45,8 @@ export function olsSlope(s: LineSums): number {
   if (s.n < 2) return NaN;
   const xbar = s.sx / s.n;
   const sxxc = s.sxx - s.n * xbar * xbar;
-  if (!(sxxc > 0)) return NaN;
+  // No spread in x: Σ(x − x̄)² is 0, or only the rounding left of Σx² − n·x̄² (0.3 three times gives 5.6e-17).
+  if (!(sxxc > 1e-12 * s.sxx)) return NaN;
   const sxyc = s.sxy - xbar * s.sy;
   return sxyc / sxxc;
 }

@@ -95,6 +95,8 @@ test('olsSlope and centredSxx: exact lines, two-pass values, and no slope withou
   close(centredSxx(sumsOf(xs, ys)), 28, 1e-12, 'Σ(x − x̄)² of 0…6');
   assert.ok(Number.isNaN(olsSlope(sumsOf([4], [1]))), 'one point');
   assert.ok(Number.isNaN(olsSlope(sumsOf([2, 2, 2], [1, 2, 3]))), 'no spread in x');
+  // Equal x that float sums do not cancel exactly: Σx² − n·x̄² = 5.6e-17, not 0; still no slope.
+  assert.ok(Number.isNaN(olsSlope(sumsOf([0.3, 0.3, 0.3], [1, 2, 3]))), 'no spread in x, inexact');
   assert.ok(Number.isNaN(olsSlope({ n: 0, sx: 0, sy: 0, sxx: 0, sxy: 0 })), 'no points');
   // Two points: the slope through them.
   assert.equal(olsSlope(sumsOf([1, 3], [5, 9])), 2);
