@@ -305,9 +305,10 @@ test('watch --listen: the token from --token-file or FDR_MONITOR_TOKEN (not on t
 
 test('watch --listen: a run that ends is summarised at once and let go; the next one is analysed afresh', async () => {
   const ended: string[] = [];
+  let driver: Promise<void> | undefined;
   const r = await cli(['watch', '--listen', '0', '--no-token', '--exit-after-runs', '3', '--json'], {
     onSpawn: (_child, out, err) => {
-      void (async () => {
+      driver = (async () => {
         await waitFor('the URL', () => /trainers connect to (ws:\/\/\S+)/.test(err()), 10_000);
         const url = /trainers connect to (ws:\/\/\S+)/.exec(err())![1];
         for (let k = 1; k <= 3; k++) {
@@ -320,6 +321,8 @@ test('watch --listen: a run that ends is summarised at once and let go; the next
     },
   });
   assert.equal(r.code, 0, r.stderr);
+  // The watch may exit (after the third run) before the driver has seen that run's summary: let it finish looking.
+  await driver;
   assert.deepEqual(ended, ['run-1', 'run-2', 'run-3']);
   const summaries = jsonLines(r.stdout).filter((l) => 'segments' in l);
   assert.deepEqual(
