@@ -1,5 +1,6 @@
 /** Shared helpers of the source tests: collecting what a source delivers, waiting, checksums. */
 import { afterEach } from 'node:test';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,4 +100,55 @@ export function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** What `runCli` gives back: the exit code and everything the CLI printed. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `node out/src/cli/main.js ARGS` to completion, with a safety timeout that
+ * fails the test (and kills the CLI); `onSpawn` gets the child and live views of
+ * its output, to act while it runs (signal it, start trainers once it listens).
+ */
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (child: ChildProcess, out: () => string, err: () => string) => void } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const cli = join(ROOT, 'out', 'src', 'cli', 'main.js');
+    const child = spawn(process.execPath, [cli, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(
+          `watch did not end within ${opts.timeoutMs ?? 30_000} ms\nstdout:\n${stdout.slice(-2000)}\nstderr:\n${stderr.slice(-2000)}`,
+        ),
+      );
+    }, opts.timeoutMs ?? 30_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    opts.onSpawn?.(
+      child,
+      () => stdout,
+      () => stderr,
+    );
+  });
+}
+
+/** The JSON lines of a CLI's output. */
+export function jsonLines(s: string): Record<string, unknown>[] {
+  return s
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
 }

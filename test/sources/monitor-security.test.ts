@@ -19,54 +19,10 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, symlink
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { TailSource, WebSocketServerSource, isBesideLog } from '../../src/sources';
-import { FAKE_TRAINER, ROOT, collect, stepLine, tempDir, trackSources, waitFor } from './helpers';
+import { FAKE_TRAINER, ROOT, collect, jsonLines, runCli as cli, stepLine, tempDir, trackSources, waitFor } from './helpers';
 
 const CLI = join(ROOT, 'out', 'src', 'cli', 'main.js');
 const track = trackSources();
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI to completion (with a safety timeout that fails the test). */
-function cli(
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (child: ChildProcess, out: () => string, err: () => string) => void } = {},
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(
-          `watch did not end within ${opts.timeoutMs ?? 30_000} ms\nstdout:\n${stdout.slice(-2000)}\nstderr:\n${stderr.slice(-2000)}`,
-        ),
-      );
-    }, opts.timeoutMs ?? 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    opts.onSpawn?.(
-      child,
-      () => stdout,
-      () => stderr,
-    );
-  });
-}
-
-function jsonLines(s: string): Record<string, unknown>[] {
-  return s
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l));
-}
 
 /** A finished NQM run from the real trainer kit, as lines (meta first); it reaches a drop well before its end. */
 function nqmRun(steps = 2500): string[] {

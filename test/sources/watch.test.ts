@@ -11,53 +11,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseWatchArgs } from '../../src/cli/watch';
-import { FAKE_TRAINER, ROOT, isAlive, tempDir, waitFor, stepLine } from './helpers';
+import { FAKE_TRAINER, ROOT, isAlive, jsonLines, runCli as cli, tempDir, waitFor, stepLine } from './helpers';
 
 const CLI = join(ROOT, 'out', 'src', 'cli', 'main.js');
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI to completion (with a safety timeout). */
-function cli(
-  args: string[],
-  opts: { timeoutMs?: number; onSpawn?: (pid: number, out: () => string, err: () => string) => void } = {},
-): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(
-          `watch did not end within ${opts.timeoutMs ?? 30_000} ms\nstdout:\n${stdout.slice(-2000)}\nstderr:\n${stderr.slice(-2000)}`,
-        ),
-      );
-    }, opts.timeoutMs ?? 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    opts.onSpawn?.(
-      child.pid!,
-      () => stdout,
-      () => stderr,
-    );
-  });
-}
-
-function jsonLines(s: string): Record<string, unknown>[] {
-  return s
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l));
-}
 
 test('--tail of a finished run: decision lines = analyze --decisions, last line = analyze --json', async () => {
   const { dir, cleanup } = tempDir('watch-tail');
@@ -118,7 +74,7 @@ test('--run: a failing trainer gives its exit status and its last stderr lines; 
 
 test('--listen: a trainer connects, is analysed, and --exit-after-runs ends the watch', async () => {
   const w = cli(['watch', '--listen', '0', '--exit-after-runs', '1', '--json'], {
-    onSpawn: (_pid, _out, err) => {
+    onSpawn: (_child, _out, err) => {
       // Port 0: the system picks a free port; the watch prints the URL to use (with the token it made).
       void waitFor('listening', () => /trainers connect to ws:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.test(err()), 10_000).then(() => {
         const url = /trainers connect to (ws:\/\/\S+)/.exec(err())![1];
@@ -159,10 +115,10 @@ test('--connect to a trainer serving WebSocket; SIGTERM on an unfinished --tail 
     for (let i = 0; i < 200; i++) s += stepLine(i);
     writeFileSync(log, s);
     const r = await cli(['watch', '--tail', log, '--json'], {
-      onSpawn: (pid, out, errText) => {
+      onSpawn: ({ pid }, out, errText) => {
         // The 200 lines (8 KB) arrive in one read and are parsed in one synchronous pass, so once
         // the first decision line is out, all of them have been analysed.
-        void waitFor('first decision', () => /"step":0/.test(out()), 10_000).then(() => process.kill(pid, 'SIGTERM'));
+        void waitFor('first decision', () => /"step":0/.test(out()), 10_000).then(() => process.kill(pid!, 'SIGTERM'));
         void errText;
       },
     });
@@ -310,14 +266,14 @@ test('--run: when the watcher goes away (SIGKILL, no clean-up) the trainer sees 
       join(dir, 'ctl'),
     ];
     const r = await cli(['watch', '--run', '--', ...trainer], {
-      onSpawn: (pid, _out, err) => {
+      onSpawn: ({ pid }, _out, err) => {
         void waitFor(
           'trainer live with steps in its log',
           () => /live \(pid \d+\)/.test(err()) && /"step":20,/.test(existsSync(log) ? readFileSync(log, 'utf8') : ''),
           20_000,
         ).then(() => {
           trainerPid = Number(/live \(pid (\d+)\)/.exec(err())![1]);
-          process.kill(pid, 'SIGKILL');
+          process.kill(pid!, 'SIGKILL');
         });
       },
     });
