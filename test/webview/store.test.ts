@@ -72,13 +72,13 @@ test('state survives a reload: bounded, extremes kept, prefs and cards restored'
   const loss = cols(0, n, (x) => 2 * Math.exp(-x / 50_000) + (x === 123_457 ? 40 : 0));
   m.applyUpdate({ type: 'update', seq: 1, reset: true, run: { id: 'run-7', title: 'NQM' }, series: { loss, eps: cols(0, 600, (x) => 0.5 / (x + 1)) } });
   m.applyUpdate({ type: 'update', seq: 2, markers: [{ kind: 'applied', step: 1000, lr: 0.01 }] });
-  m.prefs = { logLoss: false, smoothing: 0.5, view: [1000, 2000] };
+  m.prefs = { logLoss: false, smoothing: 0.5, view: [1000, 2000], xAxis: 'relative', logX: true, metricsShown: ['val_loss', 'acc'], metricsShared: true };
   const json = JSON.stringify(m.toState());
   assert.ok(json.length < 400_000, `persisted state is ${json.length} characters for ${n} points`);
   const r = PanelModel.fromState(JSON.parse(json));
   assert.equal(r.lastSeq, 2);
   assert.equal(r.run?.id, 'run-7');
-  assert.deepEqual(r.prefs, { logLoss: false, smoothing: 0.5, view: [1000, 2000] });
+  assert.deepEqual(r.prefs, { logLoss: false, smoothing: 0.5, view: [1000, 2000], xAxis: 'relative', logX: true, metricsShown: ['val_loss', 'acc'], metricsShared: true });
   assert.ok(r.stores.loss.length <= 3 * SNAPSHOT_BUCKETS + 2);
   assert.equal(r.stores.loss.firstX, 0);
   assert.equal(r.stores.loss.lastX, n - 1);
