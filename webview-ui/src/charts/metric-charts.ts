@@ -44,7 +44,8 @@ export class MetricCharts {
       if (!sc) {
         sc = makeStepChart({ ...this.env, box: this.box }, c.id.replace(/^chart-/, ''), c.title, c.names.map((n, j) => ({
           store: () => model.metrics.get(n)!,
-          ds: line(n, colors[j % colors.length], { borderWidth: 1.5, pointRadius: 1.5, spanGaps: true }),
+          // A dot at each logged point while they are few (an evaluation every N steps), a plain line when dense.
+          ds: line(n, colors[j % colors.length], { borderWidth: 1.5, pointRadius: (c: { dataset: { data: unknown[] } }) => (c.dataset.data.length <= 200 ? 2 : 0), spanGaps: true } as never),
         })));
         sc.box.dataset.metrics = JSON.stringify(c.names);
         this.byKey.set(k, sc);

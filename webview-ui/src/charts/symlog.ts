@@ -58,7 +58,14 @@ export function symlogTicks(vmin: number, vmax: number, c: number): number[] {
       if (Math.abs(v) > Math.max(Math.abs(vmin), Math.abs(vmax))) break;
     }
   }
-  return out.sort((a, b) => a - b);
+  // Ticks closer than a twelfth of the axis crowd each other: 0 first, then the outer decades inwards.
+  const gap = (vmax - vmin) / 12;
+  const kept: number[] = [];
+  const order = [...out.filter((v) => v === 0), ...out.filter((v) => v !== 0).sort((a, b) => Math.abs(b) - Math.abs(a))];
+  for (const v of order) {
+    if (kept.every((k) => Math.abs(k - v) >= gap)) kept.push(v);
+  }
+  return kept.sort((a, b) => a - b);
 }
 
 /** Tick label of a symlog value: the loss it stands for. */
