@@ -43,6 +43,8 @@ export interface SessionOptions {
    * so a slow transport or a busy panel never builds a queue of stale updates.
    */
   canSend?: () => boolean;
+  /** Stall time in seconds for the panel's "stalled" state; 0 or absent: adaptive (feed.ts StallClock). */
+  stallSeconds?: number;
 }
 
 let sessionCounter = 0;
@@ -111,6 +113,8 @@ export class Session {
   private runSerial = 0;
   private readonly listeners = new Set<(u: UpdateMessage) => void>();
   private flushTimer: NodeJS.Timeout | null = null;
+  /** Once a second: lets the feed notice a source that went quiet (stall). */
+  private stallTimer: NodeJS.Timeout | null = null;
   private lastFlush = 0;
   private summaryAt = 0;
   private spool: fs.WriteStream | null = null;
@@ -169,7 +173,7 @@ export class Session {
     const o = { ...this.opts.analyzer };
     const feed = new PanelFeed(
       { id: `${this.id}-${this.runSerial}`, title: this.title },
-      { tolerance: o.tolerance ?? 0.01, confidence: o.confidence ?? 0.95 },
+      { tolerance: o.tolerance ?? 0.01, confidence: o.confidence ?? 0.95, stallSeconds: this.opts.stallSeconds },
     );
     feed.setSource(this.sourceText());
     feed.setAutoApply(this.opts.autoApply);
@@ -284,6 +288,10 @@ export class Session {
   async start(): Promise<void> {
     if (spawnsProcess(this.spec) && !this.opts.trusted) throw new Error(RESTRICTED_SPAWN);
     this.setConnection('connecting');
+    this.stallTimer = setInterval(() => {
+      if (this._feed.tick()) this.scheduleFlush();
+    }, 1000);
+    this.stallTimer.unref?.();
     await this.source.start();
   }
 
@@ -492,6 +500,8 @@ export class Session {
     this.disposed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
+    if (this.stallTimer) clearInterval(this.stallTimer);
+    this.stallTimer = null;
     await this.source.dispose();
     this._feed.setConnection('ended', this._feed.connectionReason);
     const u = this._feed.takeUpdate();
