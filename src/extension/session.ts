@@ -12,6 +12,7 @@ import { Analyzer } from '../core/analyzer';
 import { STEP_NUMERIC_FIELDS, type StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision, EvaluationPoint } from '../core/types';
 import { createSource, ProcessSource, type Run, type Source, type SourceSpec } from '../sources';
+import { copyWithHeader, writeRows } from './export-files';
 import { PanelFeed } from './feed';
 import { RESTRICTED_APPLY, RESTRICTED_SPAWN, spawnsProcess } from './restricted';
 import type { StartSpec } from './start-spec';
@@ -120,6 +121,10 @@ export class Session {
   private spool: fs.WriteStream | null = null;
   private spoolRows: string[] = [];
   readonly spoolPath: string;
+  /** The user's metrics as `step,metric,value` rows (metrics.csv). */
+  private metricRows: string[] = [];
+  private metricSpool: fs.WriteStream | null = null;
+  readonly metricSpoolPath: string;
   private readonly evaluations: EvaluationPoint[] = [];
   private readonly decisions: Decision[] = [];
   private disposed = false;
@@ -138,6 +143,7 @@ export class Session {
     this._feed = this.newFeed();
     fs.mkdirSync(opts.spoolDir, { recursive: true });
     this.spoolPath = path.join(opts.spoolDir, `${this.id}.csv`);
+    this.metricSpoolPath = path.join(opts.spoolDir, `${this.id}-metrics.csv`);
     this.wire();
   }
 
@@ -265,6 +271,9 @@ export class Session {
    * re-serialisation of the JSON.
    */
   private writeSpool(rec: StreamRecord): void {
+    if (rec.type !== 'meta' && rec.metrics && rec.step !== undefined) {
+      for (const k in rec.metrics) this.metricRows.push(`${rec.step},${csvField(k)},${rec.metrics[k]}`);
+    }
     if (rec.type !== 'step') return;
     let row = '';
     for (let i = 0; i < SPOOL_COLUMNS.length; i++) {
@@ -276,6 +285,14 @@ export class Session {
   }
 
   private drainSpool(): void {
+    if (this.metricRows.length) {
+      if (!this.metricSpool) {
+        this.metricSpool = fs.createWriteStream(this.metricSpoolPath, { flags: 'a' });
+        this.metricSpool.on('error', (e) => this.opts.log(`spool file ${this.metricSpoolPath}: ${e.message}`));
+      }
+      this.metricSpool.write(this.metricRows.join('\n') + '\n');
+      this.metricRows = [];
+    }
     if (!this.spoolRows.length) return;
     if (!this.spool) {
       this.spool = fs.createWriteStream(this.spoolPath, { flags: 'a' });
@@ -466,21 +483,26 @@ export class Session {
    */
   async exportTo(dir: string): Promise<string[]> {
     this.drainSpool();
-    await new Promise<void>((r) => (this.spool ? this.spool.write('', () => r()) : r()));
+    const flushed = (w: fs.WriteStream | null) => new Promise<void>((r) => (w ? w.write('', () => r()) : r()));
+    await flushed(this.spool);
+    await flushed(this.metricSpool);
     await fs.promises.mkdir(dir, { recursive: true });
     const written: string[] = [];
+    // Streamed from the spool files: the run's rows never sit in memory whole.
     const recordsCsv = path.join(dir, 'records.csv');
-    await fs.promises.writeFile(recordsCsv, SPOOL_COLUMNS.join(',') + '\n');
-    if (fs.existsSync(this.spoolPath)) await fs.promises.appendFile(recordsCsv, await fs.promises.readFile(this.spoolPath));
+    await copyWithHeader(recordsCsv, SPOOL_COLUMNS.join(',') + '\n', this.spoolPath);
     written.push(recordsCsv);
+    if (fs.existsSync(this.metricSpoolPath)) {
+      const metricsCsv = path.join(dir, 'metrics.csv');
+      await copyWithHeader(metricsCsv, 'step,metric,value\n', this.metricSpoolPath);
+      written.push(metricsCsv);
+    }
     const evCsv = path.join(dir, 'evaluations.csv');
     const evCols = ['step', 'segment', 'lr', 'epsilon', 'ci_lo', 'ci_hi', 'classic_epsilon', 'tau', 'ess', 'eta_steps', 'anharmonicity', 'hessian_scale', 'action'];
     const fmt = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
-    const lines = [evCols.join(',')];
-    for (const e of this.evaluations) {
-      lines.push([e.step, e.segment, e.lr, e.epsilon, e.ci?.[0], e.ci?.[1], e.classic_epsilon, e.tau, e.ess, e.eta_steps, e.anharmonicity, e.hessian_scale, e.action].map(fmt).join(','));
-    }
-    await fs.promises.writeFile(evCsv, lines.join('\n') + '\n');
+    await writeRows(evCsv, evCols.join(',') + '\n', this.evaluations, (e) =>
+      [e.step, e.segment, e.lr, e.epsilon, e.ci?.[0], e.ci?.[1], e.classic_epsilon, e.tau, e.ess, e.eta_steps, e.anharmonicity, e.hessian_scale, e.action].map(fmt).join(','),
+    );
     written.push(evCsv);
     const json = path.join(dir, 'analysis.json');
     await fs.promises.writeFile(json, JSON.stringify({ title: this.title, source: this.source.description, summary: this.summary(), decisions: this.decisions }, null, 2) + '\n');
@@ -508,5 +530,11 @@ export class Session {
     if (u) for (const l of this.listeners) l(u);
     this.drainSpool();
     await new Promise<void>((r) => (this.spool ? this.spool.end(() => r()) : r()));
+    await new Promise<void>((r) => (this.metricSpool ? this.metricSpool.end(() => r()) : r()));
   }
+}
+
+/** A metric name as one CSV field: quoted when it holds a comma, quote or newline. */
+function csvField(k: string): string {
+  return /[",\n\r]/.test(k) ? `"${k.replace(/"/g, '""')}"` : k;
 }
