@@ -31,7 +31,9 @@ test('the linear band is the decade of the 10th percentile of |loss|; symlog onl
   assert.equal(needsSymlog([1, 0]), true);
   assert.equal(needsSymlog([1, -1e-9]), true);
   const ticks = symlogTicks(symlog(-5, 0.1), symlog(50, 0.1), 0.1);
-  assert.deepEqual(ticks.map((v) => symlogLabel(v, 0.1)), ['-1', '0', '1', '10'], '±0.1 sit too close to 0 on this axis');
+  assert.deepEqual(ticks.map((v) => symlogLabel(v, 0.1)), ['-1', '-0.1', '0', '0.1', '1', '10']);
+  const tall = symlogTicks(symlog(-5, 0.001), symlog(5e4, 0.001), 0.001);
+  assert.deepEqual(tall.map((v) => symlogLabel(v, 0.001)), ['-1', '-0.1', '-0.01', '0', '0.01', '0.1', '1', '10', '100', '1000', '10000'], '±0.001 sit too close to 0 on this axis');
   const wide = symlogTicks(symlog(-1, 0.1), symlog(1, 0.1), 0.1);
   assert.deepEqual(wide.map((v) => symlogLabel(v, 0.1)), ['-1', '-0.1', '0', '0.1', '1']);
 });

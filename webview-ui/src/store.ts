@@ -272,6 +272,15 @@ export interface PanelState {
 
 export type ApplyResult = 'applied' | 'gap' | 'stale';
 
+/**
+ * A user metric holds at most this many points in the panel; past it, the
+ * store is decimated to METRIC_COMPACT_BUCKETS min/max columns (extremes and
+ * gaps kept, see SeriesStore.visible) and goes on appending. Up to 64
+ * metrics logged every step would otherwise hold 64 × the loss's points.
+ */
+export const METRIC_POINTS_CAP = 1 << 17;
+export const METRIC_COMPACT_BUCKETS = 1 << 14;
+
 export class PanelModel {
   readonly stores = {} as Record<SeriesKey, SeriesStore>;
   markers: Marker[] = [];
@@ -306,6 +315,11 @@ export class PanelModel {
         this.metrics.set(k, (s = new SeriesStore()));
       }
       s.append(v);
+      if (s.length > METRIC_POINTS_CAP) {
+        const d = s.decimated(METRIC_COMPACT_BUCKETS);
+        s.clear();
+        s.append(d);
+      }
     }
   }
 

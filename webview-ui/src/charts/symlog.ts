@@ -47,8 +47,8 @@ export function needsSymlog(ys: ArrayLike<number | null>): boolean {
   return false;
 }
 
-/** Tick positions (in symlog units) for [vmin, vmax]: 0 and ±c·10^k. */
-export function symlogTicks(vmin: number, vmax: number, c: number): number[] {
+/** Tick positions (in symlog units) for [vmin, vmax]: 0 and ±c·10^k, at most about `maxTicks` apart evenly enough to read. */
+export function symlogTicks(vmin: number, vmax: number, c: number, maxTicks = 16): number[] {
   const out: number[] = [];
   if (vmin <= 0 && vmax >= 0) out.push(0);
   for (const sign of [1, -1]) {
@@ -58,8 +58,8 @@ export function symlogTicks(vmin: number, vmax: number, c: number): number[] {
       if (Math.abs(v) > Math.max(Math.abs(vmin), Math.abs(vmax))) break;
     }
   }
-  // Ticks closer than a twelfth of the axis crowd each other: 0 first, then the outer decades inwards.
-  const gap = (vmax - vmin) / 12;
+  // Ticks closer than 1/maxTicks of the axis crowd each other: 0 first, then the outer decades inwards.
+  const gap = (vmax - vmin) / Math.max(2, maxTicks);
   const kept: number[] = [];
   const order = [...out.filter((v) => v === 0), ...out.filter((v) => v !== 0).sort((a, b) => Math.abs(b) - Math.abs(a))];
   for (const v of order) {
