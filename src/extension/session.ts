@@ -271,8 +271,10 @@ export class Session {
    * re-serialisation of the JSON.
    */
   private writeSpool(rec: StreamRecord): void {
-    if (rec.type !== 'meta' && rec.metrics && rec.step !== undefined) {
-      for (const k in rec.metrics) this.metricRows.push(`${rec.step},${csvField(k)},${rec.metrics[k]}`);
+    if (rec.type !== 'meta' && rec.metrics) {
+      // An event without a step is placed at the last step seen, as the panel places it.
+      const step = rec.step ?? this._feed.status().step;
+      if (step !== null) for (const k in rec.metrics) this.metricRows.push(`${step},${csvField(k)},${rec.metrics[k]}`);
     }
     if (rec.type !== 'step') return;
     let row = '';

@@ -70,7 +70,8 @@ test('a session exports its user metrics as metrics.csv beside records.csv', { t
 for (let s = 0; s < 300; s++) {
   console.log(JSON.stringify({ step: s, lr: 0.1, loss: 1 / (s + 1), grad_norm: s / 2 }));
   if (s % 100 === 99) console.log(JSON.stringify({ type: 'event', event: 'eval', step: s, "val,loss": s / 1000 }));
-}`;
+}
+console.log(JSON.stringify({ type: 'event', event: 'eval', test_acc: 0.9 }));`;
   const s = new Session(
     { kind: 'script', command: process.execPath, args: ['-e', script], cwd: ROOT, title: 'metrics trainer' },
     { analyzer: {}, trusted: true, autoApply: false, extensionRoot: ROOT, nodePath: process.execPath, spoolDir: path.join(tmp, 'spool'), log: () => {} },
@@ -85,7 +86,8 @@ for (let s = 0; s < 300; s++) {
     assert.equal(fs.readFileSync(files[0], 'utf8').trim().split('\n').length, 301);
     const m = fs.readFileSync(files[1], 'utf8').trim().split('\n');
     assert.equal(m[0], 'step,metric,value');
-    assert.equal(m.length, 1 + 300 + 3);
+    assert.equal(m.length, 1 + 300 + 3 + 1);
+    assert.equal(m.at(-1), '299,test_acc,0.9', 'an eval without a step: at the last step seen');
     assert.ok(m.includes('7,grad_norm,3.5'));
     assert.ok(m.includes('199,"val,loss",0.199'), 'a name with a comma is quoted');
   } finally {
