@@ -41,8 +41,8 @@ export function createRunCharts(env: ChartEnv, smoothing: Smoothing): RunCharts 
     return (ly.type === 'logarithmic' ? Ticks.formatters.logarithmic : Ticks.formatters.numeric).call(this, Number(v), i, ticks);
   };
   (ly as { afterBuildTicks?: (s: { min: number; max: number; height: number; ticks: { value: number }[] }) => void }).afterBuildTicks = (scale) => {
-    // About one label per 28 px of axis.
-    if (band !== null) scale.ticks = symlogTicks(scale.min, scale.max, band, scale.height > 0 ? Math.floor(scale.height / 28) : 6).map((value) => ({ value }));
+    // About one label per 22 px of axis.
+    if (band !== null) scale.ticks = symlogTicks(scale.min, scale.max, band, scale.height > 0 ? Math.floor(scale.height / 22) : 6).map((value) => ({ value }));
   };
   loss.afterData = () => {
     const all = loss.bound.flatMap((b) => b.ds.data.map((p) => p.y));
