@@ -47,7 +47,10 @@ export interface PyResult {
   status: number | null;
 }
 
-/** Runs /usr/bin/python3 with fdr_monitor importable; throws if it cannot start. */
+/** A hang guard, not a speed check: far above any run of these scripts on a loaded machine. */
+const PYTHON_HANG_MS = 10 * 60_000;
+
+/** Runs /usr/bin/python3 with fdr_monitor importable; throws if it cannot start or hangs. */
 export function python(args: string[], opts: { input?: string; env?: Record<string, string>; cwd?: string } = {}): PyResult {
   requireTorch();
   const r = spawnSync(PYTHON, args, {
@@ -56,7 +59,13 @@ export function python(args: string[], opts: { input?: string; env?: Record<stri
     maxBuffer: 256 << 20,
     cwd: opts.cwd ?? root,
     env: pyEnv(opts.env),
+    timeout: PYTHON_HANG_MS,
+    killSignal: 'SIGKILL',
   });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') {
+    const tail = (s: string | null) => (s ?? '').split('\n').slice(-15).join('\n');
+    throw new Error(`${PYTHON} ${args.join(' ')} hung (killed after ${PYTHON_HANG_MS / 60_000} min)\n${tail(r.stdout)}\n${tail(r.stderr)}`);
+  }
   if (r.error) throw new Error(`${PYTHON} could not be run: ${r.error.message}`);
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
