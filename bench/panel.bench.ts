@@ -141,6 +141,7 @@ async function hostBench(): Promise<void> {
     const arrivals = newest(await nums('data-arrivals'), n0.arr);
     const hostMs = (await nums('data-host-ms')).slice(-arrivals.length);
     const transit = (await nums('data-transit-ms')).slice(-arrivals.length);
+    const drawWait = (await nums('data-draw-wait-ms')).slice(-Math.max(1, lat.length));
     const pct = (xs: number[]) =>
       xs.length ? `p50 ${quantile(xs, 0.5).toFixed(0)}, p95 ${quantile(xs, 0.95).toFixed(0)}, max ${Math.max(...xs).toFixed(0)}` : 'none';
     console.log(
@@ -150,7 +151,7 @@ async function hostBench(): Promise<void> {
     console.log(
       `  of which record → update posted by the host: ${pct(hostMs)} ms; posted → in the webview: ${pct(transit)} ms; record → in the webview: ${pct(arrivals)} ms`,
     );
-    console.log(`  render (one frame, all charts): ${pct(render)} ms`);
+    console.log(`  in the webview → drawn: ${pct(drawWait)} ms, of which render (one frame, all charts): ${pct(render)} ms`);
     // dispatchEvent and a short getAttribute poll rather than click()/waitFor():
     // Playwright's actionability and waitFor checks wait for animation frames,
     // which Chromium throttles in the webview's cross-origin frame, and would

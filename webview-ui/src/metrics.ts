@@ -27,8 +27,12 @@ export class Metrics {
   readonly hostMs: number[] = [];
   /** The transport's part (update posted by the host → here, ms). */
   readonly transitMs: number[] = [];
+  /** The panel's part: first update received → the frame that drew it ends (ms). */
+  readonly drawWaitMs: number[] = [];
   /** Frames drawn so far (the bench reads frames per second from it). */
   frames = 0;
+  /** When the oldest update not drawn yet arrived (performance.now()), or null. */
+  private pendingSince: number | null = null;
   /** Oldest record time (Unix s) among updates not drawn yet; gives record-written → drawn latency. */
   private pendingOldest: number | null = null;
 
@@ -38,6 +42,7 @@ export class Metrics {
    */
   received(oldestTime: number | undefined, sentAt?: number): void {
     const now = Date.now();
+    if (this.pendingSince === null) this.pendingSince = performance.now();
     if (sentAt !== undefined && Number.isFinite(sentAt)) pushBounded(this.transitMs, now - sentAt * 1000, KEEP_RECENT);
     if (oldestTime === undefined || !Number.isFinite(oldestTime)) return;
     if (this.pendingOldest === null || oldestTime < this.pendingOldest) this.pendingOldest = oldestTime;
@@ -52,6 +57,10 @@ export class Metrics {
   /** A frame took `ms`; everything received so far is drawn now. */
   drawn(ms: number): void {
     this.frames++;
+    if (this.pendingSince !== null) {
+      pushBounded(this.drawWaitMs, performance.now() - this.pendingSince, KEEP_RECENT);
+      this.pendingSince = null;
+    }
     pushBounded(this.renderTimes, ms, KEEP);
     if (this.pendingOldest !== null) {
       pushBounded(this.latencies, Date.now() - this.pendingOldest * 1000, KEEP);

@@ -24,7 +24,7 @@ export function installTestHooks(win: Window, hooks: PanelHooks): void {
 
 /**
  * data-points (all points held), data-latencies, data-render-ms, data-arrivals,
- * data-host-ms, data-transit-ms, data-handle-ms and data-frames on the body.
+ * data-host-ms, data-transit-ms, data-draw-wait-ms, data-handle-ms and data-frames on the body.
  */
 export function publishMetrics(body: HTMLElement, model: PanelModel, metrics: Metrics): void {
   body.dataset.points = String(model.points);
@@ -37,5 +37,6 @@ export function publishMetrics(body: HTMLElement, model: PanelModel, metrics: Me
   body.dataset.hostMs = metrics.hostMs.map((t) => t.toFixed(0)).join(',');
   body.dataset.transitMs = metrics.transitMs.map((t) => t.toFixed(0)).join(',');
   body.dataset.handleMs = metrics.handleMs.map((t) => t.toFixed(2)).join(',');
+  body.dataset.drawWaitMs = metrics.drawWaitMs.map((t) => t.toFixed(0)).join(',');
   body.dataset.frames = String(metrics.frames);
 }
