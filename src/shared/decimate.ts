@@ -84,10 +84,9 @@ export function pushPoint(out: Points, xs: ArrayLike<number>, ys: ArrayLike<numb
  * runs once per pixel column of every chart, every frame.
  */
 export function pushInOrder(out: Points, xs: ArrayLike<number>, ys: ArrayLike<number>, a: number, b: number, c: number): void {
-  let t: number;
-  if (a > b) ((t = a), (a = b), (b = t));
-  if (b > c) ((t = b), (b = c), (c = t));
-  if (a > b) ((t = a), (a = b), (b = t));
+  if (a > b) [a, b] = [b, a];
+  if (b > c) [b, c] = [c, b];
+  if (a > b) [a, b] = [b, a];
   if (a >= 0) pushPoint(out, xs, ys, a);
   if (b >= 0 && b !== a) pushPoint(out, xs, ys, b);
   if (c >= 0 && c !== b) pushPoint(out, xs, ys, c);

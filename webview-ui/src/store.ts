@@ -93,11 +93,22 @@ export class SeriesStore {
     }
     const x = this.xs[i];
     if (y !== y || y === Infinity || y === -Infinity) {
-      if (this.bGap[b] < 0) ((this.bGap[b] = i), (this.bGapX[b] = x));
+      if (this.bGap[b] < 0) {
+        this.bGap[b] = i;
+        this.bGapX[b] = x;
+      }
       return;
     }
-    if (this.bMin[b] < 0 || y < this.bMinY[b]) ((this.bMin[b] = i), (this.bMinY[b] = y), (this.bMinX[b] = x));
-    if (this.bMax[b] < 0 || y > this.bMaxY[b]) ((this.bMax[b] = i), (this.bMaxY[b] = y), (this.bMaxX[b] = x));
+    if (this.bMin[b] < 0 || y < this.bMinY[b]) {
+      this.bMin[b] = i;
+      this.bMinY[b] = y;
+      this.bMinX[b] = x;
+    }
+    if (this.bMax[b] < 0 || y > this.bMaxY[b]) {
+      this.bMax[b] = i;
+      this.bMaxY[b] = y;
+      this.bMaxX[b] = x;
+    }
   }
 
   /**
@@ -184,9 +195,20 @@ export class SeriesStore {
         bucket = b;
       }
       // The first block holding the column's extreme wins ties, as a scan of the points would.
-      if (bMin[blk] >= 0 && (iMin < 0 || bMinY[blk] < yMin)) ((iMin = bMin[blk]), (yMin = bMinY[blk]), (xMin = bMinX[blk]));
-      if (bMax[blk] >= 0 && (iMax < 0 || bMaxY[blk] > yMax)) ((iMax = bMax[blk]), (yMax = bMaxY[blk]), (xMax = bMaxX[blk]));
-      if (iGap < 0 && bGap[blk] >= 0) ((iGap = bGap[blk]), (xGap = bGapX[blk]));
+      if (bMin[blk] >= 0 && (iMin < 0 || bMinY[blk] < yMin)) {
+        iMin = bMin[blk];
+        yMin = bMinY[blk];
+        xMin = bMinX[blk];
+      }
+      if (bMax[blk] >= 0 && (iMax < 0 || bMaxY[blk] > yMax)) {
+        iMax = bMax[blk];
+        yMax = bMaxY[blk];
+        xMax = bMaxX[blk];
+      }
+      if (iGap < 0 && bGap[blk] >= 0) {
+        iGap = bGap[blk];
+        xGap = bGapX[blk];
+      }
     }
     pushColumn(out, iMin, xMin, yMin, iMax, xMax, yMax, iGap, xGap);
     if (tailStart < end - 1 && tailStart >= headEnd) this.emitRaw(out, tailStart, end - 1);
