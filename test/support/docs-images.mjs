@@ -10,13 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** test-results/<name> → docs/images/<name>. */
-const IMAGES = [
-  'panel.png',
-  'features-metrics.png',
-  'features-time-axis.png',
-  'features-stalled.png',
-  'features-stalled-statusbar.png',
-];
+const IMAGES = ['panel.png', 'features-metrics.png', 'features-time-axis.png', 'features-stalled.png', 'features-stalled-statusbar.png'];
 
 let failed = false;
 for (const name of IMAGES) {
