@@ -159,7 +159,8 @@ export class PanelManager {
     if (process.env.FDR_MONITOR_LOG_FILE && m.type === 'update' && (m.reset || m.apply !== undefined || m.seq % 20 === 0)) {
       this.handlers.log(`post update ${m.seq}${m.reset ? ' (reset)' : ''}${m.apply ? ` apply=${m.apply.phase}` : ''}`);
     }
-    this.panel.webview.postMessage(m).then(
+    const out: HostToWebview = m.type === 'update' ? { ...m, sentAt: Date.now() / 1000 } : m;
+    this.panel.webview.postMessage(out).then(
       (ok) => {
         if (!ok) this.handlers.log(`panel: update ${m.type === 'update' ? m.seq : m.type} not delivered`);
       },

@@ -40,18 +40,13 @@ export function minMaxDecimate(
   buckets: number,
 ): Points {
   const out: Points = { xs: [], ys: [] };
-  const push = (i: number): void => {
-    out.xs.push(xs[i]);
-    const y = ys[i];
-    out.ys.push(Number.isFinite(y) ? y : null);
-  };
   if (end <= start) return out;
   if (end - start <= 2 * buckets || !(x1 > x0)) {
-    for (let i = start; i < end; i++) push(i);
+    for (let i = start; i < end; i++) pushPoint(out, xs, ys, i);
     return out;
   }
   const width = (x1 - x0) / buckets;
-  push(start);
+  pushPoint(out, xs, ys, start);
   let i = start + 1;
   const last = end - 1;
   while (i < last) {
@@ -62,24 +57,39 @@ export function minMaxDecimate(
     let j = i;
     for (; j < last && Math.floor((xs[j] - x0) / width) === b; j++) {
       const y = ys[j];
-      if (!Number.isFinite(y)) {
+      if (y !== y || y === Infinity || y === -Infinity) {
         if (iGap < 0) iGap = j;
         continue;
       }
       if (iMin < 0 || y < ys[iMin]) iMin = j;
       if (iMax < 0 || y > ys[iMax]) iMax = j;
     }
-    // Emit the kept indices of this bucket in step order.
-    const keep = [iMin, iMax, iGap].filter((k) => k >= 0).sort((a, b2) => a - b2);
-    let prev = -1;
-    for (const k of keep) {
-      if (k !== prev) push(k);
-      prev = k;
-    }
+    pushInOrder(out, xs, ys, iMin, iMax, iGap);
     i = j;
   }
-  if (last > start) push(last);
+  if (last > start) pushPoint(out, xs, ys, last);
   return out;
+}
+
+/** Appends point i (a non-finite y as a gap, null). */
+export function pushPoint(out: Points, xs: ArrayLike<number>, ys: ArrayLike<number>, i: number): void {
+  out.xs.push(xs[i]);
+  const y = ys[i];
+  out.ys.push(y === y && y !== Infinity && y !== -Infinity ? y : null);
+}
+
+/**
+ * Appends the points a, b, c (indices; −1 = none) in step order, each once:
+ * a bucket's minimum, maximum and first gap. Without sorting an array: this
+ * runs once per pixel column of every chart, every frame.
+ */
+export function pushInOrder(out: Points, xs: ArrayLike<number>, ys: ArrayLike<number>, a: number, b: number, c: number): void {
+  if (a > b) [a, b] = [b, a];
+  if (b > c) [b, c] = [c, b];
+  if (a > b) [a, b] = [b, a];
+  if (a >= 0) pushPoint(out, xs, ys, a);
+  if (b >= 0 && b !== a) pushPoint(out, xs, ys, b);
+  if (c >= 0 && c !== b) pushPoint(out, xs, ys, c);
 }
 
 /** One bucket of the bounded history: its extreme points (and a gap, if any). */

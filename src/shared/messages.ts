@@ -183,6 +183,12 @@ export interface UpdateMessage {
    * record-written → panel-drawn latency when the panel reports `rendered`.
    */
   oldestTime?: number;
+  /**
+   * Unix seconds when the host posted this update: with `oldestTime` it
+   * splits the latency into the host's part (read, analyse, wait for the
+   * flush) and the transport's (host → webview).
+   */
+  sentAt?: number;
 }
 
 /** The host asks for the charts as one PNG (for Export run). */

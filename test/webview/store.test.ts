@@ -306,3 +306,75 @@ test('user metrics: kept by name (at most 64), reset with the run, and bounded i
   r.applyUpdate({ type: 'update', seq: 100, reset: true, run: { id: 'r2', title: 't' } });
   assert.equal(r.metrics.size, 0);
 });
+
+/**
+ * The block path against a scan of the points themselves: each column holds
+ * exactly the minimum, maximum and first gap of the points of the whole
+ * blocks that start in it (written out here from the raw values), in step
+ * order. The store is filled in uneven chunks and refilled after a clear, so
+ * the per-block summaries are built across appends and rebuilt from scratch.
+ */
+test('block decimation keeps, per column, exactly the extremes and first gap of its blocks’ points', () => {
+  const BLOCK = 64;
+  const n = 300_001;
+  const xs = Array.from({ length: n }, (_, i) => 3 * i + 1);
+  let seed = 11;
+  const ys: (number | null)[] = xs.map((_, i) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    if (i % 9_973 === 17) return null;
+    return Math.round((seed / 2147483648) * 1000) / 10; // ties on purpose: the first block with the extreme wins
+  });
+  ys[150_000] = Infinity;
+  const s = new SeriesStore();
+  s.append({ xs: [0, 1, 2], ys: [5, 6, 7] });
+  s.clear();
+  for (let i = 0; i < n; i += 7_777) s.append({ xs: xs.slice(i, i + 7_777), ys: ys.slice(i, i + 7_777) });
+  const [x0, x1, buckets] = [xs[0], xs[n - 1], 700];
+  const got = s.visible(x0, x1, buckets);
+
+  const want: { x: number; y: number | null }[] = [{ x: xs[0], y: ys[0] }];
+  const firstBlock = Math.floor(1 / BLOCK) + 1;
+  const lastBlock = Math.floor((n - 1) / BLOCK) - 1;
+  const raw = (a: number, b: number) => {
+    // Min, max and first gap of the points [a, b).
+    let [iMin, iMax, iGap] = [-1, -1, -1];
+    for (let i = a; i < b; i++) {
+      const y = ys[i];
+      if (y === null || !Number.isFinite(y)) {
+        if (iGap < 0) iGap = i;
+      } else {
+        if (iMin < 0 || y < (ys[iMin] as number)) iMin = i;
+        if (iMax < 0 || y > (ys[iMax] as number)) iMax = i;
+      }
+    }
+    return [iMin, iMax, iGap];
+  };
+  const emit = (idx: number[]) => {
+    for (const i of [...new Set(idx.filter((k) => k >= 0))].sort((a, b) => a - b)) {
+      const y = ys[i];
+      want.push({ x: xs[i], y: y === null || !Number.isFinite(y) ? null : y });
+    }
+  };
+  // The partial head and tail are decimated raw as one column: its first and last points and the extremes between.
+  const rawColumn = (a: number, b: number) => emit([a, ...raw(a + 1, b - 1), b - 1]);
+  rawColumn(1, firstBlock * BLOCK);
+  const width = (x1 - x0) / buckets;
+  let col = -1;
+  let acc: number[] = [];
+  for (let blk = firstBlock; blk <= lastBlock; blk++) {
+    const c = Math.floor((xs[blk * BLOCK] - x0) / width);
+    if (c !== col) {
+      if (acc.length) emit(raw(acc[0], acc[1]));
+      acc = [blk * BLOCK, blk * BLOCK];
+      col = c;
+    }
+    acc[1] = (blk + 1) * BLOCK;
+  }
+  emit(raw(acc[0], acc[1]));
+  rawColumn((lastBlock + 1) * BLOCK, n - 1);
+  want.push({ x: xs[n - 1], y: ys[n - 1] });
+  assert.deepEqual(
+    got.xs.map((x, i) => ({ x, y: got.ys[i] })),
+    want,
+  );
+});

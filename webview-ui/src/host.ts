@@ -94,7 +94,7 @@ export class HostConnection {
     }
     if (m.reset) this.on.reset();
     this.pendingSeq = m.seq;
-    this.metrics.received(m.oldestTime);
+    this.metrics.received(m.oldestTime, m.sentAt);
     this.metrics.handled(performance.now() - tHandle);
     this.on.updated();
   }

@@ -3,6 +3,13 @@
  * often that drawing takes more than half the main thread.
  */
 
+/**
+ * The least wait before a frame (ms): long enough that the updates of one
+ * burst (several messages delivered together) are applied before it, short
+ * enough to add next to nothing to a record's way to the screen.
+ */
+const MIN_WAIT_MS = 4;
+
 export class RenderLoop {
   private queued = false;
   /** When the last render finished, and how long it took (ms). */
@@ -32,7 +39,7 @@ export class RenderLoop {
     // A timer, not requestAnimationFrame: chart.js draws synchronously in
     // update(), and rAF is throttled in hidden panels and in cross-origin
     // frames the user has not interacted with (the webview is one).
-    this.win.setTimeout(() => this.renderNow(), Math.max(wait, 16));
+    this.win.setTimeout(() => this.renderNow(), Math.max(wait, MIN_WAIT_MS));
   }
 
   /** Draws now. Returns ms spent. */

@@ -4,7 +4,7 @@
  * reducer that applies host `update` messages, and the persisted state
  * (vscode.setState) with its validation on restore. Unit-tested in Node.
  */
-import { lowerBound, minMaxDecimate, Ema, type Points } from '../../src/shared/decimate';
+import { lowerBound, minMaxDecimate, pushPoint, Ema, type Points } from '../../src/shared/decimate';
 import {
   MAX_USER_METRICS,
   SERIES_KEYS,
@@ -40,6 +40,19 @@ export class SeriesStore {
   private bMin = new Int32Array(16);
   private bMax = new Int32Array(16);
   private bGap = new Int32Array(16);
+  /**
+   * Per block: its minimum and maximum y and its first x, side by side: a
+   * long range is decimated by reading these in order, not by jumping into
+   * xs and ys (tens of MB at a million steps) for every block, which is a
+   * cache miss each.
+   */
+  private bMinY = new Float64Array(16);
+  private bMaxY = new Float64Array(16);
+  private bX = new Float64Array(16);
+  /** … and the x of its min, its max and its first gap. */
+  private bMinX = new Float64Array(16);
+  private bMaxX = new Float64Array(16);
+  private bGapX = new Float64Array(16);
 
   private grow(n: number): void {
     if (n > this.xs.length) {
@@ -61,6 +74,11 @@ export class SeriesStore {
         a.set(this[k]);
         this[k] = a;
       }
+      for (const k of ['bMinY', 'bMaxY', 'bX', 'bMinX', 'bMaxX', 'bGapX'] as const) {
+        const a = new Float64Array(cap);
+        a.set(this[k]);
+        this[k] = a;
+      }
     }
   }
 
@@ -71,13 +89,26 @@ export class SeriesStore {
     if (i % BLOCK === 0) {
       this.bMin[b] = this.bMax[b] = -1;
       this.bGap[b] = -1;
+      this.bX[b] = this.xs[i];
     }
+    const x = this.xs[i];
     if (y !== y || y === Infinity || y === -Infinity) {
-      if (this.bGap[b] < 0) this.bGap[b] = i;
+      if (this.bGap[b] < 0) {
+        this.bGap[b] = i;
+        this.bGapX[b] = x;
+      }
       return;
     }
-    if (this.bMin[b] < 0 || y < this.ys[this.bMin[b]]) this.bMin[b] = i;
-    if (this.bMax[b] < 0 || y > this.ys[this.bMax[b]]) this.bMax[b] = i;
+    if (this.bMin[b] < 0 || y < this.bMinY[b]) {
+      this.bMin[b] = i;
+      this.bMinY[b] = y;
+      this.bMinX[b] = x;
+    }
+    if (this.bMax[b] < 0 || y > this.bMaxY[b]) {
+      this.bMax[b] = i;
+      this.bMaxY[b] = y;
+      this.bMaxX[b] = x;
+    }
   }
 
   /**
@@ -134,62 +165,113 @@ export class SeriesStore {
 
   private blockDecimate(start: number, end: number, x0: number, x1: number, buckets: number): Points {
     const out: Points = { xs: [], ys: [] };
-    const push = (i: number): void => {
-      out.xs.push(this.xs[i]);
-      const y = this.ys[i];
-      out.ys.push(y === y && y !== Infinity && y !== -Infinity ? y : null);
-    };
+    const { xs, ys, bMin, bMax, bGap, bMinY, bMaxY, bX, bMinX, bMaxX, bGapX } = this;
     const width = (x1 - x0) / buckets;
-    push(start);
+    pushPoint(out, xs, ys, start);
     // Whole blocks strictly inside (start, end − 1); the partial ends are
     // decimated raw into the first and last columns.
     const firstBlock = Math.floor((start + 1) / BLOCK) + 1;
     const lastBlock = Math.floor((end - 1) / BLOCK) - 1; // inclusive
     const headEnd = firstBlock * BLOCK;
     const tailStart = (lastBlock + 1) * BLOCK;
-    const emitRaw = (a: number, b: number): void => {
-      const p = minMaxDecimate(this.xs, this.ys, a, b, this.xs[a], this.xs[Math.max(a, b - 1)], 1);
-      for (let i = 0; i < p.xs.length; i++) {
-        out.xs.push(p.xs[i]);
-        out.ys.push(p.ys[i]);
-      }
-    };
-    if (headEnd > start + 1) emitRaw(start + 1, Math.min(headEnd, end - 1));
+    if (headEnd > start + 1) this.emitRaw(out, start + 1, Math.min(headEnd, end - 1));
+    // The column being filled: its min, max and first gap (index −1: none), from the blocks' summaries only.
     let bucket = -1;
     let iMin = -1;
     let iMax = -1;
     let iGap = -1;
-    const flush = (): void => {
-      const keep = [iMin, iMax, iGap].filter((k) => k >= 0).sort((a, b) => a - b);
-      let prev = -1;
-      for (const k of keep) {
-        if (k !== prev) push(k);
-        prev = k;
-      }
-      iMin = iMax = iGap = -1;
-    };
+    let yMin = Infinity;
+    let yMax = -Infinity;
+    let xMin = 0;
+    let xMax = 0;
+    let xGap = 0;
     for (let blk = firstBlock; blk <= lastBlock; blk++) {
-      const b = Math.floor((this.xs[blk * BLOCK] - x0) / width);
+      const b = Math.floor((bX[blk] - x0) / width);
       if (b !== bucket) {
-        flush();
+        pushColumn(out, iMin, xMin, yMin, iMax, xMax, yMax, iGap, xGap);
+        iMin = iMax = iGap = -1;
+        yMin = Infinity;
+        yMax = -Infinity;
         bucket = b;
       }
-      const mn = this.bMin[blk];
-      const mx = this.bMax[blk];
-      if (mn >= 0 && (iMin < 0 || this.ys[mn] < this.ys[iMin])) iMin = mn;
-      if (mx >= 0 && (iMax < 0 || this.ys[mx] > this.ys[iMax])) iMax = mx;
-      if (iGap < 0 && this.bGap[blk] >= 0) iGap = this.bGap[blk];
+      // The first block holding the column's extreme wins ties, as a scan of the points would.
+      if (bMin[blk] >= 0 && (iMin < 0 || bMinY[blk] < yMin)) {
+        iMin = bMin[blk];
+        yMin = bMinY[blk];
+        xMin = bMinX[blk];
+      }
+      if (bMax[blk] >= 0 && (iMax < 0 || bMaxY[blk] > yMax)) {
+        iMax = bMax[blk];
+        yMax = bMaxY[blk];
+        xMax = bMaxX[blk];
+      }
+      if (iGap < 0 && bGap[blk] >= 0) {
+        iGap = bGap[blk];
+        xGap = bGapX[blk];
+      }
     }
-    flush();
-    if (tailStart < end - 1 && tailStart >= headEnd) emitRaw(tailStart, end - 1);
-    if (end - 1 > start) push(end - 1);
+    pushColumn(out, iMin, xMin, yMin, iMax, xMax, yMax, iGap, xGap);
+    if (tailStart < end - 1 && tailStart >= headEnd) this.emitRaw(out, tailStart, end - 1);
+    if (end - 1 > start) pushPoint(out, xs, ys, end - 1);
     return out;
+  }
+
+  /** Points [a, b) as one min/max column, appended to `out`. */
+  private emitRaw(out: Points, a: number, b: number): void {
+    const p = minMaxDecimate(this.xs, this.ys, a, b, this.xs[a], this.xs[Math.max(a, b - 1)], 1);
+    for (let i = 0; i < p.xs.length; i++) {
+      out.xs.push(p.xs[i]);
+      out.ys.push(p.ys[i]);
+    }
   }
 
   /** A bounded copy for persisted state: the whole range at SNAPSHOT_BUCKETS columns. */
   decimated(buckets = SNAPSHOT_BUCKETS): Columns {
     if (!this.length) return { xs: [], ys: [] };
     return this.visible(this.xs[0], this.xs[this.length - 1], buckets);
+  }
+}
+
+/** Scratch for pushColumn (a column keeps three points at most): no allocation per column and frame. */
+const colI = [0, 0, 0];
+const colX = [0, 0, 0];
+const colY: (number | null)[] = [0, 0, 0];
+
+function swapCol(j: number, k: number): void {
+  [colI[j], colI[k]] = [colI[k], colI[j]];
+  [colX[j], colX[k]] = [colX[k], colX[j]];
+  [colY[j], colY[k]] = [colY[k], colY[j]];
+}
+
+/**
+ * Appends a column's minimum, maximum and first gap (index −1: none) in
+ * index order, each once, from values already at hand (no access to the
+ * store's big arrays).
+ */
+function pushColumn(
+  out: Points,
+  iMin: number,
+  xMin: number,
+  yMin: number,
+  iMax: number,
+  xMax: number,
+  yMax: number,
+  iGap: number,
+  xGap: number,
+): void {
+  let n = 0;
+  const put = (i: number, x: number, y: number | null): void => {
+    colI[n] = i;
+    colX[n] = x;
+    colY[n++] = y;
+  };
+  if (iMin >= 0) put(iMin, xMin, yMin);
+  if (iMax >= 0 && iMax !== iMin) put(iMax, xMax, yMax);
+  if (iGap >= 0) put(iGap, xGap, null);
+  for (let i = 1; i < n; i++) for (let j = i; j > 0 && colI[j - 1] > colI[j]; j--) swapCol(j - 1, j);
+  for (let i = 0; i < n; i++) {
+    out.xs.push(colX[i]);
+    out.ys.push(colY[i]);
   }
 }
 

@@ -22,7 +22,10 @@ export function installTestHooks(win: Window, hooks: PanelHooks): void {
   (win as unknown as { __fdrPanel: PanelHooks }).__fdrPanel = hooks;
 }
 
-/** data-points (all points held), data-latencies, data-render-ms, data-arrivals, data-handle-ms on the body. */
+/**
+ * data-points (all points held), data-latencies, data-render-ms, data-arrivals,
+ * data-host-ms, data-transit-ms, data-draw-wait-ms, data-handle-ms and data-frames on the body.
+ */
 export function publishMetrics(body: HTMLElement, model: PanelModel, metrics: Metrics): void {
   body.dataset.points = String(model.points);
   body.dataset.latencies = metrics.latencies.slice(-300).join(',');
@@ -31,5 +34,9 @@ export function publishMetrics(body: HTMLElement, model: PanelModel, metrics: Me
     .map((t) => t.toFixed(1))
     .join(',');
   body.dataset.arrivals = metrics.arrivals.join(',');
+  body.dataset.hostMs = metrics.hostMs.map((t) => t.toFixed(0)).join(',');
+  body.dataset.transitMs = metrics.transitMs.map((t) => t.toFixed(0)).join(',');
   body.dataset.handleMs = metrics.handleMs.map((t) => t.toFixed(2)).join(',');
+  body.dataset.drawWaitMs = metrics.drawWaitMs.map((t) => t.toFixed(0)).join(',');
+  body.dataset.frames = String(metrics.frames);
 }

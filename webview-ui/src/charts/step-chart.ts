@@ -205,5 +205,8 @@ export function drawStepChart(sc: StepChart, range: [number, number] | null, axi
   sc.afterData?.();
   sc.chart.update('none');
   sc.box.dataset.points = String(n);
+  // What the x axis shows, for the workbench tests (the canvas itself cannot be read there).
+  if (sc.box.dataset.xMode !== axis.mode) sc.box.dataset.xMode = axis.mode;
+  sc.box.dataset.xRange = `${a},${b}`;
   return n;
 }
