@@ -2,7 +2,9 @@
  * A recorded run to show beside the live one: a stream-v1 JSONL file (what a
  * trainer wrote) or an exported run folder (its records.csv, see
  * exportTo), read in chunks, analysed afresh by the same Analyzer and
- * PanelFeed as a live run, and turned into a bounded ComparisonRun (series
+ * PanelFeed as a live run (an export's ε and suggestions come from its own
+ * evaluations.csv and analysis.json: records.csv lacks the centred snapshots
+ * the live analysis used), and turned into a bounded ComparisonRun (series
  * decimated to SNAPSHOT_BUCKETS, at most MAX_COMPARISON_SUGGESTIONS
  * suggestions). Malformed lines are counted and shown, never fatal. Plain
  * Node, no `vscode`.
@@ -11,9 +13,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { parseObject, readNumber, StreamParser, MAX_SKIP_EXAMPLES, type StreamRecord } from '../core/protocol';
-import type { AnalyzerOptions } from '../core/types';
+import type { Action, AnalyzerOptions, Decision } from '../core/types';
+import { PanelFeed } from './feed';
 import { RunSlot } from './run-slot';
-import { MAX_COMPARISON_SUGGESTIONS, type ComparisonRun, type SeriesChunk, type SeriesKey, type Suggestion } from '../shared/messages';
+import {
+  MAX_COMPARISON_SUGGESTIONS,
+  type ComparisonRun,
+  type Marker,
+  type PanelStatus,
+  type SeriesChunk,
+  type SeriesKey,
+  type Suggestion,
+} from '../shared/messages';
 
 /** The series a comparison carries: the loss, ε with its band, and the learning rate. */
 export const COMPARISON_SERIES: readonly SeriesKey[] = ['loss', 'eps', 'epsLo', 'epsHi', 'lr'];
@@ -88,7 +99,20 @@ export async function readRecordedRun(p: string, analyzer: Partial<AnalyzerOptio
   const snap = slot.feed.snapshot();
   const series: SeriesChunk = {};
   for (const k of COMPARISON_SERIES) if (snap.series?.[k]) series[k] = snap.series[k];
-  const st = slot.feed.status();
+  let st = slot.feed.status();
+  let markers = snap.markers ?? [];
+  // An export's records.csv lacks the centred snapshots (`centers`) the live analysis used: its
+  // ε and suggestions are taken from the export's own evaluations.csv and analysis.json instead.
+  const saved = kind === 'csv' ? await readExportedAnalysis(path.dirname(file), analyzer) : null;
+  if (saved) {
+    for (const k of ['eps', 'epsLo', 'epsHi'] as const) {
+      if (saved.series[k]) series[k] = saved.series[k];
+      else delete series[k];
+    }
+    suggestions.splice(0, suggestions.length, ...saved.suggestions);
+    markers = saved.markers;
+    st = { ...st, state: saved.status.state, epsilon: saved.status.epsilon, ci: saved.status.ci };
+  }
   return {
     id: slot.id,
     title: runName ? `${runName} (${path.basename(p)})` : path.basename(p),
@@ -101,9 +125,77 @@ export async function readRecordedRun(p: string, analyzer: Partial<AnalyzerOptio
     epsilon: st.epsilon,
     ci: st.ci,
     series,
-    markers: (snap.markers ?? []).slice(-4 * MAX_COMPARISON_SUGGESTIONS),
+    markers: markers.slice(-4 * MAX_COMPARISON_SUGGESTIONS),
     suggestions,
   };
+}
+
+/** analysis.json larger than this is not read (a hand-made file; the export caps its decisions). */
+const MAX_ANALYSIS_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The ε history (evaluations.csv) and the decisions (analysis.json) an
+ * export wrote, replayed through a PanelFeed: the same decimated ε series,
+ * suggestions and markers the live panel had. Null when the folder has no
+ * evaluations.csv.
+ */
+async function readExportedAnalysis(
+  dir: string,
+  analyzer: Partial<AnalyzerOptions>,
+): Promise<{ series: SeriesChunk; suggestions: Suggestion[]; markers: Marker[]; status: PanelStatus } | null> {
+  const evCsv = path.join(dir, 'evaluations.csv');
+  if (!fs.existsSync(evCsv)) return null;
+  const feed = new PanelFeed({ id: 'export', title: dir }, { tolerance: analyzer.tolerance ?? 0.01, confidence: analyzer.confidence ?? 0.95 });
+  const rl = readline.createInterface({ input: fs.createReadStream(evCsv, { encoding: 'utf8', highWaterMark: 1 << 16 }), crlfDelay: Infinity });
+  let header: string[] | null = null;
+  const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number.isFinite(Number(v)) ? Number(v) : null);
+  for await (const line of rl) {
+    if (!line.trim()) continue;
+    const cells = line.split(',');
+    if (!header) {
+      header = cells;
+      continue;
+    }
+    const at = (k: string) => num(cells[header!.indexOf(k)]);
+    const step = at('step');
+    if (step === null) continue;
+    const lo = at('ci_lo');
+    const hi = at('ci_hi');
+    feed.pushEvaluation({
+      step,
+      segment: at('segment') ?? 0,
+      lr: at('lr') ?? NaN,
+      epsilon: at('epsilon'),
+      ci: lo !== null && hi !== null ? [lo, hi] : null,
+      classic_epsilon: null,
+      tau: null,
+      ess: null,
+      eta_steps: null,
+      anharmonicity: null,
+      anharmonicity_ci: null,
+      hessian_scale: null,
+      action: (cells[header.indexOf('action')] as Action) || 'wait',
+    });
+  }
+  const suggestions: Suggestion[] = [];
+  const json = path.join(dir, 'analysis.json');
+  if (fs.existsSync(json) && fs.statSync(json).size <= MAX_ANALYSIS_BYTES) {
+    let decisions: unknown = null;
+    try {
+      decisions = (JSON.parse(await fs.promises.readFile(json, 'utf8')) as { decisions?: unknown }).decisions;
+    } catch {
+      decisions = null; // a damaged analysis.json: the ε history still shows, without suggestions
+    }
+    if (Array.isArray(decisions))
+      for (const d of decisions as Decision[]) {
+        if (!d || typeof d.step !== 'number' || typeof d.action !== 'string') continue;
+        feed.pushDecision(d);
+        const s = feed.suggestion;
+        if (s && !suggestions.some((o) => o.id === s.id)) suggestions.push(s);
+      }
+  }
+  const snap = feed.snapshot();
+  return { series: snap.series ?? {}, suggestions: suggestions.slice(-MAX_COMPARISON_SUGGESTIONS), markers: snap.markers ?? [], status: feed.status() };
 }
 
 /**

@@ -139,7 +139,8 @@ test('a recorded run beside the live one: legend entry, its ε and suggestion hi
     assert.equal(p.byId('comparison-card').classList.contains('hidden'), false);
     assert.equal(p.text('comparison-legend'), 'earlier (stream.jsonl) (recorded)');
     const swatch = p.byId('comparison-legend').querySelector('.swatch') as HTMLElement;
-    assert.match(swatch.getAttribute('style') ?? '', /background:#d670d6/, "the overlay's own colour");
+    assert.equal(swatch.dataset.color, '#d670d6', "the overlay's own colour");
+    assert.ok(swatch.style.background, 'the swatch is painted in it');
     assert.equal(p.text('comparison-summary'), '4,000 records to step 3,999, stationary; ε = 0.004 [-0.002, 0.01]; 2 lines skipped');
     const items = [...p.byId('comparison-suggestions').querySelectorAll('li')].map((li) => li.textContent ?? '');
     assert.equal(items.length, 2);

@@ -32,7 +32,9 @@ export class ComparisonCard {
     const key = JSON.stringify([c.id, model.prefs.xAxis, theme.compare]);
     if (key === this.key) return;
     this.key = key;
-    const swatch = el('span', { class: 'swatch', style: `background:${theme.compare}` });
+    // Set through the CSSOM: the panel's CSP refuses style attributes.
+    const swatch = el('span', { class: 'swatch', 'data-color': theme.compare });
+    swatch.style.background = theme.compare;
     const remove = el('button', { id: 'remove-comparison', class: 'secondary' }, 'Remove');
     remove.addEventListener('click', () => {
       this.post({ type: 'removeComparison' });
