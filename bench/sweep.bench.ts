@@ -156,12 +156,16 @@ async function scenario(n: number): Promise<Result> {
 }
 
 async function main(): Promise<void> {
-  console.log(`# ${TRAINERS} trainers vs 1, train nqm --rate ${RATE} each, ${SECONDS} s measured after ${WARMUP_S} s warm-up; ${os.cpus().length} CPUs`);
+  console.log(
+    `# ${TRAINERS} trainers vs 1, train nqm --rate ${RATE} each, ${SECONDS} s measured after ${WARMUP_S} s warm-up; ${os.cpus().length} CPUs`,
+  );
   const one = await scenario(1);
   await sleep(1000);
   const many = await scenario(TRAINERS);
   const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '—');
-  console.log('| trainers | runs | latency p50 / p95 / max (ms) | frames | host CPU | peak RSS | heap | loop p99 | records/s (per trainer) |');
+  console.log(
+    '| trainers | runs | latency p50 / p95 / max (ms) | frames | host CPU | peak RSS | heap | loop p99 | records/s (per trainer) |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of [one, many])
     console.log(

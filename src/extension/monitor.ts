@@ -160,7 +160,7 @@ export class Monitor implements vscode.Disposable {
 
   /** Refuses (logs, shows, counts) an action on a run the session does not hold; true when refused. */
   private refuseUnknownRun(action: string, runId: string | undefined): boolean {
-    const why = runId === undefined ? null : (this._session?.unknownRun(runId) ?? 'no run is being monitored');
+    const why = runId === undefined ? null : this._session ? this._session.unknownRun(runId) : 'no run is being monitored';
     if (!why) return false;
     const text = `${action} refused: ${why}`;
     this.refusals.push(text);

@@ -40,7 +40,10 @@ export function recordedKind(p: string): { kind: 'jsonl' | 'csv'; file: string }
   try {
     st = fs.statSync(p);
   } catch (e) {
-    throw new Error(`cannot open ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (e as Error).message}`);
+    throw new Error(
+      `cannot open ${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (e as Error).message}`,
+      { cause: e },
+    );
   }
   if (st.isDirectory()) {
     const csv = path.join(p, 'records.csv');
@@ -80,7 +83,7 @@ export async function readRecordedRun(p: string, analyzer: Partial<AnalyzerOptio
     slot.push(r);
     if (++n % DRAIN_EVERY === 0) slot.feed.takeUpdate();
   };
-  let skipped = 0;
+  let skipped: number;
   const reasons: string[] = [];
   if (kind === 'jsonl') {
     const parser = new StreamParser((r) => feed(r));
@@ -88,13 +91,15 @@ export async function readRecordedRun(p: string, analyzer: Partial<AnalyzerOptio
     for await (const chunk of stream) parser.push(chunk as string);
     parser.end();
     skipped = parser.skipped;
-    for (const e of parser.examples) reasons.push(`line ${e.line}: ${e.reason}${e.text !== undefined ? ` — ${JSON.stringify(e.text)}` : ''}`);
+    for (const e of parser.examples)
+      reasons.push(`line ${e.line}: ${e.reason}${e.text !== undefined ? ` — ${JSON.stringify(e.text)}` : ''}`);
   } else {
     const r = await readRecordsCsv(file, feed);
     skipped = r.skipped;
     reasons.push(...r.reasons);
   }
-  if (slot.feed.records === 0) throw new Error(`${p} holds no stream-v1 records${skipped ? ` (${skipped} lines skipped: ${reasons[0]})` : ''}`);
+  if (slot.feed.records === 0)
+    throw new Error(`${p} holds no stream-v1 records${skipped ? ` (${skipped} lines skipped: ${reasons[0]})` : ''}`);
   slot.refreshSummary(true);
   const snap = slot.feed.snapshot();
   const series: SeriesChunk = {};
@@ -145,10 +150,17 @@ async function readExportedAnalysis(
 ): Promise<{ series: SeriesChunk; suggestions: Suggestion[]; markers: Marker[]; status: PanelStatus } | null> {
   const evCsv = path.join(dir, 'evaluations.csv');
   if (!fs.existsSync(evCsv)) return null;
-  const feed = new PanelFeed({ id: 'export', title: dir }, { tolerance: analyzer.tolerance ?? 0.01, confidence: analyzer.confidence ?? 0.95 });
-  const rl = readline.createInterface({ input: fs.createReadStream(evCsv, { encoding: 'utf8', highWaterMark: 1 << 16 }), crlfDelay: Infinity });
+  const feed = new PanelFeed(
+    { id: 'export', title: dir },
+    { tolerance: analyzer.tolerance ?? 0.01, confidence: analyzer.confidence ?? 0.95 },
+  );
+  const rl = readline.createInterface({
+    input: fs.createReadStream(evCsv, { encoding: 'utf8', highWaterMark: 1 << 16 }),
+    crlfDelay: Infinity,
+  });
   let header: string[] | null = null;
-  const num = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number.isFinite(Number(v)) ? Number(v) : null);
+  const num = (v: string | undefined): number | null =>
+    v === undefined || v === '' ? null : Number.isFinite(Number(v)) ? Number(v) : null;
   for await (const line of rl) {
     if (!line.trim()) continue;
     const cells = line.split(',');
@@ -180,7 +192,7 @@ async function readExportedAnalysis(
   const suggestions: Suggestion[] = [];
   const json = path.join(dir, 'analysis.json');
   if (fs.existsSync(json) && fs.statSync(json).size <= MAX_ANALYSIS_BYTES) {
-    let decisions: unknown = null;
+    let decisions: unknown;
     try {
       decisions = (JSON.parse(await fs.promises.readFile(json, 'utf8')) as { decisions?: unknown }).decisions;
     } catch {
@@ -195,7 +207,12 @@ async function readExportedAnalysis(
       }
   }
   const snap = feed.snapshot();
-  return { series: snap.series ?? {}, suggestions: suggestions.slice(-MAX_COMPARISON_SUGGESTIONS), markers: snap.markers ?? [], status: feed.status() };
+  return {
+    series: snap.series ?? {},
+    suggestions: suggestions.slice(-MAX_COMPARISON_SUGGESTIONS),
+    markers: snap.markers ?? [],
+    status: feed.status(),
+  };
 }
 
 /**
@@ -204,7 +221,10 @@ async function readExportedAnalysis(
  * through the same validation as a stream line (parseObject).
  */
 async function readRecordsCsv(file: string, onRecord: (r: StreamRecord) => void): Promise<{ skipped: number; reasons: string[] }> {
-  const rl = readline.createInterface({ input: fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 16 }), crlfDelay: Infinity });
+  const rl = readline.createInterface({
+    input: fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 16 }),
+    crlfDelay: Infinity,
+  });
   let header: string[] | null = null;
   let lineNo = 0;
   let skipped = 0;

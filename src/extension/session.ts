@@ -15,7 +15,14 @@ import type { PanelFeed } from './feed';
 import { RESTRICTED_APPLY, RESTRICTED_SPAWN, spawnsProcess } from './restricted';
 import { RunSlot } from './run-slot';
 import type { StartSpec } from './start-spec';
-import { MAX_RUNS, MAX_UPDATES_PER_SECOND, type ApplyView, type ConnectionState, type RunEntry, type UpdateMessage } from '../shared/messages';
+import {
+  MAX_RUNS,
+  MAX_UPDATES_PER_SECOND,
+  type ApplyView,
+  type ConnectionState,
+  type RunEntry,
+  type UpdateMessage,
+} from '../shared/messages';
 
 /** What to monitor (the quick pick's choices). */
 export type { StartSpec } from './start-spec';
@@ -149,6 +156,8 @@ export class Session {
   private runSerial = 0;
   /** The run list changed since the panel last got it. */
   private runsDirty = true;
+  /** When the panel last got the run list (its record counts are refreshed about once a second). */
+  private runsSentAt = 0;
   private readonly listeners = new Set<(u: UpdateMessage) => void>();
   private flushTimer: NodeJS.Timeout | null = null;
   /** Once a second: lets the feed notice a source that went quiet (stall). */
@@ -427,7 +436,10 @@ export class Session {
   }
 
   private withRuns(u: UpdateMessage, always: boolean): UpdateMessage {
-    if (this.multiRun && (always || this.runsDirty)) u.runs = this.runEntries();
+    if (this.multiRun && (always || this.runsDirty)) {
+      u.runs = this.runEntries();
+      this.runsSentAt = Date.now();
+    }
     if (always || this.runsDirty) this.runsDirty = false;
     return u;
   }
@@ -484,6 +496,7 @@ export class Session {
       if (sl !== this.selected) sl.feed.takeUpdate();
     }
     this.selected.refreshSummary(false);
+    if (this.multiRun && Date.now() - this.runsSentAt >= 1000) this.runsDirty = true;
     if (this.multiRun && this.runsDirty) this.selected.feed.setSource(this.sourceText(this.selected));
     const raw = this.selected.feed.takeUpdate();
     if (!raw) return;
@@ -513,7 +526,8 @@ export class Session {
    */
   apply(suggestionId: string | undefined, how: 'user' | 'auto' = 'user', runId?: string): Promise<ApplyView> {
     const slot = this.slot(runId);
-    if (!slot) return Promise.resolve({ suggestionId: suggestionId ?? '', request: '', lr: NaN, phase: 'failed', reason: this.unknownRun(runId)! });
+    if (!slot)
+      return Promise.resolve({ suggestionId: suggestionId ?? '', request: '', lr: NaN, phase: 'failed', reason: this.unknownRun(runId)! });
     return this.applyOn(slot, suggestionId, how);
   }
 

@@ -319,7 +319,10 @@ export function parseWebviewMessage(m: unknown): Parsed<WebviewToHost> {
       if (o.runId !== undefined && !isId(o.runId)) return bad('runId');
       return {
         ok: true,
-        message: o.runId === undefined ? { type: o.type, suggestionId: o.suggestionId } : { type: o.type, suggestionId: o.suggestionId, runId: o.runId },
+        message:
+          o.runId === undefined
+            ? { type: o.type, suggestionId: o.suggestionId }
+            : { type: o.type, suggestionId: o.suggestionId, runId: o.runId },
       };
     case 'setAutoApply':
       if (typeof o.value !== 'boolean') return bad('value must be boolean');

@@ -57,94 +57,107 @@ function trainer(url: string, seed: number): { proc: ChildProcess; lines: string
   return { proc, lines };
 }
 
-test('two trainers on the listener: two runs in the picker, Apply on one reaches only it; a recorded run overlaid', { timeout: 420_000 }, async () => {
-  let wb: Workbench | undefined;
-  const trainers: ChildProcess[] = [];
-  fs.mkdirSync(path.dirname(LOG_FILE), { recursive: true });
-  fs.rmSync(LOG_FILE, { force: true });
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-e2e-runs-'));
-  // The earlier run: a stream a trainer wrote to a file (a different seed and a start away from the minimum).
-  const recorded = path.join(tmp, 'earlier.jsonl');
-  execFileSync(process.execPath, [CLI, 'train', 'nqm', '--steps', '6000', '--seed', '7', '--out', recorded]);
-  const port = await freePort();
-  const url = `ws://127.0.0.1:${port}/?token=${TOKEN}`;
-  try {
-    wb = await openWorkbenchSession({
-      linkExtensions: [REPO_ROOT],
-      settings: {
-        'fdrMonitor.websocket.port': port,
-        'fdrMonitor.websocket.token': TOKEN,
-        'workbench.colorTheme': 'Default Dark Modern',
-        'files.simpleDialog.enable': true,
-      },
-      verbose: process.env.FDR_E2E_VERBOSE === '1',
-      env: { FDR_MONITOR_LOG_FILE: LOG_FILE },
-    });
-    const page = wb.page;
-    await wb.runCommand('FDR: Start FDR monitor', 120_000);
-    const option = page.locator('.quick-input-widget [role="option"]', { hasText: 'Listen for trainers' });
-    await option.first().waitFor({ timeout: 30_000 });
-    await option.first().click();
-    const panel = await wb.webview('#charts', 90_000);
+test(
+  'two trainers on the listener: two runs in the picker, Apply on one reaches only it; a recorded run overlaid',
+  { timeout: 420_000 },
+  async () => {
+    let wb: Workbench | undefined;
+    const trainers: ChildProcess[] = [];
+    fs.mkdirSync(path.dirname(LOG_FILE), { recursive: true });
+    fs.rmSync(LOG_FILE, { force: true });
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-e2e-runs-'));
+    // The earlier run: a stream a trainer wrote to a file (a different seed and a start away from the minimum).
+    const recorded = path.join(tmp, 'earlier.jsonl');
+    execFileSync(process.execPath, [CLI, 'train', 'nqm', '--steps', '6000', '--seed', '7', '--out', recorded]);
+    const port = await freePort();
+    const url = `ws://127.0.0.1:${port}/?token=${TOKEN}`;
+    try {
+      wb = await openWorkbenchSession({
+        linkExtensions: [REPO_ROOT],
+        settings: {
+          'fdrMonitor.websocket.port': port,
+          'fdrMonitor.websocket.token': TOKEN,
+          'workbench.colorTheme': 'Default Dark Modern',
+          'files.simpleDialog.enable': true,
+        },
+        verbose: process.env.FDR_E2E_VERBOSE === '1',
+        env: { FDR_MONITOR_LOG_FILE: LOG_FILE },
+      });
+      const page = wb.page;
+      await wb.runCommand('FDR: Start FDR monitor', 120_000);
+      const option = page.locator('.quick-input-widget [role="option"]', { hasText: 'Listen for trainers' });
+      await option.first().waitFor({ timeout: 30_000 });
+      await option.first().click();
+      const panel = await wb.webview('#charts', 90_000);
 
-    const a = trainer(url, 1);
-    trainers.push(a.proc);
-    await waitForAttr(panel, '#runs', 'data-runs', (v) => v === '1', 60_000);
-    const b = trainer(url, 2);
-    trainers.push(b.proc);
-    await waitForAttr(panel, '#runs', 'data-runs', (v) => v === '2', 60_000);
-    const options = await panel.locator('#run-picker option').allTextContents();
-    assert.equal(options.length, 2);
-    assert.match(options[0], /^run-1 — /);
-    assert.match(options[1], /^run-2 — /);
-    const first = await panel.locator('#run-picker option').first().getAttribute('value');
-    assert.equal(await panel.locator('#run-picker').inputValue(), first, 'the first run is shown');
+      const a = trainer(url, 1);
+      trainers.push(a.proc);
+      await waitForAttr(panel, '#runs', 'data-runs', (v) => v === '1', 60_000);
+      const b = trainer(url, 2);
+      trainers.push(b.proc);
+      await waitForAttr(panel, '#runs', 'data-runs', (v) => v === '2', 60_000);
+      const options = await panel.locator('#run-picker option').allTextContents();
+      assert.equal(options.length, 2);
+      assert.match(options[0], /^run-1 — /);
+      assert.match(options[1], /^run-2 — /);
+      const first = await panel.locator('#run-picker option').first().getAttribute('value');
+      assert.equal(await panel.locator('#run-picker').inputValue(), first, 'the first run is shown');
 
-    // Apply on the run on screen (A) → acknowledged; B's stream never changes η and B is sent nothing.
-    await panel.locator('#suggestion-text').waitFor({ timeout: 90_000 });
-    await panel.locator('#apply-button').click();
-    await panel.locator('#apply-state[data-phase="acknowledged"]').waitFor({ timeout: 30_000 });
-    assert.match((await panel.locator('#apply-state').textContent()) ?? '', /^Acknowledged: η = 0\.01 from step \d/);
-    await waitForAttr(panel, '#chart-lr', 'data-last-lr', (v) => Math.abs(Number(v) - 0.01) < 1e-12, 30_000);
-    const deadline = Date.now() + 20_000;
-    while (!a.lines.some((l) => /"event":"lr_set"/.test(l)) && Date.now() < deadline) await page.waitForTimeout(200);
-    assert.ok(a.lines.some((l) => /"event":"lr_set".*"lr":0\.01/.test(l)), 'A acknowledged the drop in its own stream');
-    assert.ok(!b.lines.some((l) => /lr_set/.test(l)), 'B got no request');
-    assert.ok(b.lines.filter((l) => l.startsWith('lr=')).every((l) => l === 'lr=0.1'), "B's η never changed");
+      // Apply on the run on screen (A) → acknowledged; B's stream never changes η and B is sent nothing.
+      await panel.locator('#suggestion-text').waitFor({ timeout: 90_000 });
+      await panel.locator('#apply-button').click();
+      await panel.locator('#apply-state[data-phase="acknowledged"]').waitFor({ timeout: 30_000 });
+      assert.match((await panel.locator('#apply-state').textContent()) ?? '', /^Acknowledged: η = 0\.01 from step \d/);
+      await waitForAttr(panel, '#chart-lr', 'data-last-lr', (v) => Math.abs(Number(v) - 0.01) < 1e-12, 30_000);
+      const deadline = Date.now() + 20_000;
+      while (!a.lines.some((l) => /"event":"lr_set"/.test(l)) && Date.now() < deadline) await page.waitForTimeout(200);
+      assert.ok(
+        a.lines.some((l) => /"event":"lr_set".*"lr":0\.01/.test(l)),
+        'A acknowledged the drop in its own stream',
+      );
+      assert.ok(!b.lines.some((l) => /lr_set/.test(l)), 'B got no request');
+      assert.ok(
+        b.lines.filter((l) => l.startsWith('lr=')).every((l) => l === 'lr=0.1'),
+        "B's η never changed",
+      );
 
-    // A recorded run beside the live one.
-    await wb.runCommand('FDR: Open recorded run beside', 60_000);
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible', timeout: 30_000 });
-    await input.fill(recorded);
-    await page.waitForTimeout(500);
-    await page.keyboard.press('Enter');
-    await panel.locator('#comparison-card:not(.hidden)').waitFor({ timeout: 60_000 });
-    assert.equal(((await panel.locator('#comparison-legend').textContent()) ?? '').trim(), 'nqm (earlier.jsonl) (recorded)');
-    assert.equal(await panel.locator('#comparison-summary').getAttribute('data-records'), String(fs.readFileSync(recorded, 'utf8').trim().split('\n').length));
-    await waitForAttr(panel, '#chart-loss', 'data-compare-points', (v) => Number(v) > 50, 30_000);
-    await waitForAttr(panel, '#chart-eps', 'data-compare-points', (v) => Number(v) > 5, 30_000);
-    assert.ok(Number(await panel.locator('#comparison-suggestions').getAttribute('data-count')) >= 1, 'its own suggestion history');
-    await page.waitForTimeout(1000);
-    const png = await wb.screenshot('runs.png');
-    assert.ok(fs.statSync(png).size > 20_000, 'screenshot written');
+      // A recorded run beside the live one.
+      await wb.runCommand('FDR: Open recorded run beside', 60_000);
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible', timeout: 30_000 });
+      await input.fill(recorded);
+      await page.waitForTimeout(500);
+      await page.keyboard.press('Enter');
+      await panel.locator('#comparison-card:not(.hidden)').waitFor({ timeout: 60_000 });
+      assert.equal(((await panel.locator('#comparison-legend').textContent()) ?? '').trim(), 'nqm (earlier.jsonl) (recorded)');
+      assert.equal(
+        await panel.locator('#comparison-summary').getAttribute('data-records'),
+        String(fs.readFileSync(recorded, 'utf8').trim().split('\n').length),
+      );
+      await waitForAttr(panel, '#chart-loss', 'data-compare-points', (v) => Number(v) > 50, 30_000);
+      await waitForAttr(panel, '#chart-eps', 'data-compare-points', (v) => Number(v) > 5, 30_000);
+      assert.ok(Number(await panel.locator('#comparison-suggestions').getAttribute('data-count')) >= 1, 'its own suggestion history');
+      await page.waitForTimeout(1000);
+      const png = await wb.screenshot('runs.png');
+      assert.ok(fs.statSync(png).size > 20_000, 'screenshot written');
 
-    // Show the second run: its own analysis, and the status bar names it.
-    const second = await panel.locator('#run-picker option').nth(1).getAttribute('value');
-    await panel.locator('#run-picker').selectOption(second!);
-    await waitForAttr(panel, '#runs', 'data-selected', (v) => v === second, 30_000);
-    await page.locator('.statusbar-item', { hasText: 'FDR run-2' }).first().waitFor({ timeout: 30_000 });
-    await waitForAttr(panel, '#chart-lr', 'data-last-lr', (v) => Number(v) === 0.1, 30_000);
-    await page.waitForTimeout(1000);
-    await wb.screenshot('runs-second.png');
-  } catch (e) {
-    await wb?.screenshot('runs-failure.png').catch(() => undefined);
-    if (fs.existsSync(LOG_FILE))
-      console.log(`--- monitor log (${LOG_FILE}), last lines:\n${fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-60).join('\n')}`);
-    throw e;
-  } finally {
-    for (const t of trainers) t.kill();
-    await wb?.close();
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-});
+      // Show the second run: its own analysis, and the status bar names it.
+      const second = await panel.locator('#run-picker option').nth(1).getAttribute('value');
+      await panel.locator('#run-picker').selectOption(second!);
+      await waitForAttr(panel, '#runs', 'data-selected', (v) => v === second, 30_000);
+      await page.locator('.statusbar-item', { hasText: 'FDR run-2' }).first().waitFor({ timeout: 30_000 });
+      await waitForAttr(panel, '#chart-lr', 'data-last-lr', (v) => Number(v) === 0.1, 30_000);
+      await page.waitForTimeout(1000);
+      await wb.screenshot('runs-second.png');
+    } catch (e) {
+      await wb?.screenshot('runs-failure.png').catch(() => undefined);
+      if (fs.existsSync(LOG_FILE))
+        console.log(`--- monitor log (${LOG_FILE}), last lines:\n${fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-60).join('\n')}`);
+      throw e;
+    } finally {
+      for (const t of trainers) t.kill();
+      await wb?.close();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  },
+);

@@ -48,7 +48,8 @@ test('a recorded stream and its exported folder: analysed afresh, the same ε an
   assert.equal(c.suggestions[0].lr, 0.1);
   assert.equal(c.suggestions[0].suggestedLr, 0.01);
   assert.ok(c.epsilon !== null && c.ci !== null);
-  for (const [k, col] of Object.entries(c.series)) assert.ok(col.xs.length <= 2 * SNAPSHOT_BUCKETS + 2, `${k}: ${col.xs.length} points, bounded`);
+  for (const [k, col] of Object.entries(c.series))
+    assert.ok(col.xs.length <= 2 * SNAPSHOT_BUCKETS + 2, `${k}: ${col.xs.length} points, bounded`);
   assert.ok(c.series.loss && c.series.eps, 'loss and ε for the overlay');
   assert.deepEqual(Object.keys(c.series).sort(), ['eps', 'epsHi', 'epsLo', 'loss', 'lr']);
 

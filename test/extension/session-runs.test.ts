@@ -128,9 +128,13 @@ test('two trainers on one listener: the panel shows the first, Apply reaches it 
 
 /** A real trainer streaming to the listener; resolves `exited` with its exit code. */
 function trainer(url: string, seed: number): { proc: ReturnType<typeof spawn>; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, [CLI, 'train', 'nqm', '--init-stationary', '--rate', '2000', '--seed', String(seed), '--connect-ws', url], {
-    stdio: 'ignore',
-  });
+  const proc = spawn(
+    process.execPath,
+    [CLI, 'train', 'nqm', '--init-stationary', '--rate', '2000', '--seed', String(seed), '--connect-ws', url],
+    {
+      stdio: 'ignore',
+    },
+  );
   return { proc, exited: new Promise((r) => proc.once('exit', (code) => r(code))) };
 }
 
@@ -155,7 +159,10 @@ test('two real trainers: Apply on A reaches only A, Stop on B stops only B, a st
     assert.ok(s.select(runB));
     const sugB = await until('a suggestion for B', () => s.feed.suggestion);
     const snapB = updates.at(-1)!;
-    assert.ok(updates.some((u) => u.reset && u.run?.id === runB), 'selecting B sent its snapshot');
+    assert.ok(
+      updates.some((u) => u.reset && u.run?.id === runB),
+      'selecting B sent its snapshot',
+    );
     assert.ok(snapB);
     assert.ok(s.select(runA));
     const sugA = s.feed.suggestion!;
@@ -192,7 +199,10 @@ test('two real trainers: Apply on A reaches only A, Stop on B stops only B, a st
     const files = await s.exportTo(path.join(tmp, 'export-b'), runB);
     const rows = fs.readFileSync(files[0], 'utf8').trim().split('\n').slice(1);
     assert.ok(rows.length > 20);
-    assert.ok(rows.every((r) => r.split(',')[1] === '0.1'), "B's export holds only B's rows");
+    assert.ok(
+      rows.every((r) => r.split(',')[1] === '0.1'),
+      "B's export holds only B's rows",
+    );
   } finally {
     a?.proc.kill();
     b?.proc.kill();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Refreshes the documentation's images from the screenshots of the last
-// end-to-end run (test/e2e/panel.test.ts writes test-results/panel.png).
+// end-to-end run (test/e2e/panel.test.ts writes test-results/panel.png, test/e2e/runs.test.ts
+// test-results/runs.png).
 // Tests never write tracked files; this explicit step does, after a look at the picture.
 // Usage: npm run docs:images
 import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** test-results/<name> → docs/images/<name>. */
-const IMAGES = ['panel.png'];
+const IMAGES = ['panel.png', 'runs.png'];
 
 let failed = false;
 for (const name of IMAGES) {

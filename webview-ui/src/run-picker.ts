@@ -27,7 +27,11 @@ export class RunPicker {
   ) {
     const { el, model } = ctx;
     this.select = el('select', { id: 'run-picker', title: 'The run the panel shows (each connected trainer is a run)' });
-    this.stopButton = el('button', { id: 'stop-run', class: 'secondary', title: 'Ask this run’s trainer to stop (the others go on)' }, 'Stop this trainer');
+    this.stopButton = el(
+      'button',
+      { id: 'stop-run', class: 'secondary', title: 'Ask this run’s trainer to stop (the others go on)' },
+      'Stop this trainer',
+    );
     this.count = el('span', { id: 'run-count', class: 'muted' });
     this.element = el('div', { id: 'runs', class: 'hidden' }, el('label', {}, 'Run ', this.select), this.count, this.stopButton);
     this.select.addEventListener('change', () => post({ type: 'selectRun', runId: this.select.value }));

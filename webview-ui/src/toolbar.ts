@@ -35,7 +35,11 @@ export class Toolbar {
     const exportButton = el('button', { id: 'export', title: 'Export records, analysis and charts' }, 'Export…');
     const openRecorded = el(
       'button',
-      { id: 'open-recorded', class: 'secondary', title: 'Overlay a recorded run (a stream file or an exported run folder) on the loss and ε charts' },
+      {
+        id: 'open-recorded',
+        class: 'secondary',
+        title: 'Overlay a recorded run (a stream file or an exported run folder) on the loss and ε charts',
+      },
       'Open recorded run beside…',
     );
     openRecorded.addEventListener('click', () => on.openRecorded());

@@ -77,7 +77,11 @@ test('the suggestion card: its sentence and evidence, and Apply posts apply with
     assert.equal(apply.hasAttribute('disabled'), false);
 
     apply.click();
-    assert.deepEqual(p.vscode.sent('apply'), [{ type: 'apply', suggestionId: 'seg-0:drop_lr', runId: 'run-1' }], 'the run on screen is named');
+    assert.deepEqual(
+      p.vscode.sent('apply'),
+      [{ type: 'apply', suggestionId: 'seg-0:drop_lr', runId: 'run-1' }],
+      'the run on screen is named',
+    );
     assert.equal(apply.hasAttribute('disabled'), true, 'disabled at once: one click, one request');
     apply.click();
     assert.equal(p.vscode.sent('apply').length, 1, 'a disabled Apply posts nothing');

@@ -22,14 +22,25 @@ async function withPanel(body: (p: TestPanel) => Promise<void>, vscode?: FakeVsC
 }
 
 function entry(n: number, over: Partial<RunEntry> = {}): RunEntry {
-  return { id: `s1-${n}`, title: `run-${n} — nqm (127.0.0.1:${5000 + n})`, connection: 'live', records: 100 * n, selected: n === 1, canStop: true, ...over };
+  return {
+    id: `s1-${n}`,
+    title: `run-${n} — nqm (127.0.0.1:${5000 + n})`,
+    connection: 'live',
+    records: 100 * n,
+    selected: n === 1,
+    canStop: true,
+    ...over,
+  };
 }
 
 const RUN_A = { id: 's1-1', title: entry(1).title };
 const RUN_B = { id: 's1-2', title: entry(2).title };
 
 function options(p: TestPanel): { value: string; text: string }[] {
-  return [...p.byId<HTMLSelectElement>('run-picker').querySelectorAll('option')].map((o) => ({ value: o.value, text: o.textContent ?? '' }));
+  return [...p.byId<HTMLSelectElement>('run-picker').querySelectorAll('option')].map((o) => ({
+    value: o.value,
+    text: o.textContent ?? '',
+  }));
 }
 
 test('no run list (a single-run source): no picker', () =>

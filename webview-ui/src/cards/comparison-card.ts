@@ -54,8 +54,19 @@ export class ComparisonCard {
     ];
     if (c.skipReasons.length) parts.push(el('p', { class: 'muted', id: 'comparison-skips' }, c.skipReasons.slice(0, 3).join('; ')));
     const list = el('ol', { id: 'comparison-suggestions', 'data-count': String(c.suggestions.length) });
-    for (const s of c.suggestions) list.append(el('li', {}, `step ${fmtInt(s.step)}: ${s.action === 'diverging' ? 'diverging' : 'drop'} η ${formatLr(s.lr)} → ${formatLr(s.suggestedLr)} — ${s.text}`));
-    parts.push(c.suggestions.length ? list : el('p', { id: 'comparison-suggestions', 'data-count': '0', class: 'muted' }, 'no suggestion in this run'));
+    for (const s of c.suggestions)
+      list.append(
+        el(
+          'li',
+          {},
+          `step ${fmtInt(s.step)}: ${s.action === 'diverging' ? 'diverging' : 'drop'} η ${formatLr(s.lr)} → ${formatLr(s.suggestedLr)} — ${s.text}`,
+        ),
+      );
+    parts.push(
+      c.suggestions.length
+        ? list
+        : el('p', { id: 'comparison-suggestions', 'data-count': '0', class: 'muted' }, 'no suggestion in this run'),
+    );
     if (model.prefs.xAxis !== 'step') parts.push(el('p', { class: 'muted' }, 'overlaid on the step axis only: switch x to step to see it'));
     parts.push(el('div', { class: 'buttons' }, remove));
     this.element.replaceChildren(...parts);
