@@ -2,9 +2,10 @@
  * Several runs, end to end through the real UI: code-server's workbench in
  * headless Chromium (test/host/ui.ts). F1 → "FDR: Start FDR monitor" →
  * "Listen for trainers" on a known port and token; two real trainers
- * (`fdr-monitor train nqm --connect-ws`) connect → two runs in the panel's
- * picker, the first shown; Apply on it is acknowledged by that trainer only
- * (the other's stream never changes η and sees no request). Then "FDR: Open
+ * (`fdr-monitor train nqm --connect-ws`, each also writing its stream to a
+ * file) connect → two runs in the panel's picker, the first shown; Apply on
+ * it is acknowledged by that trainer only (the other's stream never changes
+ * η and holds no acknowledgement). Then "FDR: Open
  * recorded run beside…" with a stream a trainer wrote earlier → its card and
  * its overlay on the loss and ε charts. Picking the second run shows it (the
  * status bar names it). Screenshots: test-results/runs.png (two runs and
@@ -35,26 +36,21 @@ function freePort(): Promise<number> {
   });
 }
 
-/** A real trainer connecting to the listener; its stream also on stdout, collected. */
-function trainer(url: string, seed: number): { proc: ChildProcess; lines: string[] } {
-  const proc = spawn(
+/** A real trainer connecting to the listener; its stream also written to `out` (read back to check what it did). */
+function trainer(url: string, seed: number, out: string): ChildProcess {
+  return spawn(
     process.execPath,
-    [CLI, 'train', 'nqm', '--init-stationary', '--rate', '1000', '--seed', String(seed), '--connect-ws', url, '--stdout'],
-    { stdio: ['ignore', 'pipe', 'ignore'] },
+    [CLI, 'train', 'nqm', '--init-stationary', '--rate', '1000', '--seed', String(seed), '--connect-ws', url, '--out', out],
+    { stdio: 'ignore' },
   );
-  const lines: string[] = [];
-  let buf = '';
-  proc.stdout!.setEncoding('utf8');
-  proc.stdout!.on('data', (d: string) => {
-    buf += d;
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    for (const l of parts) if (!l.includes('"type":"step"')) lines.push(l);
-    // Step lines: only the learning rate is kept (the check is that B's never changes).
-    for (const l of parts) if (l.includes('"type":"step"')) lines.push(`lr=${/"lr":([0-9.e-]+)/.exec(l)?.[1]}`);
-    if (lines.length > 200_000) lines.splice(0, 100_000);
-  });
-  return { proc, lines };
+}
+
+/** The trainer's own stream so far: its lr_set events and the learning rates of its step records. */
+function streamOf(out: string): { lrSet: string[]; stepLrs: Set<number> } {
+  const lines = fs.existsSync(out) ? fs.readFileSync(out, 'utf8').split('\n') : [];
+  const lrSet = lines.filter((l) => l.includes('"event":"lr_set"'));
+  const stepLrs = new Set(lines.filter((l) => l.includes('"type":"step"')).map((l) => Number(/"lr":([0-9.e-]+)/.exec(l)?.[1])));
+  return { lrSet, stepLrs };
 }
 
 test(
@@ -90,11 +86,11 @@ test(
       await option.first().click();
       const panel = await wb.webview('#charts', 90_000);
 
-      const a = trainer(url, 1);
-      trainers.push(a.proc);
+      const outA = path.join(tmp, 'a.jsonl');
+      const outB = path.join(tmp, 'b.jsonl');
+      trainers.push(trainer(url, 1, outA));
       await waitForAttr(panel, '#runs', 'data-runs', (v) => v === '1', 60_000);
-      const b = trainer(url, 2);
-      trainers.push(b.proc);
+      trainers.push(trainer(url, 2, outB));
       await waitForAttr(panel, '#runs', 'data-runs', (v) => v === '2', 60_000);
       const options = await panel.locator('#run-picker option').allTextContents();
       assert.equal(options.length, 2);
@@ -109,26 +105,37 @@ test(
       await panel.locator('#apply-state[data-phase="acknowledged"]').waitFor({ timeout: 30_000 });
       assert.match((await panel.locator('#apply-state').textContent()) ?? '', /^Acknowledged: η = 0\.01 from step \d/);
       await waitForAttr(panel, '#chart-lr', 'data-last-lr', (v) => Math.abs(Number(v) - 0.01) < 1e-12, 30_000);
-      const deadline = Date.now() + 20_000;
-      while (!a.lines.some((l) => /"event":"lr_set"/.test(l)) && Date.now() < deadline) await page.waitForTimeout(200);
-      assert.ok(
-        a.lines.some((l) => /"event":"lr_set".*"lr":0\.01/.test(l)),
-        'A acknowledged the drop in its own stream',
-      );
-      assert.ok(!b.lines.some((l) => /lr_set/.test(l)), 'B got no request');
-      assert.ok(
-        b.lines.filter((l) => l.startsWith('lr=')).every((l) => l === 'lr=0.1'),
-        "B's η never changed",
-      );
+      await page.waitForTimeout(1000);
+      const a = streamOf(outA);
+      const b = streamOf(outB);
+      assert.equal(a.lrSet.length, 1, 'A acknowledged one request in its own stream');
+      assert.match(a.lrSet[0], /"lr":0\.01\b/);
+      assert.ok(a.stepLrs.has(0.01), 'A runs at the new rate');
+      assert.deepEqual(b.lrSet, [], 'B got no request');
+      assert.deepEqual([...b.stepLrs], [0.1], "B's η never changed");
 
       // A recorded run beside the live one.
       await wb.runCommand('FDR: Open recorded run beside', 60_000);
+      // The workbench's own file dialog (a quick input): it fills in its start folder once it has read it;
+      // the path is typed after that, and kept typing until the dialog holds it.
       const input = page.locator('.quick-input-widget input');
       await input.waitFor({ state: 'visible', timeout: 30_000 });
-      await input.fill(recorded);
-      await page.waitForTimeout(500);
-      await page.keyboard.press('Enter');
-      await panel.locator('#comparison-card:not(.hidden)').waitFor({ timeout: 60_000 });
+      const typed = Date.now() + 30_000;
+      while ((await input.inputValue()) === '' && Date.now() < typed) await page.waitForTimeout(200);
+      for (;;) {
+        await input.fill(recorded);
+        await page.waitForTimeout(1000);
+        if ((await input.inputValue()) === recorded || Date.now() > typed) break;
+      }
+      assert.equal(await input.inputValue(), recorded, 'the file dialog holds the recorded stream');
+      await input.press('Enter');
+      const card = panel.locator('#comparison-card:not(.hidden)');
+      await card.waitFor({ timeout: 10_000 }).catch(async () => {
+        // The dialog may want its OK button instead of Enter.
+        const ok = page.locator('.quick-input-widget .monaco-button', { hasText: 'Open beside the live run' });
+        if (await ok.isVisible()) await ok.click();
+      });
+      await card.waitFor({ timeout: 60_000 });
       assert.equal(((await panel.locator('#comparison-legend').textContent()) ?? '').trim(), 'nqm (earlier.jsonl) (recorded)');
       assert.equal(
         await panel.locator('#comparison-summary').getAttribute('data-records'),
