@@ -1,10 +1,12 @@
 /**
  * One monitoring session: a source (process / tailed file / WebSocket client
- * / WebSocket server, src/sources), the streaming Analyzer (src/core), the
- * PanelFeed that turns both into panel updates, the control requests
- * (Apply → pending → acknowledged | failed) and a spool file of the records
- * for Export. Plain Node, no `vscode` import: the extension wraps it, and
- * Node tests drive it directly against the real trainer.
+ * / WebSocket server, src/sources) and its runs. Each run (run-slot.ts) has
+ * its own streaming Analyzer (src/core), PanelFeed, control requests
+ * (Apply → pending → acknowledged | failed) and spool files for Export.
+ * "Listen for trainers" holds one run per connected trainer and the panel
+ * shows the selected one; other sources show their newest run. Plain Node,
+ * no `vscode` import: the extension wraps it, and Node tests drive it
+ * directly against the real trainer.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
