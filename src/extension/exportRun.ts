@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Monitor } from './monitor';
 
-export async function exportRun(monitor: Monitor, dir?: string): Promise<string[] | undefined> {
+/** `runId`: the run the Export was taken on (the selected run when absent). */
+export async function exportRun(monitor: Monitor, dir?: string, runId?: string): Promise<string[] | undefined> {
   const s = monitor.session;
   if (!s) {
     void vscode.window.showWarningMessage('FDR: nothing to export: no run has been monitored yet.');
@@ -29,7 +30,7 @@ export async function exportRun(monitor: Monitor, dir?: string): Promise<string[
     if (!picked?.length) return undefined;
     target = picked[0].fsPath;
   }
-  const written = await s.exportTo(target);
+  const written = await s.exportTo(target, runId);
   const png = await monitor.panel.requestImage();
   if (png) {
     const file = path.join(target, 'charts.png');
@@ -44,7 +45,7 @@ export async function exportRun(monitor: Monitor, dir?: string): Promise<string[
 }
 
 export function registerExportCommand(monitor: Monitor): vscode.Disposable {
-  return vscode.commands.registerCommand('fdrMonitor.exportRun', (dir?: unknown) =>
-    exportRun(monitor, typeof dir === 'string' ? dir : undefined).catch(monitor.report),
+  return vscode.commands.registerCommand('fdrMonitor.exportRun', (dir?: unknown, runId?: unknown) =>
+    exportRun(monitor, typeof dir === 'string' ? dir : undefined, typeof runId === 'string' ? runId : undefined).catch(monitor.report),
   );
 }

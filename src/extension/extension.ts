@@ -31,6 +31,9 @@ export function activate(context: vscode.ExtensionContext): void {
       m.applySuggestion(typeof id === 'string' ? id : undefined).catch(m.report),
     ),
     vscode.commands.registerCommand('fdrMonitor.showPanel', () => m.panel.show()),
+    vscode.commands.registerCommand('fdrMonitor.openRecorded', (p?: unknown) =>
+      m.openRecorded(typeof p === 'string' ? p : p instanceof vscode.Uri ? p.fsPath : undefined).catch(m.report),
+    ),
     registerExportCommand(m),
     registerTestStateCommand(m, picker),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {

@@ -15,7 +15,7 @@ import { pythonInterpreter } from './python';
 import type { Session, StartSpec } from './session';
 import { StatusItem } from './statusBar';
 import { refuseUntrustedStart, showApplyFailure } from './trust';
-import type { ApplyView, UpdateMessage, WebviewToHost } from '../shared/messages';
+import type { ApplyView, ComparisonRun, UpdateMessage, WebviewToHost } from '../shared/messages';
 
 export class Monitor implements vscode.Disposable {
   readonly panel: PanelManager;
@@ -24,6 +24,10 @@ export class Monitor implements vscode.Disposable {
   private sessionSub: { dispose(): void } | undefined;
   private updates = 0;
   private readonly alerts = new Alerts(() => readConfig().notifications);
+  /** The recorded run shown beside the live one (kept across sessions and panel reloads until removed). */
+  private comparison: ComparisonRun | null = null;
+  /** Actions refused because they named a run the session does not hold (newest last, at most 20). */
+  private readonly refusals: string[] = [];
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -82,6 +86,7 @@ export class Monitor implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'fdrMonitor.running', true);
     this.panel.show(true);
     this.panel.post(session.snapshot());
+    if (this.comparison) this.panel.post({ type: 'comparison', comparison: this.comparison });
     await session.start();
     this.announceListener(session);
     return session;
@@ -106,7 +111,7 @@ export class Monitor implements vscode.Disposable {
   private onUpdate(u: UpdateMessage): void {
     this.updates++;
     this.panel.post(u);
-    if (u.status) this.status.render(u.status);
+    if (u.status) this.status.render(u.status, this._session?.selectedRunName ?? null);
     if (u.suggestion !== undefined) void vscode.commands.executeCommand('setContext', 'fdrMonitor.hasSuggestion', !!u.suggestion);
     for (const a of this.alerts.observe(u.status, u.suggestion, this.panel.visible)) {
       if (a.kind === 'stall') {
@@ -136,16 +141,82 @@ export class Monitor implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'fdrMonitor.hasSuggestion', false);
   }
 
-  /** Applies the current suggestion (or `suggestionId`); a failure is shown once. */
-  async applySuggestion(suggestionId?: string): Promise<ApplyView | undefined> {
+  /**
+   * Applies the current suggestion (or `suggestionId`) of the run `runId`
+   * (the selected run when absent); a failure is shown once. A run the
+   * session does not hold is refused: nothing goes to any trainer.
+   */
+  async applySuggestion(suggestionId?: string, runId?: string): Promise<ApplyView | undefined> {
     const s = this._session;
     if (!s) {
       void vscode.window.showWarningMessage('FDR: no run is being monitored.');
       return undefined;
     }
-    const v = await s.apply(suggestionId ?? s.feed.suggestion?.id);
+    if (this.refuseUnknownRun('Apply', runId)) return undefined;
+    const v = await s.apply(suggestionId ?? (runId === undefined ? s.feed.suggestion?.id : undefined), 'user', runId);
     if (v.phase === 'failed') showApplyFailure(v);
     return v;
+  }
+
+  /** Refuses (logs, shows, counts) an action on a run the session does not hold; true when refused. */
+  private refuseUnknownRun(action: string, runId: string | undefined): boolean {
+    const why = runId === undefined ? null : this._session ? this._session.unknownRun(runId) : 'no run is being monitored';
+    if (!why) return false;
+    const text = `${action} refused: ${why}`;
+    this.refusals.push(text);
+    if (this.refusals.length > 20) this.refusals.shift();
+    this.log(text);
+    void vscode.window.showWarningMessage(`FDR: ${text}.`);
+    return true;
+  }
+
+  /** Stops one run's trainer (listener); the others go on. */
+  async stopRun(runId: string): Promise<void> {
+    const s = this._session;
+    if (!s || this.refuseUnknownRun('Stop', runId)) return;
+    const out = await s.stopRun(runId);
+    if (!out.ok) void vscode.window.showWarningMessage(`FDR: stop failed: ${out.reason}`);
+  }
+
+  /**
+   * "Open recorded run beside…": reads and analyses a stream file or an
+   * exported run folder (recorded.ts) and shows it overlaid on the live run.
+   */
+  async openRecorded(p?: string): Promise<ComparisonRun | undefined> {
+    let target = p;
+    if (!target) {
+      const picked = await vscode.window.showOpenDialog({
+        canSelectFiles: true,
+        canSelectFolders: true,
+        canSelectMany: false,
+        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+        openLabel: 'Open beside the live run',
+        title: 'Open recorded run beside the live one: a stream file (JSONL), or an exported run folder (or its records.csv)',
+      });
+      if (!picked?.length) return undefined;
+      target = picked[0].fsPath;
+    }
+    const { readRecordedRun } = await import('./recorded');
+    const cfg = readConfig();
+    this.log(`reading the recorded run ${target}`);
+    const c = await readRecordedRun(target, {
+      tolerance: cfg.tolerance,
+      confidence: cfg.confidence,
+      dropFactor: cfg.dropFactor,
+      minSteps: cfg.minSteps,
+    });
+    this.log(`recorded run ${c.title}: ${c.records} records, ${c.skipped} lines skipped, ${c.suggestions.length} suggestions`);
+    this.comparison = c;
+    this.panel.show(true);
+    this.panel.post({ type: 'comparison', comparison: c });
+    return c;
+  }
+
+  removeComparison(): void {
+    if (!this.comparison) return;
+    this.log(`recorded run ${this.comparison.title} removed from the panel`);
+    this.comparison = null;
+    this.panel.post({ type: 'comparison', comparison: null });
   }
 
   /** Workspace trust was granted: the live session may now apply. */
@@ -164,12 +235,26 @@ export class Monitor implements vscode.Disposable {
       case 'ready':
       case 'resync':
         if (this._session) this.panel.post(this._session.snapshot());
+        // A panel restored after a window reload keeps its recorded run from its own state; a live host re-sends its own.
+        if (m.type === 'ready' && this.comparison) this.panel.post({ type: 'comparison', comparison: this.comparison });
         return;
       case 'apply':
-        await this.applySuggestion(m.suggestionId);
+        await this.applySuggestion(m.suggestionId, m.runId);
         return;
       case 'dismiss':
-        this._session?.dismiss(m.suggestionId);
+        if (!this.refuseUnknownRun('Dismiss', m.runId)) this._session?.dismiss(m.suggestionId, m.runId);
+        return;
+      case 'stop':
+        await this.stopRun(m.runId);
+        return;
+      case 'selectRun':
+        if (!this.refuseUnknownRun('Showing a run', m.runId)) this._session?.select(m.runId);
+        return;
+      case 'openRecorded':
+        await vscode.commands.executeCommand('fdrMonitor.openRecorded');
+        return;
+      case 'removeComparison':
+        this.removeComparison();
         return;
       case 'setAutoApply':
         await setAutoApply(m.value);
@@ -178,7 +263,7 @@ export class Monitor implements vscode.Disposable {
         await vscode.commands.executeCommand('fdrMonitor.start');
         return;
       case 'export':
-        await vscode.commands.executeCommand('fdrMonitor.exportRun');
+        if (!this.refuseUnknownRun('Export', m.runId)) await vscode.commands.executeCommand('fdrMonitor.exportRun', undefined, m.runId);
         return;
       case 'log':
         this.log(`panel: ${m.message}`);
@@ -194,6 +279,10 @@ export class Monitor implements vscode.Disposable {
       panel: { exists: this.panel.exists, visible: this.panel.visible, ...this.panel.stats },
       updates: this.updates,
       statusBar: this.status.text,
+      comparison: this.comparison
+        ? { id: this.comparison.id, title: this.comparison.title, records: this.comparison.records, skipped: this.comparison.skipped }
+        : null,
+      refusals: [...this.refusals],
     };
   }
 

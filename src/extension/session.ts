@@ -1,22 +1,30 @@
 /**
  * One monitoring session: a source (process / tailed file / WebSocket client
- * / WebSocket server, src/sources), the streaming Analyzer (src/core), the
- * PanelFeed that turns both into panel updates, the control requests
- * (Apply → pending → acknowledged | failed) and a spool file of the records
- * for Export. Plain Node, no `vscode` import: the extension wraps it, and
- * Node tests drive it directly against the real trainer.
+ * / WebSocket server, src/sources) and its runs. Each run (run-slot.ts) has
+ * its own streaming Analyzer (src/core), PanelFeed, control requests
+ * (Apply → pending → acknowledged | failed) and spool files for Export.
+ * "Listen for trainers" holds one run per connected trainer and the panel
+ * shows the selected one; other sources show their newest run. Plain Node,
+ * no `vscode` import: the extension wraps it, and Node tests drive it
+ * directly against the real trainer.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Analyzer } from '../core/analyzer';
-import { STEP_NUMERIC_FIELDS, type StreamRecord } from '../core/protocol';
-import type { AnalyzerOptions, Decision, EvaluationPoint } from '../core/types';
+import type { StreamRecord } from '../core/protocol';
+import type { AnalyzerOptions } from '../core/types';
 import { createSource, newListenToken, ProcessSource, WebSocketServerSource, type Run, type Source, type SourceSpec } from '../sources';
-import { copyWithHeader, writeRows } from './export-files';
-import { PanelFeed } from './feed';
+import type { PanelFeed } from './feed';
 import { RESTRICTED_APPLY, RESTRICTED_SPAWN, spawnsProcess } from './restricted';
+import { RunSlot } from './run-slot';
 import type { StartSpec } from './start-spec';
-import { MAX_UPDATES_PER_SECOND, type ApplyView, type ConnectionState, type UpdateMessage } from '../shared/messages';
+import {
+  MAX_RUNS,
+  MAX_UPDATES_PER_SECOND,
+  type ApplyView,
+  type ConnectionState,
+  type RunEntry,
+  type UpdateMessage,
+} from '../shared/messages';
 
 /** What to monitor (the quick pick's choices). */
 export type { StartSpec } from './start-spec';
@@ -51,8 +59,7 @@ export interface SessionOptions {
 
 let sessionCounter = 0;
 
-/** Columns of records.csv (Export): every numeric field of a step record. */
-export const SPOOL_COLUMNS = ['step', 'lr', ...STEP_NUMERIC_FIELDS, 'center'] as const;
+export { SPOOL_COLUMNS } from './run-slot';
 
 /** The source spec and title for a start spec. */
 export function sourceSpecFor(
@@ -126,36 +133,41 @@ export function torchExampleSource(
   };
 }
 
+/** A run in the session's list, as tests and the extension's test state see it. */
+export interface RunListing {
+  /** The RunInfo id the panel and action messages name. */
+  id: string;
+  /** The source's run id ("run-1", …), null before the first record. */
+  sourceRun: string | null;
+  title: string;
+  records: number;
+  connection: ConnectionState;
+  selected: boolean;
+}
+
 export class Session {
   readonly id: string;
   readonly title: string;
   readonly source: Source;
-  private _feed: PanelFeed;
-  private analyzer: Analyzer;
-  private runId: string | null = null;
-  /** The run the panel shows (see onRecord: a listener's other trainers are counted, not mixed in). */
-  private followed: Run | null = null;
-  /** Other runs that sent records while the followed one was live: id → records not shown. */
-  private readonly others = new Map<string, { run: Run; records: number }>();
+  /** Every run held (a listener: one per trainer that sent records), by RunInfo id, oldest first. */
+  private readonly slots = new Map<string, RunSlot>();
+  /** Source run id → its slot. */
+  private readonly bySourceRun = new Map<string, RunSlot>();
+  /** The run the panel shows. */
+  private selected: RunSlot;
   private runSerial = 0;
+  /** The run list changed since the panel last got it. */
+  private runsDirty = true;
+  /** When the panel last got the run list (its record counts are refreshed about once a second). */
+  private runsSentAt = 0;
   private readonly listeners = new Set<(u: UpdateMessage) => void>();
   private flushTimer: NodeJS.Timeout | null = null;
   /** Once a second: lets the feed notice a source that went quiet (stall). */
   private stallTimer: NodeJS.Timeout | null = null;
   private lastFlush = 0;
-  private summaryAt = 0;
-  private spool: fs.WriteStream | null = null;
-  private spoolRows: string[] = [];
-  readonly spoolPath: string;
-  /** The user's metrics as `step,metric,value` rows (metrics.csv). */
-  private metricRows: string[] = [];
-  private metricSpool: fs.WriteStream | null = null;
-  readonly metricSpoolPath: string;
-  private readonly evaluations: EvaluationPoint[] = [];
-  private readonly decisions: Decision[] = [];
+  private readonly spoolDir: string;
   private disposed = false;
   private _lastSent: { seq: number; at: number } | null = null;
-  private applying = new Map<string, Promise<ApplyView>>();
 
   constructor(
     readonly spec: StartSpec,
@@ -165,17 +177,35 @@ export class Session {
     const { source, title } = sourceSpecFor(spec, opts);
     this.title = title;
     this.source = createSource(source);
-    this.analyzer = this.newAnalyzer();
-    this._feed = this.newFeed();
     fs.mkdirSync(opts.spoolDir, { recursive: true });
-    this.spoolPath = path.join(opts.spoolDir, `${this.id}.csv`);
-    this.metricSpoolPath = path.join(opts.spoolDir, `${this.id}-metrics.csv`);
+    this.spoolDir = opts.spoolDir;
+    this.selected = this.newSlot(null);
     this.wire();
   }
 
-  /** The panel feed of the current run (a new run gets a new one). */
+  /** Whether each trainer is its own run (the listener); other sources show their newest run only. */
+  private get multiRun(): boolean {
+    return this.source.kind === 'websocket-server';
+  }
+
+  /** The panel feed of the selected run. */
   get feed(): PanelFeed {
-    return this._feed;
+    return this.selected.feed;
+  }
+
+  /** The selected run's RunInfo id. */
+  get selectedRunId(): string {
+    return this.selected.id;
+  }
+
+  /** The selected run's name for the status bar (listener: "run-2"), null for single-run sources. */
+  get selectedRunName(): string | null {
+    return this.multiRun && this.selected.run ? this.selected.run.id : null;
+  }
+
+  /** Spool of the selected run's records (Export). */
+  get spoolPath(): string {
+    return this.selected.spoolPath!;
   }
 
   /** For tests and the latency bench: when the last update left, and its seq. */
@@ -183,33 +213,26 @@ export class Session {
     return this._lastSent;
   }
 
-  private newAnalyzer(): Analyzer {
-    return new Analyzer(this.opts.analyzer, {
-      onEvaluation: (e) => {
-        this._feed.pushEvaluation(e);
-        if (this.evaluations.length < 200_000) this.evaluations.push(e);
-      },
-      onDecision: (d) => {
-        this.decisions.push(d);
-        if (this.decisions.length > 10_000) this.decisions.shift();
-        this._feed.pushDecision(d);
-        const s = this._feed.suggestion;
-        if (this.opts.autoApply && s && s.id !== this._feed.apply?.suggestionId) {
-          void this.apply(s.id, 'auto');
-        }
+  private newSlot(run: Run | null): RunSlot {
+    const slot = new RunSlot({
+      id: `${this.id}-${this.runSerial++}`,
+      title: run && this.multiRun ? `${run.id} — ${run.label}` : this.title,
+      analyzer: this.opts.analyzer,
+      stallSeconds: this.opts.stallSeconds,
+      spoolDir: this.spoolDir,
+      log: this.opts.log,
+      onDecision: (sl) => {
+        const s = sl.feed.suggestion;
+        // Auto-apply: the suggestion of this run goes to this run's trainer only.
+        if (this.opts.autoApply && s && s.id !== sl.feed.apply?.suggestionId) void this.applyOn(sl, s.id, 'auto');
       },
     });
-  }
-
-  private newFeed(): PanelFeed {
-    const o = { ...this.opts.analyzer };
-    const feed = new PanelFeed(
-      { id: `${this.id}-${this.runSerial}`, title: this.title },
-      { tolerance: o.tolerance ?? 0.01, confidence: o.confidence ?? 0.95, stallSeconds: this.opts.stallSeconds },
-    );
-    feed.setSource(this.sourceText());
-    feed.setAutoApply(this.opts.autoApply);
-    return feed;
+    slot.run = run;
+    slot.feed.setAutoApply(this.opts.autoApply);
+    this.slots.set(slot.id, slot);
+    if (run) this.bySourceRun.set(run.id, slot);
+    this.runsDirty = true;
+    return slot;
   }
 
   /** Listener: the URL trainers must use (with its token: show it to the user only); null for other sources. */
@@ -217,9 +240,27 @@ export class Session {
     return this.source instanceof WebSocketServerSource ? this.source.connectUrl : null;
   }
 
-  /** Runs besides the followed one that are sending (listener), with the records not shown. */
-  get otherRuns(): { id: string; label: string; records: number }[] {
-    return [...this.others.values()].map((o) => ({ id: o.run.id, label: o.run.label, records: o.records }));
+  /** The runs held, oldest first. */
+  get runs(): RunListing[] {
+    return [...this.slots.values()].map((s) => ({
+      id: s.id,
+      sourceRun: s.run?.id ?? null,
+      title: s.feed.run.title,
+      records: s.feed.records,
+      connection: s.feed.connection,
+      selected: s === this.selected,
+    }));
+  }
+
+  /** The run (RunInfo id) or undefined. */
+  private slot(runId: string | undefined): RunSlot | undefined {
+    return runId === undefined ? this.selected : this.slots.get(runId);
+  }
+
+  /** Why a run id names no run of this session (a stale panel, an ended session), or null. */
+  unknownRun(runId: string | undefined): string | null {
+    if (runId === undefined || this.slots.has(runId)) return null;
+    return `that run (${runId.slice(0, 80)}) is not in this session any more: nothing was sent to any trainer`;
   }
 
   /** The trainer's process id (process sources, once spawned). */
@@ -228,45 +269,42 @@ export class Session {
   }
 
   /** The source in words for the status card: short for processes (the command line is in the output channel). */
-  private sourceText(): string {
+  private sourceText(slot: RunSlot): string {
     if (this.source.kind === 'process') {
       const pid = this.pid;
       return pid ? `${this.title} (pid ${pid})` : this.title;
     }
     const base =
       this.source.description && this.source.description !== this.title ? `${this.title} — ${this.source.description}` : this.title;
-    const n = this.liveOthers();
-    return n
-      ? `${base} · showing ${this.followed?.label ?? 'the first trainer'}; ${n} other trainer${n === 1 ? '' : 's'} connected, not shown`
-      : base;
-  }
-
-  /** Other runs still connected (ended ones are dropped from the count). */
-  private liveOthers(): number {
-    let n = 0;
-    for (const [id, o] of this.others) {
-      if (o.run.state === 'ended' || o.run.state === 'failed') this.others.delete(id);
-      else n++;
-    }
-    return n;
+    if (!this.multiRun || !slot.run) return base;
+    const n = this.slots.size;
+    return `${base} · ${slot.run.id} (${slot.run.label})${n > 1 ? `, one of ${n} runs` : ''}`;
   }
 
   private wire(): void {
     const s = this.source;
     s.on('record', (rec, ctx) => this.onRecord(rec, ctx.run));
     s.on('state', (c) => {
-      if (c.run && this.runId !== null && c.run.id !== this.runId) return;
-      let reason = c.reason;
-      if ((c.state === 'ended' || c.state === 'failed') && this.runId === null) {
-        // The commonest first-run mistake: a script that prints something else. Say so, beside its first lines (skipped).
-        reason = `${reason ? reason + '; ' : ''}${NO_RECORDS}`;
-      }
-      this.setConnection(c.state, reason);
       this.opts.log(`source ${c.run ? c.run.id + ' ' : ''}${c.previous} → ${c.state}${c.reason ? `: ${c.reason}` : ''}`);
+      const own = c.run ? this.bySourceRun.get(c.run.id) : undefined;
+      if (own) return this.setConnection(own, c.state, c.reason);
+      const waiting = [...this.slots.values()].find((sl) => sl.run === null);
+      if (waiting && (!c.run || !this.multiRun || this.bySourceRun.size === 0)) {
+        let reason = c.reason;
+        if (c.state === 'ended' || c.state === 'failed') {
+          // The commonest first-run mistake: a script that prints something else. Say so, beside its first lines (skipped).
+          reason = `${reason ? reason + '; ' : ''}${NO_RECORDS}`;
+        }
+        return this.setConnection(waiting, c.state, reason);
+      }
+      // The listener itself stopped: every run it held has ended.
+      if (!c.run && (c.state === 'ended' || c.state === 'failed'))
+        for (const sl of this.slots.values()) if (!sl.over) this.setConnection(sl, c.state, c.reason);
     });
     s.on('skipped', (info) => {
-      if (this.runId !== null && info.run.id !== this.runId) return;
-      this._feed.setSkipped(
+      const slot = this.bySourceRun.get(info.run.id) ?? (this.bySourceRun.size === 0 ? this.selected : undefined);
+      if (!slot) return;
+      slot.feed.setSkipped(
         info.count,
         info.examples.map((e) => `line ${e.line}: ${e.reason}${e.text !== undefined ? ` — ${JSON.stringify(e.text)}` : ''}`),
       );
@@ -275,125 +313,101 @@ export class Session {
     s.on('error', (err) => this.opts.log(`source error: ${err.message}`));
     s.on('log', (line) => (this.opts.trainerLog ?? this.opts.log)(line));
     s.on('control', () => {
-      this.refreshControl();
+      for (const sl of this.slots.values()) this.refreshControl(sl);
+      this.runsDirty = true;
       this.scheduleFlush();
     });
-    if (s.kind === 'websocket-server') {
-      s.on('state', (c) => {
-        // Another trainer left: the status line's count changes.
-        if (c.run && c.run.id !== this.runId && this.others.has(c.run.id))
-          this.setConnection(this._feed.connection, this._feed.connectionReason);
-      });
-    }
   }
 
-  private setConnection(state: ConnectionState, reason?: string): void {
-    this._feed.setSource(this.sourceText());
-    this._feed.setConnection(state, reason);
-    this.refreshControl();
+  private setConnection(slot: RunSlot, state: ConnectionState, reason?: string): void {
+    if (state !== slot.feed.connection) this.runsDirty = true;
+    slot.feed.setSource(this.sourceText(slot));
+    slot.feed.setConnection(state, reason);
+    this.refreshControl(slot);
     this.scheduleFlush();
   }
 
-  /** Why Apply cannot work now, or null. */
-  controlBlocked(): string | null {
+  /** Why Apply cannot work now on that run (the selected one by default), or null. */
+  controlBlocked(runId?: string): string | null {
+    const slot = this.slot(runId);
+    if (!slot) return this.unknownRun(runId);
+    return this.blockedOn(slot);
+  }
+
+  private blockedOn(slot: RunSlot): string | null {
     if (!this.opts.trusted) return RESTRICTED_APPLY;
-    const run = this.followed;
+    const run = slot.run;
     if (run) return run.control ? null : (run.controlUnavailable ?? 'the run has no control channel');
     if (!this.source.control) return this.source.controlUnavailable ?? 'the source has no control channel';
     return null;
   }
 
-  /** The control channel of the run on screen: Apply goes there and only its answers count. */
-  private get control() {
-    return this.followed ? this.followed.control : this.source.control;
+  /** The control channel of a run: its actions go there and only its answers count. */
+  private controlOf(slot: RunSlot) {
+    return slot.run ? slot.run.control : this.source.control;
   }
 
-  private refreshControl(): void {
-    this._feed.setControlBlocked(this.controlBlocked());
+  private refreshControl(slot: RunSlot): void {
+    slot.feed.setControlBlocked(this.blockedOn(slot));
   }
 
   private onRecord(rec: StreamRecord, run: Run): void {
-    if (this.runId !== run.id) {
-      const current = this.followed;
-      if (current && this.source.kind === 'websocket-server' && current.state !== 'ended' && current.state !== 'failed') {
-        // A second trainer while the first is live: the panel keeps showing the first; the other is
-        // counted (status line, log), never mixed into its analysis or its Apply.
-        const o = this.others.get(run.id);
-        if (o) o.records++;
-        else {
-          this.others.set(run.id, { run, records: 1 });
-          this.opts.log(
-            `another trainer is sending: ${run.id} (${run.label}); not shown, the panel follows ${current.id} (${current.label})`,
-          );
-          this.setConnection(this._feed.connection, this._feed.connectionReason);
-        }
-        return;
-      }
-      this.others.delete(run.id);
-      if (this.runId !== null) {
-        // A new run (process restarted, another trainer connected): start afresh.
+    let slot = this.bySourceRun.get(run.id);
+    if (!slot) {
+      const waiting = [...this.slots.values()].find((sl) => sl.run === null);
+      if (waiting) {
+        // The first run takes the slot the panel already shows (connecting → live).
+        waiting.run = run;
+        this.bySourceRun.set(run.id, waiting);
+        waiting.feed.run.title = this.multiRun ? `${run.id} — ${run.label}` : this.title;
+        slot = waiting;
+        this.runsDirty = true;
+      } else if (this.multiRun) {
+        // Another trainer: its own run, beside the others (the panel keeps showing the selected one).
+        slot = this.newSlot(run);
+        slot.feed.setConnection(run.state === 'idle' ? 'live' : run.state);
+        this.opts.log(`another trainer is sending: ${run.id} (${run.label}); a run of its own in the run picker`);
+        this.letGoOfOldRuns();
+        for (const sl of this.slots.values()) sl.feed.setSource(this.sourceText(sl));
+      } else {
+        // A new run of a single-run source (process restarted, file truncated): start afresh, the panel follows it.
         this.opts.log(`new run ${run.id} (${run.label}); the panel follows it`);
-        this.runSerial++;
-        this.analyzer = this.newAnalyzer();
-        const connection = this._feed.connection;
-        this._feed = this.newFeed();
-        this._feed.setConnection(connection);
-        for (const l of this.listeners) l(this._feed.snapshot());
+        const old = this.selected;
+        const connection = old.feed.connection;
+        slot = this.newSlot(run);
+        slot.feed.setConnection(connection);
+        this.slots.delete(old.id);
+        this.bySourceRun.forEach((v, k) => v === old && this.bySourceRun.delete(k));
+        void old.close();
+        this.selected = slot;
+        for (const l of this.listeners) l(this.withRuns(slot.feed.snapshot(), true));
       }
-      this.runId = run.id;
-      this.followed = run;
-      this.refreshControl();
+      slot.feed.setSource(this.sourceText(slot));
+      this.refreshControl(slot);
     }
-    this.writeSpool(rec);
-    this._feed.pushRecord(rec);
-    this.analyzer.push(rec);
+    slot.push(rec);
     this.scheduleFlush();
   }
 
-  /**
-   * Step records go to the spool as CSV rows (the export's records.csv body),
-   * buffered and written once per flush: one string per record, no
-   * re-serialisation of the JSON.
-   */
-  private writeSpool(rec: StreamRecord): void {
-    if (rec.type !== 'meta' && rec.metrics) {
-      // An event without a step is placed at the last step seen, as the panel places it.
-      const step = rec.step ?? this._feed.status().step;
-      if (step !== null) for (const k in rec.metrics) this.metricRows.push(`${step},${csvField(k)},${rec.metrics[k]}`);
+  /** Past MAX_RUNS runs, the oldest ended ones (never the selected) are let go, spool files and all. */
+  private letGoOfOldRuns(): void {
+    for (const sl of this.slots.values()) {
+      if (this.slots.size <= MAX_RUNS) return;
+      if (sl === this.selected || !sl.over) continue;
+      this.slots.delete(sl.id);
+      if (sl.run) this.bySourceRun.delete(sl.run.id);
+      this.opts.log(`run ${sl.run?.id ?? sl.id} let go (more than ${MAX_RUNS} runs held; it had ended)`);
+      void sl.close(true);
     }
-    if (rec.type !== 'step') return;
-    let row = '';
-    for (let i = 0; i < SPOOL_COLUMNS.length; i++) {
-      const v = (rec as unknown as Record<string, unknown>)[SPOOL_COLUMNS[i]];
-      if (i) row += ',';
-      if (v !== undefined) row += String(v);
-    }
-    this.spoolRows.push(row);
-  }
-
-  private drainSpool(): void {
-    if (this.metricRows.length) {
-      if (!this.metricSpool) {
-        this.metricSpool = fs.createWriteStream(this.metricSpoolPath, { flags: 'a' });
-        this.metricSpool.on('error', (e) => this.opts.log(`spool file ${this.metricSpoolPath}: ${e.message}`));
-      }
-      this.metricSpool.write(this.metricRows.join('\n') + '\n');
-      this.metricRows = [];
-    }
-    if (!this.spoolRows.length) return;
-    if (!this.spool) {
-      this.spool = fs.createWriteStream(this.spoolPath, { flags: 'a' });
-      this.spool.on('error', (e) => this.opts.log(`spool file ${this.spoolPath}: ${e.message}`));
-    }
-    this.spool.write(this.spoolRows.join('\n') + '\n');
-    this.spoolRows = [];
   }
 
   async start(): Promise<void> {
     if (spawnsProcess(this.spec) && !this.opts.trusted) throw new Error(RESTRICTED_SPAWN);
-    this.setConnection('connecting');
+    this.setConnection(this.selected, 'connecting');
     this.stallTimer = setInterval(() => {
-      if (this._feed.tick()) this.scheduleFlush();
+      let changed = false;
+      for (const sl of this.slots.values()) changed = sl.feed.tick() || changed;
+      if (changed) this.scheduleFlush();
     }, 1000);
     this.stallTimer.unref?.();
     await this.source.start();
@@ -405,10 +419,47 @@ export class Session {
     return { dispose: () => void this.listeners.delete(fn) };
   }
 
-  /** A bounded full picture for a (re)opened panel. */
+  /** A bounded full picture of the selected run for a (re)opened panel. */
   snapshot(): UpdateMessage {
-    this.refreshSummary(true);
-    return this._feed.snapshot();
+    this.selected.refreshSummary(true);
+    return this.withRuns(this.selected.feed.snapshot(), true);
+  }
+
+  /** The run list for the picker (listener only, where each trainer is a run). */
+  private runEntries(): RunEntry[] {
+    return [...this.slots.values()].map((s) => ({
+      id: s.id,
+      title: s.feed.run.title,
+      connection: s.feed.connection,
+      records: s.feed.records,
+      selected: s === this.selected,
+      canStop: !!this.controlOf(s) && !s.over,
+    }));
+  }
+
+  private withRuns(u: UpdateMessage, always: boolean): UpdateMessage {
+    if (this.multiRun && (always || this.runsDirty)) {
+      u.runs = this.runEntries();
+      this.runsSentAt = Date.now();
+    }
+    if (always || this.runsDirty) this.runsDirty = false;
+    return u;
+  }
+
+  /**
+   * Shows another run in the panel: a snapshot of it goes out (reset). Returns
+   * false (and changes nothing) for a run this session does not hold.
+   */
+  select(runId: string): boolean {
+    const slot = this.slots.get(runId);
+    if (!slot) return false;
+    if (slot === this.selected) return true;
+    this.selected = slot;
+    this.opts.log(`the panel shows ${slot.run?.id ?? slot.id} (${slot.feed.run.title})`);
+    const u = this.snapshot();
+    this._lastSent = { seq: u.seq, at: Date.now() };
+    for (const l of this.listeners) l(u);
+    return true;
   }
 
   /**
@@ -441,69 +492,72 @@ export class Session {
       return;
     }
     this.lastFlush = Date.now();
-    this.drainSpool();
-    this.refreshSummary(false);
-    const u = this._feed.takeUpdate();
-    if (!u) return;
+    for (const sl of this.slots.values()) {
+      sl.drainSpool();
+      // Runs not on screen: their deltas are dropped (the history keeps them; selecting one sends a snapshot).
+      if (sl !== this.selected) sl.feed.takeUpdate();
+    }
+    this.selected.refreshSummary(false);
+    if (this.multiRun && Date.now() - this.runsSentAt >= 1000) this.runsDirty = true;
+    if (this.multiRun && this.runsDirty) this.selected.feed.setSource(this.sourceText(this.selected));
+    const raw = this.selected.feed.takeUpdate();
+    if (!raw) return;
+    const u = this.withRuns(raw, false);
     this._lastSent = { seq: u.seq, at: Date.now() };
     for (const l of this.listeners) l(u);
   }
 
-  /** Warnings and plateaus come from the full summary: refreshed at most once a second. */
-  private refreshSummary(force: boolean): void {
-    const now = Date.now();
-    if (!force && now - this.summaryAt < 1000) return;
-    this.summaryAt = now;
-    try {
-      const sum = this.analyzer.summary();
-      const seg = sum.segments[sum.segments.length - 1];
-      this._feed.setWarnings([...(seg?.warnings ?? []), ...(seg?.unavailable ?? [])]);
-      if (sum.plateaus) this._feed.setPlateaus(sum.plateaus.rows);
-    } catch (e) {
-      this.opts.log(`analysis summary failed: ${(e as Error).message}`);
-    }
-  }
-
   setAutoApply(v: boolean): void {
     this.opts.autoApply = v;
-    this._feed.setAutoApply(v);
+    for (const sl of this.slots.values()) sl.feed.setAutoApply(v);
     this.scheduleFlush();
   }
 
   setTrusted(v: boolean): void {
     this.opts.trusted = v;
-    this.refreshControl();
+    for (const sl of this.slots.values()) this.refreshControl(sl);
     this.scheduleFlush();
   }
 
   /**
-   * Applies the suggestion `suggestionId` (the current one): sends set_lr on
-   * the control channel and tracks it pending → acknowledged | failed. The
-   * learning rate comes from the host's own suggestion, never from the caller.
+   * Applies the suggestion `suggestionId` (the current one) of the run
+   * `runId` (the selected run when absent): sends set_lr on that run's
+   * control channel only and tracks it pending → acknowledged | failed. The
+   * learning rate comes from the host's own suggestion, never from the
+   * caller. A run this session does not hold is refused, nothing sent.
    */
-  apply(suggestionId: string | undefined, how: 'user' | 'auto' = 'user'): Promise<ApplyView> {
-    const s = this._feed.suggestion;
+  apply(suggestionId: string | undefined, how: 'user' | 'auto' = 'user', runId?: string): Promise<ApplyView> {
+    const slot = this.slot(runId);
+    if (!slot)
+      return Promise.resolve({ suggestionId: suggestionId ?? '', request: '', lr: NaN, phase: 'failed', reason: this.unknownRun(runId)! });
+    return this.applyOn(slot, suggestionId, how);
+  }
+
+  private applyOn(slot: RunSlot, suggestionId: string | undefined, how: 'user' | 'auto'): Promise<ApplyView> {
+    const feed = slot.feed;
+    const s = feed.suggestion;
     const fail = (reason: string): Promise<ApplyView> => {
       const v: ApplyView = { suggestionId: suggestionId ?? '', request: '', lr: s?.suggestedLr ?? NaN, phase: 'failed', reason };
-      if (s) this._feed.setApply(v);
+      if (s) feed.setApply(v);
       this.scheduleFlush();
       return Promise.resolve(v);
     };
     if (!s) return fail('there is no suggestion to apply');
     if (suggestionId !== undefined && s.id !== suggestionId) return fail('that suggestion is no longer current');
-    const inFlight = this.applying.get(s.id);
+    const inFlight = slot.applying.get(s.id);
     if (inFlight) return inFlight;
-    const blocked = this.controlBlocked();
+    const blocked = this.blockedOn(slot);
     if (blocked) return fail(blocked);
-    const control = this.control!;
-    this.opts.log(`${how === 'auto' ? 'auto-applying' : 'applying'} η = ${s.suggestedLr} (suggestion ${s.id})`);
+    const control = this.controlOf(slot)!;
+    const who = this.multiRun && slot.run ? ` to ${slot.run.id}` : '';
+    this.opts.log(`${how === 'auto' ? 'auto-applying' : 'applying'} η = ${s.suggestedLr}${who} (suggestion ${s.id})`);
     const p = (async (): Promise<ApplyView> => {
       let view: ApplyView | null = null;
       const sub = control.on('request', (req) => {
         if (req.command !== 'set_lr' || req.lr !== s.suggestedLr || req.state !== 'pending' || view) return;
         view = { suggestionId: s.id, request: req.id, lr: s.suggestedLr, phase: 'pending' };
-        this._feed.setApply(view);
-        this.flush(true); // pending is shown at once, past the flow control (one small update)
+        feed.setApply(view);
+        if (slot === this.selected) this.flush(true); // pending is shown at once, past the flow control (one small update)
       });
       const out = await control.setLr(s.suggestedLr);
       sub.dispose();
@@ -515,18 +569,37 @@ export class Session {
         reason: out.reason,
         ackStep: out.ackStep,
       };
-      this._feed.setApply(done);
-      this.opts.log(`request ${out.id}: ${out.state}${out.reason ? ` — ${out.reason}` : ''}`);
-      this.flush(true);
+      feed.setApply(done);
+      this.opts.log(`request ${out.id}${who}: ${out.state}${out.reason ? ` — ${out.reason}` : ''}`);
+      if (slot === this.selected) this.flush(true);
       return done;
     })();
-    this.applying.set(s.id, p);
-    void p.finally(() => this.applying.delete(s.id));
+    slot.applying.set(s.id, p);
+    void p.finally(() => slot.applying.delete(s.id));
     return p;
   }
 
-  dismiss(id: string): boolean {
-    const ok = this._feed.dismiss(id);
+  /**
+   * Stops one run's trainer (a listener's other trainers go on): a `stop` on
+   * that run's control channel only. Refused for a run this session does not
+   * hold or one without control.
+   */
+  async stopRun(runId: string): Promise<{ ok: boolean; reason?: string }> {
+    const slot = this.slots.get(runId);
+    if (!slot) return { ok: false, reason: this.unknownRun(runId)! };
+    const blocked = this.blockedOn(slot);
+    if (blocked) return { ok: false, reason: blocked };
+    const control = this.controlOf(slot)!;
+    this.opts.log(`stopping ${slot.run?.id ?? slot.id} (${slot.feed.run.title})`);
+    const out = await control.stop({ timeoutMs: this.opts.controlTimeoutMs ?? 5000 });
+    this.opts.log(`stop ${out.id}: ${out.state}${out.reason ? ` — ${out.reason}` : ''}`);
+    return out.state === 'acknowledged' ? { ok: true } : { ok: false, reason: out.reason ?? 'the trainer did not acknowledge the stop' };
+  }
+
+  dismiss(id: string, runId?: string): boolean {
+    const slot = this.slot(runId);
+    if (!slot) return false;
+    const ok = slot.feed.dismiss(id);
     this.scheduleFlush();
     return ok;
   }
@@ -535,105 +608,51 @@ export class Session {
     return !this.disposed && this.source.state !== 'ended' && this.source.state !== 'failed';
   }
 
-  /** Small summary for tests (`fdrMonitor._testState`). */
+  /** Small summary for tests (`fdrMonitor._testState`): the selected run, and the list of runs. */
   state() {
-    const latest = this.analyzer.latest();
+    const sel = this.selected;
+    const latest = sel.analyzer.latest();
     return {
       id: this.id,
       title: this.title,
       sourceState: this.source.state,
       sourceReason: this.source.stateReason,
-      records: this.feed.records,
-      lastStep: this.feed.status().step,
-      lr: this.feed.status().lr,
+      records: sel.feed.records,
+      lastStep: sel.feed.status().step,
+      lr: sel.feed.status().lr,
       decision: latest.decision,
       evaluation: latest.evaluation,
-      suggestion: this.feed.suggestion,
-      apply: this.feed.apply,
-      controlBlocked: this.controlBlocked(),
+      suggestion: sel.feed.suggestion,
+      apply: sel.feed.apply,
+      controlBlocked: this.blockedOn(sel),
       lastSent: this.lastSent,
-      spoolPath: this.spoolPath,
+      spoolPath: sel.spoolPath,
       pid: this.pid,
       /** Listener: its URL without the token (the token stays out of test state and logs). */
       listening: this.listenUrl ? this.listenUrl.replace(/\?token=.*$/, '') : null,
       tokenRequired: this.listenUrl ? this.listenUrl.includes('?token=') : null,
-      followedRun: this.followed?.id ?? null,
-      otherRuns: this.otherRuns,
+      /** The source run id of the run on screen. */
+      followedRun: sel.run?.id ?? null,
+      selectedRun: sel.id,
+      runs: this.runs.map((r) => ({ ...r, lr: this.slots.get(r.id)!.feed.status().lr })),
     };
   }
 
-  /** The `analyze --json` object of what was seen so far. */
-  summary() {
-    const run = this.source.runs.find((r) => r.id === this.runId);
-    return this.analyzer.summary(run ? run.skipped : undefined);
+  /** The `analyze --json` object of what the selected run (or `runId`) sent so far. */
+  summary(runId?: string) {
+    return (this.slot(runId) ?? this.selected).summary();
   }
 
   /**
-   * Writes records.csv, evaluations.csv and analysis.json into `dir` (the
-   * charts PNG is the extension's: it comes from the webview). Returns the
-   * paths written.
+   * Writes records.csv, evaluations.csv and analysis.json of the selected run
+   * (or `runId`) into `dir` (the charts PNG is the extension's: it comes from
+   * the webview). Returns the paths written; a run not held is refused.
    */
-  async exportTo(dir: string): Promise<string[]> {
-    this.drainSpool();
-    const flushed = (w: fs.WriteStream | null) => new Promise<void>((r) => (w ? w.write('', () => r()) : r()));
-    await flushed(this.spool);
-    await flushed(this.metricSpool);
-    await fs.promises.mkdir(dir, { recursive: true });
-    const written: string[] = [];
-    // Streamed from the spool files: the run's rows never sit in memory whole.
-    const recordsCsv = path.join(dir, 'records.csv');
-    await copyWithHeader(recordsCsv, SPOOL_COLUMNS.join(',') + '\n', this.spoolPath);
-    written.push(recordsCsv);
-    if (fs.existsSync(this.metricSpoolPath)) {
-      const metricsCsv = path.join(dir, 'metrics.csv');
-      await copyWithHeader(metricsCsv, 'step,metric,value\n', this.metricSpoolPath);
-      written.push(metricsCsv);
-    }
-    const evCsv = path.join(dir, 'evaluations.csv');
-    const evCols = [
-      'step',
-      'segment',
-      'lr',
-      'epsilon',
-      'ci_lo',
-      'ci_hi',
-      'classic_epsilon',
-      'tau',
-      'ess',
-      'eta_steps',
-      'anharmonicity',
-      'hessian_scale',
-      'action',
-    ];
-    const fmt = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
-    await writeRows(evCsv, evCols.join(',') + '\n', this.evaluations, (e) =>
-      [
-        e.step,
-        e.segment,
-        e.lr,
-        e.epsilon,
-        e.ci?.[0],
-        e.ci?.[1],
-        e.classic_epsilon,
-        e.tau,
-        e.ess,
-        e.eta_steps,
-        e.anharmonicity,
-        e.hessian_scale,
-        e.action,
-      ]
-        .map(fmt)
-        .join(','),
-    );
-    written.push(evCsv);
-    const json = path.join(dir, 'analysis.json');
-    await fs.promises.writeFile(
-      json,
-      JSON.stringify({ title: this.title, source: this.source.description, summary: this.summary(), decisions: this.decisions }, null, 2) +
-        '\n',
-    );
-    written.push(json);
-    return written;
+  async exportTo(dir: string, runId?: string): Promise<string[]> {
+    const slot = this.slot(runId);
+    if (!slot) throw new Error(this.unknownRun(runId)!);
+    const source = this.multiRun && slot.run ? `${this.source.description} · ${slot.run.id} (${slot.run.label})` : this.source.description;
+    return slot.exportTo(dir, { title: slot.feed.run.title, source });
   }
 
   /** Stops the trainer (asks it to stop cleanly, then stops the source). */
@@ -651,16 +670,13 @@ export class Session {
     if (this.stallTimer) clearInterval(this.stallTimer);
     this.stallTimer = null;
     await this.source.dispose();
-    this._feed.setConnection('ended', this._feed.connectionReason);
-    const u = this._feed.takeUpdate();
-    if (u) for (const l of this.listeners) l(u);
-    this.drainSpool();
-    await new Promise<void>((r) => (this.spool ? this.spool.end(() => r()) : r()));
-    await new Promise<void>((r) => (this.metricSpool ? this.metricSpool.end(() => r()) : r()));
+    for (const sl of this.slots.values()) if (!sl.over || sl === this.selected) sl.feed.setConnection('ended', sl.feed.connectionReason);
+    this.runsDirty = true;
+    const raw = this.selected.feed.takeUpdate();
+    if (raw) {
+      const u = this.withRuns(raw, false);
+      for (const l of this.listeners) l(u);
+    }
+    for (const sl of this.slots.values()) await sl.close();
   }
-}
-
-/** A metric name as one CSV field: quoted when it holds a comma, quote or newline. */
-function csvField(k: string): string {
-  return /[",\n\r]/.test(k) ? `"${k.replace(/"/g, '""')}"` : k;
 }

@@ -22,8 +22,8 @@ export class StatusItem implements vscode.Disposable {
     return this.item.text;
   }
 
-  /** Shows a status (undefined: no run yet). */
-  render(s: PanelStatus | undefined): void {
+  /** Shows a status (undefined: no run yet); `run` names the selected run when the session holds several (listener). */
+  render(s: PanelStatus | undefined, run: string | null = null): void {
     if (!s) {
       this.item.text = '$(pulse) FDR';
       this.item.tooltip = 'FDR Monitor: no run. Click to open the panel.';
@@ -36,7 +36,7 @@ export class StatusItem implements vscode.Disposable {
     const state = stalled ? `stalled ${fmtQuiet(s.stalledFor as number)}` : s.state === 'no_data' ? 'waiting' : s.state;
     // Each assignment is a message to the workbench: only send what changed
     // (the step is not in the tooltip for that reason; the panel shows it).
-    const text = `${stalled ? '$(warning)' : icon} FDR: ${state}${eps}`;
+    const text = `${stalled ? '$(warning)' : icon} FDR${run ? ` ${run}` : ''}: ${state}${eps}`;
     const stallNote = stalled ? ` No record for ${fmtQuiet(s.stalledFor as number)} (stall time ${fmtQuiet(s.stallAfter ?? 0)}).` : '';
     const tooltip = `FDR Monitor — ${s.source} (${s.connection}), η = ${s.lr ?? '—'}.${stallNote} Click to open the panel.`;
     const bg = stalled

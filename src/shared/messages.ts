@@ -162,12 +162,67 @@ export interface RunInfo {
   title: string;
 }
 
+/**
+ * One run of the session, for the run picker: "Listen for trainers" holds one
+ * per connected trainer (each with its own analysis, ε and suggestions).
+ * `id` is the RunInfo id the panel shows when that run is selected.
+ */
+export interface RunEntry {
+  id: string;
+  title: string;
+  connection: ConnectionState;
+  records: number;
+  /** Whether the panel shows this run now. */
+  selected: boolean;
+  /** Whether Stop can reach this run's trainer (it has a control channel). */
+  canStop: boolean;
+}
+
+/** At most this many runs are held by one session (the listener caps connections at 64 too). */
+export const MAX_RUNS = 64;
+
+/**
+ * A recorded run (a stream file or an exported run folder) analysed by the
+ * host and overlaid on the live run's charts. Bounded: its series are
+ * decimated to SNAPSHOT_BUCKETS like a snapshot, its suggestion history to
+ * MAX_COMPARISON_SUGGESTIONS.
+ */
+export interface ComparisonRun {
+  id: string;
+  title: string;
+  /** Where it was read from (file or folder). */
+  path: string;
+  records: number;
+  /** Lines that were not valid records (counted, never fatal). */
+  skipped: number;
+  skipReasons: string[];
+  state: RunState;
+  lastStep: number | null;
+  /** The last ε and its interval (docs/math.md §3, §4.2). */
+  epsilon: number | null;
+  ci: [number, number] | null;
+  /** loss, eps, epsLo, epsHi, lr (decimated). */
+  series: SeriesChunk;
+  markers: Marker[];
+  /** Every suggestion the analysis made, oldest first. */
+  suggestions: Suggestion[];
+}
+export const MAX_COMPARISON_SUGGESTIONS = 200;
+
+/** Shows (comparison) or removes (null) the recorded run beside the live one. */
+export interface ComparisonMessage {
+  type: 'comparison';
+  comparison: ComparisonRun | null;
+}
+
 export interface UpdateMessage {
   type: 'update';
   seq: number;
   /** Replace everything (new run, first `ready`, or `resync`). */
   reset?: boolean;
   run?: RunInfo;
+  /** The session's runs (run picker), present when the list changed; `run` is the selected one. */
+  runs?: RunEntry[];
   series?: SeriesChunk;
   /** Points of the user's own metrics (same append-only rule as `series`). */
   metrics?: MetricChunk;
@@ -197,16 +252,28 @@ export interface ImageRequest {
   requestId: string;
 }
 
-export type HostToWebview = UpdateMessage | ImageRequest;
+export type HostToWebview = UpdateMessage | ImageRequest | ComparisonMessage;
 
+/**
+ * Actions name the run they were taken on (`runId`, the RunInfo id shown):
+ * the host routes them to that run only and refuses a run it no longer
+ * holds. Without `runId` (an older panel) they go to the selected run.
+ */
 export type WebviewToHost =
   | { type: 'ready'; lastSeq: number | null; runId: string | null }
   | { type: 'resync' }
-  | { type: 'apply'; suggestionId: string }
-  | { type: 'dismiss'; suggestionId: string }
+  | { type: 'apply'; suggestionId: string; runId?: string }
+  | { type: 'dismiss'; suggestionId: string; runId?: string }
   | { type: 'setAutoApply'; value: boolean }
   | { type: 'start' }
-  | { type: 'export' }
+  | { type: 'export'; runId?: string }
+  /** Stops the trainer of that run (the listener's other trainers go on). */
+  | { type: 'stop'; runId: string }
+  /** Shows that run in the panel. */
+  | { type: 'selectRun'; runId: string }
+  /** "Open recorded run beside…": the host asks for the file or folder. */
+  | { type: 'openRecorded' }
+  | { type: 'removeComparison' }
   | { type: 'image'; requestId: string; dataUrl: string }
   | { type: 'log'; level: 'info' | 'error'; message: string }
   /** Sent once the panel has drawn an update (seq); used by tests and the latency bench. */
@@ -242,12 +309,27 @@ export function parseWebviewMessage(m: unknown): Parsed<WebviewToHost> {
     }
     case 'resync':
     case 'start':
-    case 'export':
+    case 'openRecorded':
+    case 'removeComparison':
       return { ok: true, message: { type: o.type } };
+    case 'export':
+      if (o.runId !== undefined && !isId(o.runId)) return bad('runId');
+      return { ok: true, message: o.runId === undefined ? { type: 'export' } : { type: 'export', runId: o.runId } };
+    case 'stop':
+    case 'selectRun':
+      if (!isId(o.runId)) return bad('runId');
+      return { ok: true, message: { type: o.type, runId: o.runId } };
     case 'apply':
     case 'dismiss':
       if (!isId(o.suggestionId)) return bad('suggestionId');
-      return { ok: true, message: { type: o.type, suggestionId: o.suggestionId } };
+      if (o.runId !== undefined && !isId(o.runId)) return bad('runId');
+      return {
+        ok: true,
+        message:
+          o.runId === undefined
+            ? { type: o.type, suggestionId: o.suggestionId }
+            : { type: o.type, suggestionId: o.suggestionId, runId: o.runId },
+      };
     case 'setAutoApply':
       if (typeof o.value !== 'boolean') return bad('value must be boolean');
       return { ok: true, message: { type: 'setAutoApply', value: o.value } };
@@ -292,6 +374,11 @@ function isColumns(v: unknown): v is Columns {
 export function parseHostMessage(m: unknown): Parsed<HostToWebview> {
   if (m === null || typeof m !== 'object' || Array.isArray(m)) return { ok: false, reason: 'not an object' };
   const o = m as Record<string, unknown>;
+  if (o.type === 'comparison') {
+    if (o.comparison === null) return { ok: true, message: { type: 'comparison', comparison: null } };
+    const why = comparisonProblem(o.comparison);
+    return why ? { ok: false, reason: `comparison: ${why}` } : { ok: true, message: o as unknown as ComparisonMessage };
+  }
   if (o.type === 'requestImage') {
     if (!isId(o.requestId)) return { ok: false, reason: 'requestImage: requestId' };
     return { ok: true, message: { type: 'requestImage', requestId: o.requestId } };
@@ -315,7 +402,48 @@ export function parseHostMessage(m: unknown): Parsed<HostToWebview> {
     }
   }
   if (o.markers !== undefined && !Array.isArray(o.markers)) return { ok: false, reason: 'update: markers' };
+  if (o.runs !== undefined) {
+    if (!Array.isArray(o.runs) || o.runs.length > MAX_RUNS) return { ok: false, reason: 'update: runs' };
+    for (const r of o.runs as unknown[]) if (!isRunEntry(r)) return { ok: false, reason: 'update: a run entry is malformed' };
+  }
   return { ok: true, message: o as unknown as UpdateMessage };
+}
+
+function isRunEntry(v: unknown): v is RunEntry {
+  if (v === null || typeof v !== 'object') return false;
+  const r = v as Record<string, unknown>;
+  return (
+    isId(r.id) &&
+    typeof r.title === 'string' &&
+    r.title.length <= MAX_TEXT &&
+    typeof r.connection === 'string' &&
+    typeof r.records === 'number' &&
+    typeof r.selected === 'boolean' &&
+    typeof r.canStop === 'boolean'
+  );
+}
+
+/** Why a comparison run is malformed, or null when it is sound. */
+export function comparisonProblem(v: unknown): string | null {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'not an object';
+  const c = v as Record<string, unknown>;
+  if (!isId(c.id)) return 'id';
+  if (typeof c.title !== 'string' || c.title.length > MAX_TEXT) return 'title';
+  if (typeof c.path !== 'string' || c.path.length > MAX_TEXT) return 'path';
+  if (typeof c.records !== 'number' || typeof c.skipped !== 'number') return 'counts';
+  if (!Array.isArray(c.skipReasons) || !c.skipReasons.every((r) => typeof r === 'string')) return 'skipReasons';
+  if (c.series === null || typeof c.series !== 'object') return 'series';
+  for (const [k, s] of Object.entries(c.series as object)) {
+    if (!(SERIES_KEYS as readonly string[]).includes(k)) return `unknown series ${k.slice(0, 40)}`;
+    if (!isColumns(s) || s.xs.length > 4 * SNAPSHOT_BUCKETS + 8) return `series ${k}`;
+  }
+  if (!Array.isArray(c.markers) || c.markers.length > 4 * MAX_COMPARISON_SUGGESTIONS) return 'markers';
+  if (!Array.isArray(c.suggestions) || c.suggestions.length > MAX_COMPARISON_SUGGESTIONS) return 'suggestions';
+  for (const s of c.suggestions as unknown[]) {
+    const o = s as Record<string, unknown>;
+    if (!o || typeof o.id !== 'string' || typeof o.text !== 'string' || typeof o.step !== 'number') return 'a suggestion is malformed';
+  }
+  return null;
 }
 
 /** "1%" for 0.01, "0.5%" for 0.005. */

@@ -1,11 +1,15 @@
 /**
  * "Listen for trainers" with more than one trainer, through the real Session,
- * listener and sockets: trainer A is the kit's `train nqm --connect-ws` (a
+ * listener and sockets. Each trainer is its own run (own analysis, ε,
+ * suggestions, control); the panel shows the selected one (the first by
+ * default). First test: trainer A is the kit's `train nqm --connect-ws` (a
  * real process), B is a client that connects with the token, streams records
- * of its own and answers any control message with a forged `lr_set`. The
- * panel must keep following A (no reset, none of B's records), Apply must
- * reach A and be acknowledged by A only, and B must be counted, not mixed in.
- * The listener requires a token by default and refuses browser pages.
+ * of its own and answers any control message with a forged `lr_set`: the
+ * panel keeps showing A (no reset, none of B's records), Apply reaches A and
+ * is acknowledged by A only, B is a run of its own in the list. Second test:
+ * two real trainers; Apply on A reaches only A, Stop on B stops only B, and a
+ * stale run id is refused with nothing sent. The listener requires a token
+ * by default and refuses browser pages.
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
@@ -54,7 +58,7 @@ function open(url: string, headers: Record<string, string> = {}): Promise<WebSoc
   });
 }
 
-test('two trainers on one listener: the panel follows the first, Apply reaches it and only its answer counts', async () => {
+test('two trainers on one listener: the panel shows the first, Apply reaches it and only its answer counts', async () => {
   const log: string[] = [];
   const s = new Session({ kind: 'listen', host: '127.0.0.1', port: 0 }, options(log));
   const updates: UpdateMessage[] = [];
@@ -86,7 +90,7 @@ test('two trainers on one listener: the panel follows the first, Apply reaches i
     b.send(JSON.stringify({ type: 'meta', run: 'B' }));
     for (let i = 0; i < 20; i++) b.send(JSON.stringify({ step: i, lr: 0.5, param_sq: 1, theta_dot_grad: 0, buf_sq: 1 }));
 
-    await until('B counted', () => s.otherRuns.some((o) => o.records >= 20));
+    await until('B is a run of its own', () => s.runs.some((r) => r.sourceRun === 'run-2' && r.records >= 21));
     const sug = await until('a suggestion for A', () => s.feed.suggestion);
     assert.equal(sug.lr, 0.1, "the suggestion is A's (B runs at 0.5)");
     const v = await s.apply(sug.id);
@@ -101,10 +105,107 @@ test('two trainers on one listener: the panel follows the first, Apply reaches i
       log.some((l) => /another trainer is sending: run-2/.test(l)),
       log.join('\n'),
     );
-    assert.match(s.feed.status().source ?? '', /1 other trainer connected, not shown/);
+    assert.equal(s.runs.length, 2);
+    assert.deepEqual(
+      s.runs.map((r) => [r.sourceRun, r.selected]),
+      [
+        ['run-1', true],
+        ['run-2', false],
+      ],
+    );
+    assert.ok(
+      updates.every((u) => !u.series?.lr?.ys.includes(0.5)),
+      "none of B's records (η = 0.5) went to the panel",
+    );
+    assert.equal(updates.filter((u) => u.runs).at(-1)?.runs?.length, 2, 'the panel got the list with both runs');
+    assert.match(s.feed.status().source ?? '', /run-1 .*one of 2 runs/);
   } finally {
     b?.terminate();
     a?.kill();
+    await s.dispose();
+  }
+});
+
+/** A real trainer streaming to the listener; resolves `exited` with its exit code. */
+function trainer(url: string, seed: number): { proc: ReturnType<typeof spawn>; exited: Promise<number | null> } {
+  const proc = spawn(
+    process.execPath,
+    [CLI, 'train', 'nqm', '--init-stationary', '--rate', '2000', '--seed', String(seed), '--connect-ws', url],
+    {
+      stdio: 'ignore',
+    },
+  );
+  return { proc, exited: new Promise((r) => proc.once('exit', (code) => r(code))) };
+}
+
+test('two real trainers: Apply on A reaches only A, Stop on B stops only B, a stale run id is refused', async () => {
+  const log: string[] = [];
+  const s = new Session({ kind: 'listen', host: '127.0.0.1', port: 0 }, options(log));
+  const updates: UpdateMessage[] = [];
+  s.subscribe((u) => updates.push(u));
+  let a: ReturnType<typeof trainer> | undefined;
+  let b: ReturnType<typeof trainer> | undefined;
+  try {
+    await s.start();
+    const url = s.listenUrl!;
+    a = trainer(url, 1);
+    await until('A sends', () => s.runs.find((r) => r.sourceRun === 'run-1' && r.records > 10));
+    b = trainer(url, 2);
+    const runA = (await until('A listed', () => s.runs.find((r) => r.sourceRun === 'run-1'))).id;
+    const runB = (await until('B listed', () => s.runs.find((r) => r.sourceRun === 'run-2' && r.records > 10))).id;
+    assert.equal(s.selectedRunId, runA, 'the first run is selected by default');
+    // Each run has its own analysis: wait for both suggestions.
+    await until('a suggestion for A', () => s.feed.suggestion);
+    assert.ok(s.select(runB));
+    const sugB = await until('a suggestion for B', () => s.feed.suggestion);
+    const snapB = updates.at(-1)!;
+    assert.ok(
+      updates.some((u) => u.reset && u.run?.id === runB),
+      'selecting B sent its snapshot',
+    );
+    assert.ok(snapB);
+    assert.ok(s.select(runA));
+    const sugA = s.feed.suggestion!;
+    assert.notEqual(sugA.id + runA, sugB.id + runB);
+
+    // Apply on A (named by its run id, as the panel's message does), while the panel shows A.
+    const v = await s.apply(sugA.id, 'user', runA);
+    assert.equal(v.phase, 'acknowledged', v.reason);
+    await until('A at the new rate', () => s.state().runs.find((r) => r.id === runA)?.lr === sugA.suggestedLr);
+    const before = s.state().runs.find((r) => r.id === runB)!.records;
+    await until('B sends on', () => s.state().runs.find((r) => r.id === runB)!.records > before + 200);
+    assert.equal(s.state().runs.find((r) => r.id === runB)!.lr, 0.1, 'B still runs at its own rate: the Apply on A never reached it');
+
+    // A stale run id: refused, nothing sent to any trainer.
+    const stale = `${runA.replace(/-\d+$/, '')}-99`;
+    const refused = await s.apply(sugA.id, 'user', stale);
+    assert.equal(refused.phase, 'failed');
+    assert.match(refused.reason ?? '', /not in this session any more: nothing was sent to any trainer/);
+    assert.equal((await s.stopRun(stale)).ok, false);
+    await assert.rejects(s.exportTo(path.join(tmp, 'stale-export'), stale), /not in this session/);
+    assert.equal(s.state().runs.find((r) => r.id === runB)!.lr, 0.1);
+
+    // Stop on B, with A on screen: B's trainer ends, A goes on.
+    const stopped = await s.stopRun(runB);
+    assert.equal(stopped.ok, true, stopped.reason);
+    assert.equal(await b.exited, 0, 'B exited cleanly after the stop');
+    await until('B ended', () => s.runs.find((r) => r.id === runB)?.connection === 'ended');
+    const aBefore = s.runs.find((r) => r.id === runA)!.records;
+    await until('A goes on', () => s.runs.find((r) => r.id === runA)!.records > aBefore + 200);
+    assert.equal(a.proc.exitCode, null, 'A is still running');
+    assert.equal(s.selectedRunId, runA);
+
+    // Export goes to the run named: B's records are B's own (its η never changed).
+    const files = await s.exportTo(path.join(tmp, 'export-b'), runB);
+    const rows = fs.readFileSync(files[0], 'utf8').trim().split('\n').slice(1);
+    assert.ok(rows.length > 20);
+    assert.ok(
+      rows.every((r) => r.split(',')[1] === '0.1'),
+      "B's export holds only B's rows",
+    );
+  } finally {
+    a?.proc.kill();
+    b?.proc.kill();
     await s.dispose();
   }
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Refreshes the documentation's images from the screenshots of the last
-// end-to-end runs (test/e2e/panel.test.ts writes test-results/panel.png,
-// test/e2e/features.test.ts the features-*.png of docs/user-guide.md).
+// end-to-end runs (test/e2e/panel.test.ts writes test-results/panel.png, test/e2e/features.test.ts
+// the features-*.png of docs/user-guide.md, test/e2e/runs.test.ts test-results/runs.png).
 // Tests never write tracked files; this explicit step does, after a look at the picture.
 // Usage: npm run docs:images
 import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
@@ -10,7 +10,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** test-results/<name> → docs/images/<name>. */
-const IMAGES = ['panel.png', 'features-metrics.png', 'features-time-axis.png', 'features-stalled.png', 'features-stalled-statusbar.png'];
+const IMAGES = [
+  'panel.png',
+  'features-metrics.png',
+  'features-time-axis.png',
+  'features-stalled.png',
+  'features-stalled-statusbar.png',
+  'runs.png',
+];
 
 let failed = false;
 for (const name of IMAGES) {

@@ -115,3 +115,33 @@ test('host messages: user metrics are validated (names, columns, at most 64 per 
   const proto = JSON.parse('{"type":"update","seq":1,"metrics":{"__proto__":{"xs":[],"ys":[]}}}');
   assert.equal(parseHostMessage(proto).ok, false);
 });
+
+test('actions that name a run: the run id is kept when valid, refused when malformed; stop and selectRun need one', () => {
+  const ok: unknown[] = [
+    { type: 'apply', suggestionId: 's0-drop_lr-0.01', runId: 'session-1-2' },
+    { type: 'dismiss', suggestionId: 's0-drop_lr-0.01', runId: 'session-1-2' },
+    { type: 'export', runId: 'session-1-2' },
+    { type: 'stop', runId: 'session-1-2' },
+    { type: 'selectRun', runId: 'session-1-2' },
+    { type: 'openRecorded' },
+    { type: 'removeComparison' },
+  ];
+  for (const m of ok) {
+    const r = parseWebviewMessage(m);
+    assert.ok(r.ok, JSON.stringify(m) + (r.ok ? '' : ' → ' + r.reason));
+    assert.deepEqual(r.message, m);
+  }
+  const bad: unknown[] = [
+    { type: 'apply', suggestionId: 's0', runId: 7 },
+    { type: 'apply', suggestionId: 's0', runId: '' },
+    { type: 'export', runId: 'x'.repeat(201) },
+    { type: 'stop' },
+    { type: 'stop', runId: null },
+    { type: 'selectRun', runId: ['a'] },
+  ];
+  for (const m of bad) assert.equal(parseWebviewMessage(m).ok, false, JSON.stringify(m).slice(0, 80));
+  // Extra fields never pass through.
+  const r = parseWebviewMessage({ type: 'stop', runId: 'a', lr: 5 });
+  assert.ok(r.ok);
+  assert.deepEqual(r.message, { type: 'stop', runId: 'a' });
+});

@@ -14,6 +14,8 @@ import { MetricPicker } from './metric-picker';
 import { metricChartPoints } from './metric-plan';
 import { Persistence, restoreModel } from './persistence';
 import { RenderLoop } from './render-loop';
+import { RunPicker } from './run-picker';
+import { withRun } from './cards/suggestion-card';
 import { validView } from './step-axis';
 import { installTestHooks, publishMetrics } from './test-hooks';
 import { readTheme, watchTheme } from './theme';
@@ -28,6 +30,8 @@ export interface ChartsView {
   smoothingChanged(): void;
   /** The model was reset. */
   reset(): void;
+  /** The recorded run beside the live one changed (or was removed). */
+  comparisonChanged(): void;
   /** ctx.theme changed. */
   applyTheme(): void;
   /** The charts on screen as one PNG data URL. */
@@ -71,6 +75,11 @@ export function createPanel(opts: PanelOptions): Panel {
       persistence.saveSoon();
       loop.schedule();
     },
+    comparisonChanged: () => {
+      charts?.comparisonChanged();
+      // Bounded already (decimated by the host): saved at once, so a reload right after still has it.
+      persistence.saveNow();
+    },
   });
   const post = host.post.bind(host);
 
@@ -82,7 +91,12 @@ export function createPanel(opts: PanelOptions): Panel {
     loop.schedule();
   };
 
-  const cards = new Cards(ctx, post);
+  const cards = new Cards(ctx, post, () => {
+    charts?.comparisonChanged();
+    persistence.saveNow();
+    loop.schedule();
+  });
+  const runPicker = new RunPicker(ctx, post);
   const toolbar = new Toolbar(ctx, {
     logLossChanged: () => {
       charts?.logLossChanged();
@@ -99,7 +113,8 @@ export function createPanel(opts: PanelOptions): Panel {
       loop.schedule();
     },
     follow: () => setView(null),
-    export: () => post({ type: 'export' }),
+    export: () => post(withRun({ type: 'export' }, model.run?.id)),
+    openRecorded: () => post({ type: 'openRecorded' }),
   });
   const picker = new MetricPicker(ctx, () => {
     persistence.saveSoon();
@@ -107,12 +122,12 @@ export function createPanel(opts: PanelOptions): Panel {
   });
   const chartsBox = el('div', { id: 'charts' });
   const root = doc.getElementById('app') ?? doc.body.appendChild(el('div', { id: 'app' }));
-  root.append(cards.element, toolbar.element, picker.element, chartsBox);
+  root.append(runPicker.element, cards.element, toolbar.element, picker.element, chartsBox);
   const charts = opts.charts?.(ctx, chartsBox, setView) ?? null;
 
   const loop = new RenderLoop(
     win,
-    () => cards.render() + picker.render() + (charts?.render() ?? 0),
+    () => runPicker.render() + cards.render() + picker.render() + (charts?.render() ?? 0),
     (points, ms) => {
       metrics.drawn(ms);
       publishMetrics(doc.body, model, metrics);

@@ -28,6 +28,8 @@ export interface HostEvents {
   reset(): void;
   /** An update was applied: save and redraw. */
   updated(): void;
+  /** The recorded run beside the live one was shown, replaced or removed. */
+  comparisonChanged?(): void;
 }
 
 /** After this long without the snapshot asked for, a new gap asks again (ms). */
@@ -73,6 +75,12 @@ export class HostConnection {
     const m: HostToWebview = parsed.message;
     if (m.type === 'requestImage') {
       this.post({ type: 'image', requestId: m.requestId, dataUrl: this.on.image() });
+      return;
+    }
+    if (m.type === 'comparison') {
+      this.model.setComparison(m.comparison);
+      this.on.comparisonChanged?.();
+      this.on.updated();
       return;
     }
     const before = this.model.lastSeq;

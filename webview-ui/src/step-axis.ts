@@ -7,8 +7,10 @@ import type { PanelModel } from './store';
 /** The steps to show: the chosen view, else the whole run; null before the first point. */
 export function currentRange(model: PanelModel): [number, number] | null {
   if (model.prefs.view) return model.prefs.view;
-  const a = model.firstStep;
-  const b = model.lastStep;
+  // No live run yet: the recorded run's steps (it is drawn beside whatever comes).
+  const c = model.comparisonStores;
+  const a = model.firstStep ?? c.loss.firstX ?? c.eps.firstX;
+  const b = model.lastStep ?? c.loss.lastX ?? c.eps.lastX;
   if (a === null || b === null) return null;
   return [a, b > a ? b : a + 1];
 }

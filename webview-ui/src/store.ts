@@ -6,6 +6,10 @@
  */
 import { lowerBound, minMaxDecimate, pushPoint, Ema, type Points } from '../../src/shared/decimate';
 import {
+  MAX_RUNS,
+  comparisonProblem,
+  type ComparisonRun,
+  type RunEntry,
   MAX_USER_METRICS,
   SERIES_KEYS,
   SNAPSHOT_BUCKETS,
@@ -358,7 +362,15 @@ export interface PanelState {
   apply: ApplyView | null;
   plateaus: PlateauPoint[];
   prefs: Prefs;
+  /** The session's runs (run picker). */
+  runs?: RunEntry[];
+  /** The recorded run shown beside the live one (already bounded by the host). */
+  comparison?: ComparisonRun | null;
 }
+
+/** The series of a recorded run the panel overlays (COMPARISON_SERIES on the host). */
+export const COMPARISON_KEYS = ['loss', 'eps', 'epsLo', 'epsHi', 'lr'] as const;
+export type ComparisonKey = (typeof COMPARISON_KEYS)[number];
 
 export type ApplyResult = 'applied' | 'gap' | 'stale';
 
@@ -383,9 +395,25 @@ export class PanelModel {
   prefs: Prefs = { ...DEFAULT_PREFS, metricsShown: [] };
   /** The user's metrics by name, in the order they first arrived (at most MAX_USER_METRICS). */
   readonly metrics = new Map<string, SeriesStore>();
+  /** The session's runs for the picker (empty: one run, no picker). */
+  runs: RunEntry[] = [];
+  /** The recorded run beside the live one, and its series as stores (overlaid on the loss and ε charts). */
+  comparison: ComparisonRun | null = null;
+  readonly comparisonStores = {} as Record<ComparisonKey, SeriesStore>;
 
   constructor() {
     for (const k of SERIES_KEYS) this.stores[k] = new SeriesStore();
+    for (const k of COMPARISON_KEYS) this.comparisonStores[k] = new SeriesStore();
+  }
+
+  /** Shows (or, with null, removes) the recorded run beside the live one. */
+  setComparison(c: ComparisonRun | null): void {
+    this.comparison = c;
+    for (const k of COMPARISON_KEYS) {
+      this.comparisonStores[k].clear();
+      const col = c?.series[k];
+      if (col) this.comparisonStores[k].append(col);
+    }
   }
 
   /** Total points held (all series). */
@@ -460,6 +488,7 @@ export class PanelModel {
     if (m.suggestion !== undefined) this.suggestion = m.suggestion;
     if (m.apply !== undefined) this.apply = m.apply;
     if (m.plateaus) this.plateaus = m.plateaus;
+    if (m.runs) this.runs = m.runs.slice(0, MAX_RUNS);
     return 'applied';
   }
 
@@ -480,6 +509,8 @@ export class PanelModel {
       apply: this.apply,
       plateaus: this.plateaus,
       prefs: this.prefs,
+      runs: this.runs,
+      comparison: this.comparison,
     };
   }
 
@@ -531,6 +562,11 @@ export class PanelModel {
     if (o.suggestion && typeof o.suggestion === 'object' && typeof o.suggestion.id === 'string') m.suggestion = o.suggestion;
     if (o.apply && typeof o.apply === 'object' && typeof o.apply.phase === 'string') m.apply = o.apply;
     if (Array.isArray(o.plateaus)) m.plateaus = o.plateaus;
+    if (Array.isArray(o.runs))
+      m.runs = o.runs
+        .filter((r) => r && typeof r.id === 'string' && typeof r.title === 'string' && typeof r.selected === 'boolean')
+        .slice(0, MAX_RUNS);
+    if (o.comparison && comparisonProblem(o.comparison) === null) m.setComparison(o.comparison);
     return m;
   }
 }

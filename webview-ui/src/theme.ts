@@ -14,6 +14,8 @@ export interface Theme {
   yellow: string;
   orange: string;
   purple: string;
+  /** The recorded run overlaid beside the live one (a colour none of the live series uses). */
+  compare: string;
 }
 
 export function readTheme(win: Window): Theme {
@@ -30,6 +32,7 @@ export function readTheme(win: Window): Theme {
     yellow: v('--vscode-charts-yellow', '#cca700'),
     orange: v('--vscode-charts-orange', '#d18616'),
     purple: v('--vscode-charts-purple', '#b180d7'),
+    compare: v('--vscode-terminal-ansiMagenta', '#d670d6'),
   };
 }
 

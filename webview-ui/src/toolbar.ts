@@ -13,6 +13,8 @@ export interface ToolbarActions {
   axisChanged(): void;
   follow(): void;
   export(): void;
+  /** "Open recorded run beside…". */
+  openRecorded(): void;
 }
 
 export class Toolbar {
@@ -31,6 +33,16 @@ export class Toolbar {
       'Follow run',
     );
     const exportButton = el('button', { id: 'export', title: 'Export records, analysis and charts' }, 'Export…');
+    const openRecorded = el(
+      'button',
+      {
+        id: 'open-recorded',
+        class: 'secondary',
+        title: 'Overlay a recorded run (a stream file or an exported run folder) on the loss and ε charts',
+      },
+      'Open recorded run beside…',
+    );
+    openRecorded.addEventListener('click', () => on.openRecorded());
     const axisSelect = el(
       'select',
       { id: 'x-axis', title: 'x axis of the step charts (time: the records\' "time", else when they arrived)' },
@@ -54,6 +66,7 @@ export class Toolbar {
       el('label', {}, ' smoothing ', smoothRange, smoothLabel),
       this.followButton,
       exportButton,
+      openRecorded,
     );
     logBox.checked = model.prefs.logLoss;
     smoothRange.value = String(model.prefs.smoothing);

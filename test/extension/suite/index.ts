@@ -19,6 +19,7 @@ const COMMANDS = [
   'fdrMonitor.applySuggestion',
   'fdrMonitor.showPanel',
   'fdrMonitor.exportRun',
+  'fdrMonitor.openRecorded',
   'fdrMonitor._testState',
 ];
 /** A demo-speed NQM run: slow enough that Apply lands while it runs. */

@@ -77,7 +77,11 @@ test('the suggestion card: its sentence and evidence, and Apply posts apply with
     assert.equal(apply.hasAttribute('disabled'), false);
 
     apply.click();
-    assert.deepEqual(p.vscode.sent('apply'), [{ type: 'apply', suggestionId: 'seg-0:drop_lr' }]);
+    assert.deepEqual(
+      p.vscode.sent('apply'),
+      [{ type: 'apply', suggestionId: 'seg-0:drop_lr', runId: 'run-1' }],
+      'the run on screen is named',
+    );
     assert.equal(apply.hasAttribute('disabled'), true, 'disabled at once: one click, one request');
     apply.click();
     assert.equal(p.vscode.sent('apply').length, 1, 'a disabled Apply posts nothing');
@@ -111,7 +115,7 @@ test('Dismiss posts dismiss with the suggestion id and hides the card', () =>
     await p.nextFrame();
     assert.equal(p.text('suggestion-text'), 'diverging at η = 0.5: drop to 0.05 now');
     p.byId<HTMLButtonElement>('dismiss-button').click();
-    assert.deepEqual(p.vscode.sent('dismiss'), [{ type: 'dismiss', suggestionId: 'seg-3:diverging' }]);
+    assert.deepEqual(p.vscode.sent('dismiss'), [{ type: 'dismiss', suggestionId: 'seg-3:diverging', runId: 'run-1' }]);
     assert.equal(p.byId('suggestion-card').classList.contains('hidden'), true);
     assert.equal(p.panel.ctx.model.suggestion, null);
   }));
@@ -144,7 +148,7 @@ test('the toolbar: Export posts export, Follow run follows the whole run again',
     p.send(snapshot(1));
     await p.nextFrame();
     p.byId<HTMLButtonElement>('export').click();
-    assert.deepEqual(p.vscode.posted.at(-1), { type: 'export' });
+    assert.deepEqual(p.vscode.posted.at(-1), { type: 'export', runId: 'run-1' });
     assert.ok(p.byId('follow').classList.contains('active'));
     p.panel.ctx.model.prefs.view = [100, 200];
     p.byId<HTMLButtonElement>('follow').click();

@@ -46,7 +46,7 @@ test('a hidden panel saves its state; a new panel restores cards, prefs and data
     assert.equal(model.stores.loss.lastX, 1263, 'the series, decimated, up to its last step');
     // The restored suggestion is live: Apply names it.
     second.byId<HTMLButtonElement>('apply-button').click();
-    assert.deepEqual(second.vscode.sent('apply'), [{ type: 'apply', suggestionId: suggestion().id }]);
+    assert.deepEqual(second.vscode.sent('apply'), [{ type: 'apply', suggestionId: suggestion().id, runId: 'run-1' }]);
     // The host carries on from the restored seq.
     second.send(delta(3, { status: status({ state: 'stationary', step: 1274 }) }));
     await second.nextFrame();

@@ -4,6 +4,7 @@
  */
 import type { WebviewToHost } from '../../../src/shared/messages';
 import type { PanelContext } from '../context';
+import { ComparisonCard } from './comparison-card';
 import { StatusCard } from './status-card';
 import { SuggestionCard } from './suggestion-card';
 
@@ -12,10 +13,13 @@ export class Cards {
   private readonly empty: HTMLElement;
   private readonly status: StatusCard;
   private readonly suggestion: SuggestionCard;
+  private readonly comparison: ComparisonCard;
 
   constructor(
     private readonly ctx: PanelContext,
     post: (m: WebviewToHost) => void,
+    /** The recorded run was removed from the panel (redraw, save). */
+    comparisonRemoved: () => void = () => undefined,
   ) {
     const { el } = ctx;
     const startButton = el('button', { id: 'start-button' }, 'Start FDR monitor…');
@@ -23,14 +27,16 @@ export class Cards {
     this.empty = el('div', { id: 'empty', class: 'card' }, el('p', {}, 'No run yet.'), startButton);
     this.status = new StatusCard(ctx);
     this.suggestion = new SuggestionCard(ctx, post);
-    this.element = el('div', { id: 'cards' }, this.empty, this.status.element, this.suggestion.element);
+    this.comparison = new ComparisonCard(ctx, post, comparisonRemoved);
+    this.element = el('div', { id: 'cards' }, this.empty, this.status.element, this.suggestion.element, this.comparison.element);
   }
 
   /** Brings the cards up to date with the model; draws no chart points (returns 0). */
   render(): number {
-    this.empty.classList.toggle('hidden', this.ctx.model.run !== null);
+    this.empty.classList.toggle('hidden', this.ctx.model.run !== null || this.ctx.model.comparison !== null);
     this.status.render();
     this.suggestion.render();
+    this.comparison.render();
     return 0;
   }
 }

@@ -7,6 +7,11 @@ import { formatLr, formatPercent, type WebviewToHost } from '../../../src/shared
 import type { PanelContext } from '../context';
 import { fmt, fmtInt } from '../format';
 
+/** An action message with the id of the run it was taken on (when the panel shows a run). */
+export function withRun<T extends WebviewToHost & { runId?: string }>(m: T, runId: string | undefined): T {
+  return runId === undefined ? m : { ...m, runId };
+}
+
 export class SuggestionCard {
   readonly element: HTMLElement;
   /** What the card shows; it is rebuilt only when this changed (a rebuilt button cannot be clicked mid-update). */
@@ -50,10 +55,11 @@ export class SuggestionCard {
       if (st?.controlBlocked) applyBtn.title = st.controlBlocked;
       applyBtn.addEventListener('click', () => {
         applyBtn.setAttribute('disabled', '');
-        post({ type: 'apply', suggestionId: s.id });
+        // The run on screen when the click happened: the host sends it to that run's trainer only.
+        post(withRun({ type: 'apply', suggestionId: s.id }, model.run?.id));
       });
       dismissBtn.addEventListener('click', () => {
-        post({ type: 'dismiss', suggestionId: s.id });
+        post(withRun({ type: 'dismiss', suggestionId: s.id }, model.run?.id));
         model.suggestion = null;
         this.key = '';
         this.render();

@@ -37,6 +37,8 @@ export class Charts {
     this.run = createRunCharts(env, this.smoothing);
     this.metrics = new MetricCharts(env);
     this.plateaus = new PlateauChart(env);
+    // A recorded run restored from the panel's state is drawn from the first frame.
+    if (ctx.model.comparison) this.comparisonChanged();
   }
 
   /** Draws the model's current range; returns the points drawn. */
@@ -48,6 +50,8 @@ export class Charts {
     let drawn = 0;
     for (const sc of this.run.all) drawn += drawStepChart(sc, range, axis);
     drawn += this.metrics.render(range, axis);
+    this.run.loss.box.dataset.comparePoints = String(this.run.compared[0].ds.data.length);
+    this.run.eps.box.dataset.comparePoints = String(this.run.compared[1].ds.data.length);
     const lrStore = model.stores.lr;
     this.run.lr.box.dataset.lastLr = lrStore.length ? String(lrStore.lastY) : '';
     this.run.lr.box.dataset.changes = String(lrStore.length);
@@ -70,6 +74,16 @@ export class Charts {
     this.smoothing.rebind();
   }
 
+  /** The recorded run beside the live one changed: its legend entries and smoothed loss follow. */
+  comparisonChanged(): void {
+    const c = this.ctx.model.comparison;
+    this.smoothing.rebindComparison();
+    const [loss, eps] = this.run.compared;
+    loss.ds.label = c ? `${c.title} (recorded, smoothed)` : '_recorded';
+    eps.ds.label = c ? `ε ${c.title} (recorded)` : '_recorded';
+    for (const b of this.run.compared) b.ds.borderColor = b.ds.backgroundColor = this.ctx.theme.compare;
+  }
+
   /** Re-colours axes and legends from ctx.theme (after a theme switch). */
   applyTheme(): void {
     const theme = this.ctx.theme;
@@ -81,6 +95,7 @@ export class Charts {
       }
       if (sc.options.plugins?.legend?.labels) sc.options.plugins.legend.labels.color = theme.fg;
     }
+    for (const b of this.run.compared) b.ds.borderColor = b.ds.backgroundColor = theme.compare;
   }
 
   /** The charts on screen as one PNG data URL. */

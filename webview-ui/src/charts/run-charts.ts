@@ -8,18 +8,33 @@ import type { Marker, SeriesKey } from '../../../src/shared/messages';
 import { linearBand, needsSymlog, symlog, symlogLabel, symlogTicks } from './symlog';
 import { alpha } from '../theme';
 import type { Smoothing } from './smoothing';
-import { line, makeStepChart, toXY, type ChartEnv, type StepChart, type XY } from './step-chart';
+import { line, makeStepChart, toXY, type Bound, type ChartEnv, type StepChart, type XY } from './step-chart';
+import type { SeriesStore } from '../store';
 
 export interface RunCharts {
   /** In the order they are drawn. */
   all: StepChart[];
   loss: StepChart;
+  eps: StepChart;
   lr: StepChart;
+  /** The recorded run's overlay datasets (loss and ε), relabelled when it changes. */
+  compared: Bound[];
 }
+
+/** Points of a recorded run's overlay: on the step axis only (its times are not the live run's). */
+export const COMPARISON_BUCKETS = 1024;
 
 export function createRunCharts(env: ChartEnv, smoothing: Smoothing): RunCharts {
   const { model, theme } = env.ctx;
   const S = (k: SeriesKey) => () => model.stores[k];
+
+  // The recorded run beside the live one: hidden from the legend ('_') until there is one.
+  const overlay = (store: () => SeriesStore, extra: Parameters<typeof line>[2] = {}): Bound => ({
+    compute: (x0, x1) => (model.comparison && env.axis().mode === 'step' ? toXY(store().visible(x0, x1, COMPARISON_BUCKETS)) : []),
+    ds: line('_recorded', theme.compare, { borderWidth: 1.75, borderDash: [6, 3], ...extra }),
+  });
+  const lossCompared = overlay(() => smoothing.comparisonLoss());
+  const epsCompared = overlay(() => model.comparisonStores.eps);
 
   const loss = makeStepChart(
     env,
@@ -28,6 +43,7 @@ export function createRunCharts(env: ChartEnv, smoothing: Smoothing): RunCharts 
     [
       { store: S('loss'), ds: line('loss', alpha(theme.blue, 0.22), { borderWidth: 1 }) },
       { store: () => smoothing.out('loss'), ds: line('loss (smoothed)', theme.blue, { borderWidth: 2 }) },
+      lossCompared,
     ],
     model.prefs.logLoss ? 'logarithmic' : 'linear',
   );
@@ -92,6 +108,7 @@ export function createRunCharts(env: ChartEnv, smoothing: Smoothing): RunCharts 
     { store: S('epsHi'), ds: line('confidence band', 'transparent', { fill: '-1', backgroundColor: alpha(theme.blue, 0.22) }) },
     { store: S('eps'), ds: line('ε (trend)', theme.blue, { borderWidth: 1.75 }) },
     { store: S('classic'), ds: line('ε classic (half-running)', theme.muted, { borderDash: [5, 3] }) },
+    epsCompared,
   ]);
   eps.afterData = () => {
     // Fit the y-range to the newer half of the view so the ±X band stays
@@ -171,5 +188,5 @@ export function createRunCharts(env: ChartEnv, smoothing: Smoothing): RunCharts 
   );
   fdr2.showWhen = () => model.stores.anh.length > 0 || model.stores.hess.length > 0;
 
-  return { all: [loss, olor, eps, lr, fdr2], loss, lr };
+  return { all: [loss, olor, eps, lr, fdr2], loss, eps, lr, compared: [lossCompared, epsCompared] };
 }

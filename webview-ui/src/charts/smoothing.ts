@@ -5,9 +5,22 @@ type Smoothed = 'loss' | 'ol' | 'or';
 
 export class Smoothing {
   private stores: Record<Smoothed, SmoothedStore>;
+  /** The recorded run's loss, smoothed with the same weight (its overlay). */
+  private compared: SmoothedStore;
 
   constructor(private readonly model: PanelModel) {
     this.stores = this.make();
+    this.compared = new SmoothedStore(model.comparisonStores.loss, model.prefs.smoothing);
+  }
+
+  /** The recorded run's smoothed loss, as drawn now. */
+  comparisonLoss(): SeriesStore {
+    return this.compared.out;
+  }
+
+  /** Another recorded run (or none): smooth its loss from the start. */
+  rebindComparison(): void {
+    this.compared = new SmoothedStore(this.model.comparisonStores.loss, this.model.prefs.smoothing);
   }
 
   private make(): Record<Smoothed, SmoothedStore> {
@@ -27,10 +40,12 @@ export class Smoothing {
 
   setWeight(w: number): void {
     for (const s of Object.values(this.stores)) s.setWeight(w);
+    this.compared.setWeight(w);
   }
 
   /** Smooths what was appended since the last frame. */
   sync(): void {
     for (const s of Object.values(this.stores)) s.sync();
+    this.compared.sync();
   }
 }
