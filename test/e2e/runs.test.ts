@@ -105,8 +105,11 @@ test(
       await panel.locator('#apply-state[data-phase="acknowledged"]').waitFor({ timeout: 30_000 });
       assert.match((await panel.locator('#apply-state').textContent()) ?? '', /^Acknowledged: η = 0\.01 from step \d/);
       await waitForAttr(panel, '#chart-lr', 'data-last-lr', (v) => Math.abs(Number(v) - 0.01) < 1e-12, 30_000);
-      await page.waitForTimeout(1000);
-      const a = streamOf(outA);
+      // The panel hears the acknowledgement over the socket; A's own --out file may be written a little later.
+      let a = streamOf(outA);
+      for (const until = Date.now() + 30_000; a.lrSet.length === 0 && Date.now() < until; a = streamOf(outA)) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const b = streamOf(outB);
       assert.equal(a.lrSet.length, 1, 'A acknowledged one request in its own stream');
       assert.match(a.lrSet[0], /"lr":0\.01\b/);
