@@ -115,6 +115,7 @@ async function tfjsChild(seed: number, out: string): Promise<void> {
     seed,
     epochs: Math.ceil((LRS.length * STEPS) / 109) + 1,
     fdr2Every: EVERY,
+    plateauSteps: 0, // the plateaus are this bench's, set below
   });
   const lines: string[] = [JSON.stringify({ type: 'meta', version: 1, ...stepper.metaFields(), backend: backend.backend })];
   for (let p = 0; p < LRS.length; p++) {
