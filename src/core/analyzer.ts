@@ -352,6 +352,7 @@ export class Analyzer implements StreamAnalyzer {
       anharmonicity: report.fdr2?.anharmonicity ?? null,
       anharmonicity_ci: report.fdr2?.ci ?? null,
       hessian_scale: report.fdr2?.hessian_scale ?? null,
+      anharmonicity_reading: report.fdr2?.interpretation ?? null,
       action,
     };
     this.lastEvaluation = ev;

@@ -156,6 +156,8 @@ export interface EvaluationPoint {
   anharmonicity: number | null;
   anharmonicity_ci: [number, number] | null;
   hessian_scale: number | null;
+  /** The anharmonicity read in words with its interval (docs/math.md §6.2, `interpretAnharmonicity`); null without an interval. */
+  anharmonicity_reading?: string | null;
   action: Action;
 }
 
