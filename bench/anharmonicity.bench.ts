@@ -157,7 +157,9 @@ const sd = (a: number[]) => (a.length > 1 ? Math.sqrt(a.reduce((s, x) => s + (x 
 
 function table(runs: Run[]): string {
   const L: string[] = [];
-  L.push('| η | A per seed [95% CI] | mean A ± sd over seeds | mean half-width | Hessian scale (mean) | <|∇F|²> (mean) | stationary | samples |');
+  L.push(
+    '| η | A per seed [95% CI] | mean A ± sd over seeds | mean half-width | Hessian scale (mean) | <|∇F|²> (mean) | stationary | samples |',
+  );
   L.push('|---|---|---|---|---|---|---|---|');
   for (const lr of LRS) {
     const ps = runs.map((r) => r.plateaus.find((p) => p.lr === lr)).filter((p): p is Plateau => p !== undefined);
@@ -177,7 +179,9 @@ function table(runs: Run[]): string {
 async function main(): Promise<void> {
   if (process.argv[2] === '--tfjs-child') return tfjsChild(Number(process.argv[3]), process.argv[4]);
   mkdirSync(DIR, { recursive: true });
-  console.log(`plateaus η = ${LRS.join(', ')}, ${STEPS} steps each, FDR2 every ${EVERY}, μ ${MOMENTUM}, λ ${WEIGHT_DECAY}, seeds ${SEEDS.join(', ')}`);
+  console.log(
+    `plateaus η = ${LRS.join(', ')}, ${STEPS} steps each, FDR2 every ${EVERY}, μ ${MOMENTUM}, λ ${WEIGHT_DECAY}, seeds ${SEEDS.join(', ')}`,
+  );
   console.log(`streams in ${DIR}`);
   const all: Run[] = [];
   for (const trainer of TRAINERS) {

@@ -310,7 +310,7 @@ export function pathwiseFdr2(blocks: readonly BlockSums[], p: SegmentParams, con
   // <|∇F|²> per sampled step = (W_t + (1+μ)Q_t)/(η(1−δ)): its mean and batch-means variance.
   const scale = 1 / (eta * (1 - p.dampening));
   const mv = meanBatchVariance(blocks.map((b) => ({ n: count(b), sx: 0, sy: scale * (work(b) + heat(b)) })));
-  const gradNormSq = scale * (work(tot) + heat(tot)) / n;
+  const gradNormSq = (scale * (work(tot) + heat(tot))) / n;
   let gradNormSqSe: number | null = null;
   let gradNormSqCi: [number, number] | null = null;
   if (Number.isFinite(mv.varMean) && mv.dof >= 1) {

@@ -511,7 +511,12 @@ export class PanelFeed {
       metricsIgnored: this.ignoredMetrics.size,
       fdr2:
         e && (e.anharmonicity !== null || e.hessian_scale !== null)
-          ? { anharmonicity: e.anharmonicity, ci: e.anharmonicity_ci, hessianScale: e.hessian_scale, reading: e.anharmonicity_reading ?? null }
+          ? {
+              anharmonicity: e.anharmonicity,
+              ci: e.anharmonicity_ci,
+              hessianScale: e.hessian_scale,
+              reading: e.anharmonicity_reading ?? null,
+            }
           : null,
     };
   }

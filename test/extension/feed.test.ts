@@ -189,5 +189,8 @@ test('the status carries FDR2 at the last check: A with its interval, the Hessia
   assert.equal(s.anharmonicity, e.anharmonicity);
   assert.deepEqual(s.ci, e.anharmonicity_ci);
   assert.equal(s.hessianScale, e.hessian_scale);
-  assert.match(s.reading!, /^landscape close to quadratic at this rate \(A = 0\.000, CI \[0\.000, 0\.000\]\): the Hessian scale is trustworthy$/);
+  assert.match(
+    s.reading!,
+    /^landscape close to quadratic at this rate \(A = 0\.000, CI \[0\.000, 0\.000\]\): the Hessian scale is trustworthy$/,
+  );
 });

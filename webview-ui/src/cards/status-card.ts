@@ -92,7 +92,10 @@ export class StatusCard {
 
 /** The FDR2 row: A [interval] (confidence) and the Hessian scale along the noise. */
 function fdr2Row(f: NonNullable<PanelStatus['fdr2']>, confidence: number): [string, string, string] {
-  const a = f.anharmonicity === null ? '—' : `${fmt(f.anharmonicity)}${f.ci ? ` [${fmt(f.ci[0])}, ${fmt(f.ci[1])}] (${formatPercent(confidence)})` : ''}`;
+  const a =
+    f.anharmonicity === null
+      ? '—'
+      : `${fmt(f.anharmonicity)}${f.ci ? ` [${fmt(f.ci[0])}, ${fmt(f.ci[1])}] (${formatPercent(confidence)})` : ''}`;
   return ['FDR2', `anharmonicity ${a}; Hessian scale ${fmt(f.hessianScale)}`, 'status-fdr2'];
 }
 
