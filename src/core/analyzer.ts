@@ -352,6 +352,7 @@ export class Analyzer implements StreamAnalyzer {
       anharmonicity: report.fdr2?.anharmonicity ?? null,
       anharmonicity_ci: report.fdr2?.ci ?? null,
       hessian_scale: report.fdr2?.hessian_scale ?? null,
+      anharmonicity_reading: report.fdr2?.interpretation ?? null,
       action,
     };
     this.lastEvaluation = ev;
@@ -426,6 +427,7 @@ export class Analyzer implements StreamAnalyzer {
         grad_norm_sq: r.report.fdr2!.gradNormSq,
         ci: r.report.fdr2!.gradNormSqCi,
         se: r.report.fdr2!.gradNormSqSe,
+        estimator: r.report.fdr2!.gradNormSqEstimator,
       }));
     const cur = shown.length && shown[shown.length - 1].s === this.current ? shown[shown.length - 1].r : null;
     return {

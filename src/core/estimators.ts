@@ -237,11 +237,16 @@ export interface Fdr2Result {
   ci: [number, number] | null;
   hessian_scale: number | null;
   samples: number;
-  /** Mean of grad_dot_grad2 (unbiased |∇f|²) over the window, with its CI (plateau table). */
+  /**
+   * Stationary <|∇F|²> over the window with its CI (plateau table, §6.1): the pathwise
+   * balance (W + (1+μ)Q)/(η(1−δ)) (§6.2) when the records carry its fields, else the
+   * mean of grad_dot_grad2 (unbiased |∇F|², §6); `gradNormSqEstimator` says which.
+   */
   gradNormSq: number | null;
   gradNormSqCi: [number, number] | null;
   /** Its standard error (the CI is gradNormSq ± t·se; the plateau fit weights by 1/se², §6). */
   gradNormSqSe: number | null;
+  gradNormSqEstimator: 'pathwise' | 'two-batch' | null;
   /** Why the anharmonicity is withheld, if it is. */
   note?: string;
   /** Which estimate `anharmonicity`/`ci` are: the pathwise one (§6.2) when the stream allows it, else the two-batch one (§6). */
@@ -266,6 +271,9 @@ export interface PathwiseFdr2 {
   remainder: number;
   /** <|∇F|²> from the stationary balance, [(1−μ)<R>/η − μ<R1> + (1+μ)(η/2)<buf'·H·buf'>]/(1−δ). */
   gradNormSq: number;
+  /** Its batch-means standard error and interval (t, B − 1 dof; §4.3), null with fewer than two batches. */
+  gradNormSqSe: number | null;
+  gradNormSqCi: [number, number] | null;
 }
 
 /**
@@ -299,6 +307,17 @@ export function pathwiseFdr2(blocks: readonly BlockSums[], p: SegmentParams, con
     ci = [rv.ratio - h, rv.ratio + h];
   }
   const n = count(tot);
+  // <|∇F|²> per sampled step = (W_t + (1+μ)Q_t)/(η(1−δ)): its mean and batch-means variance.
+  const scale = 1 / (eta * (1 - p.dampening));
+  const mv = meanBatchVariance(blocks.map((b) => ({ n: count(b), sx: 0, sy: scale * (work(b) + heat(b)) })));
+  const gradNormSq = (scale * (work(tot) + heat(tot))) / n;
+  let gradNormSqSe: number | null = null;
+  let gradNormSqCi: [number, number] | null = null;
+  if (Number.isFinite(mv.varMean) && mv.dof >= 1) {
+    gradNormSqSe = Math.sqrt(mv.varMean);
+    const h = tCritical(confidence, mv.dof) * gradNormSqSe;
+    gradNormSqCi = [gradNormSq - h, gradNormSq + h];
+  }
   return {
     anharmonicity: rv.ratio,
     ci,
@@ -307,7 +326,9 @@ export function pathwiseFdr2(blocks: readonly BlockSums[], p: SegmentParams, con
     dissipation: tot.sD / tot.np,
     heating: tot.sQ / tot.np,
     remainder: tot.sR / tot.np,
-    gradNormSq: (work(tot) + heat(tot)) / (eta * (1 - p.dampening) * n),
+    gradNormSq,
+    gradNormSqSe,
+    gradNormSqCi,
   };
 }
 
@@ -396,14 +417,17 @@ export function fdr2Estimate(
   if (usePath) note = undefined;
   const a = usePath ? pathwise.anharmonicity : twoBatch ? twoBatch.anharmonicity : null;
   const aci = usePath ? pathwise.ci : twoBatch ? twoBatch.ci : null;
+  // The plateau table's <|∇F|²>: the pathwise balance once it has an interval (§6.1, §6.2).
+  const gPath = usePath && pathwise.gradNormSqSe !== null && Number.isFinite(pathwise.gradNormSq);
   return {
     anharmonicity: a,
     ci: aci,
     hessian_scale: hs !== null && Number.isFinite(hs) ? hs : null,
     samples: usePath ? pathwise.samples : tot.n2,
-    gradNormSq: g,
-    gradNormSqCi: gci,
-    gradNormSqSe: gse,
+    gradNormSq: gPath ? pathwise.gradNormSq : g,
+    gradNormSqCi: gPath ? pathwise.gradNormSqCi : gci,
+    gradNormSqSe: gPath ? pathwise.gradNormSqSe : gse,
+    gradNormSqEstimator: gPath ? 'pathwise' : g !== null ? 'two-batch' : null,
     note,
     estimator: usePath ? 'pathwise' : twoBatch ? 'two-batch' : null,
     twoBatch,

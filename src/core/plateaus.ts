@@ -9,7 +9,49 @@ import type { PlateauRow } from './types';
 import { zCritical } from './stats';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- jstat ships no type declarations; typed at the call
-const { jStat } = require('jstat') as { jStat: { chisquare: { cdf(x: number, dof: number): number } } };
+const { jStat } = require('jstat') as { jStat: { gammaln(x: number): number } };
+
+/**
+ * Upper tail of the χ² distribution, P(X ≥ x) for k dof = Q(k/2, x/2), the
+ * regularized upper incomplete gamma function, computed directly (a series
+ * below a + 1, Lentz's continued fraction above) so that a far tail stays
+ * resolved (1 − cdf would round to 0 below ≈ 1e-16).
+ */
+export function chiSquareSurvival(x: number, k: number): number {
+  if (!(x > 0)) return 1;
+  const a = k / 2;
+  const z = x / 2;
+  const front = Math.exp(-z + a * Math.log(z) - jStat.gammaln(a));
+  if (z < a + 1) {
+    // P(a, z) = front · Σ_n z^n / (a (a+1) … (a+n))
+    let term = 1 / a;
+    let sum = term;
+    for (let n = 1; n < 1000 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+      term *= z / (a + n);
+      sum += term;
+    }
+    return Math.max(0, 1 - front * sum);
+  }
+  // Q(a, z) = front / (z + 1 − a − 1·(1 − a)/(z + 3 − a − 2(2 − a)/(z + 5 − a − …)))
+  const tiny = 1e-300;
+  let b = z + 1 - a;
+  let c = 1 / tiny;
+  let d = 1 / b;
+  let h = d;
+  for (let n = 1; n < 1000; n++) {
+    const an = -n * (n - a);
+    b += 2;
+    d = an * d + b;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = b + an / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const del = d * c;
+    h *= del;
+    if (Math.abs(del - 1) < 1e-16) break;
+  }
+  return front * h;
+}
 
 /**
  * Weighted least squares through the origin, y = s·η, weights 1/se² (each
@@ -48,7 +90,7 @@ export function harmonicCheck(rows: readonly PlateauRow[]): { slope: number | nu
           : 'not linear through the origin (no intervals to test against)',
     };
   }
-  const p = 1 - jStat.chisquare.cdf(chi2, pts.length - 1);
+  const p = chiSquareSurvival(chi2, pts.length - 1);
   return {
     slope,
     r2,

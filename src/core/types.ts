@@ -111,6 +111,8 @@ export interface PlateauRow {
   ci: [number, number] | null;
   /** Standard error of grad_norm_sq (batch means, docs/math.md §4.3, §6): ci = grad_norm_sq ± t·se, t at the configured confidence. */
   se?: number | null;
+  /** How grad_norm_sq was estimated (docs/math.md §6.1): the pathwise balance (§6.2) or the mean of grad_dot_grad2 (§6). */
+  estimator?: 'pathwise' | 'two-batch' | null;
 }
 
 export interface AnalysisSummary {
@@ -154,6 +156,8 @@ export interface EvaluationPoint {
   anharmonicity: number | null;
   anharmonicity_ci: [number, number] | null;
   hessian_scale: number | null;
+  /** The anharmonicity read in words with its interval (docs/math.md §6.2, `interpretAnharmonicity`); null without an interval. */
+  anharmonicity_reading?: string | null;
   action: Action;
 }
 

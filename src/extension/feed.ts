@@ -509,6 +509,15 @@ export class PanelFeed {
       stalledFor: this.stalledFor(),
       stallAfter: this.stall.after,
       metricsIgnored: this.ignoredMetrics.size,
+      fdr2:
+        e && (e.anharmonicity !== null || e.hessian_scale !== null)
+          ? {
+              anharmonicity: e.anharmonicity,
+              ci: e.anharmonicity_ci,
+              hessianScale: e.hessian_scale,
+              reading: e.anharmonicity_reading ?? null,
+            }
+          : null,
     };
   }
 

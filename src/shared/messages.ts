@@ -119,6 +119,12 @@ export interface PanelStatus {
   stallAfter?: number;
   /** User metric names beyond MAX_USER_METRICS that were ignored (count). */
   metricsIgnored?: number;
+  /**
+   * FDR2 at the last check (docs/math.md §6, §6.2): anharmonicity A with its
+   * interval, the Hessian scale, and the analyzer's reading in words. Optional:
+   * older hosts omit it; null before the stream has FDR2 fields.
+   */
+  fdr2?: { anharmonicity: number | null; ci: [number, number] | null; hessianScale: number | null; reading: string | null } | null;
 }
 
 export interface Suggestion {

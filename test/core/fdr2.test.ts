@@ -10,7 +10,7 @@ import { Analyzer } from '../../src/core/analyzer';
 import { NqmSimulator } from '../../src/core/nqm/simulator';
 import { NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm/model';
 import { stationaryExpectations } from '../../src/core/nqm/moments';
-import { harmonicCheck } from '../../src/core/plateaus';
+import { chiSquareSurvival, harmonicCheck } from '../../src/core/plateaus';
 
 // Large dim and η·h ≈ 0.25–0.5 so that g_{B1}·g_{B2} (noise sd ≈ σ²√dim) resolves |∇f|² in a few thousand samples.
 const cfg: NqmConfig = {
@@ -51,7 +51,8 @@ test('two-batch anharmonicity ≈ its exact NQM value (0) with a CI covering it;
 });
 
 test('plateau table: stationary <|∇f|²> per learning rate against the exact values; harmonic check', (t) => {
-  const sim = new NqmSimulator(cfg);
+  // The two-batch rows (mean of grad_dot_grad2): without the pathwise fields, whose rows are tested below.
+  const sim = new NqmSimulator({ ...cfg, fdr2Pathwise: false });
   const an = new Analyzer();
   const lrs = [0.5, 0.25];
   for (const lr of lrs) {
@@ -72,6 +73,54 @@ test('plateau table: stationary <|∇f|²> per learning rate against the exact v
   const h = (p.rows[0].ci![1] - p.rows[0].ci![0]) / 2;
   assert.ok(h > 0.265 / 1.6 && h < 0.265 * 1.6, `<|∇f|²> half-width at η = 0.5: ${h}`);
   assert.ok(p.harmonic && p.harmonic.slope !== null && p.harmonic.slope > 0);
+  assert.ok(p.rows.every((r) => r.estimator === 'two-batch'));
+});
+
+/**
+ * With the pathwise fields the plateau rows' <|∇F|²> is the stationary balance
+ * (W + (1+μ)Q)/(η(1−δ)) (docs/math.md §6.1, §6.2), on the NQM (R ≡ 0) κ<buf'·H·buf'>:
+ * over K seeds of the same stationary run its 95% intervals are as wide as the
+ * spread of the estimates (the band [0.7, 1.6] of the two-batch calibration
+ * below), cover the exact value in ≥ 34/40 runs, and are narrower than the
+ * two-batch rows of the same runs (seeds 1–10; measured over 40: 0.28× their width).
+ */
+test('pathwise plateau rows: <|∇F|²> from the stationary balance covers the exact value, narrower than the two-batch mean', (t) => {
+  const K = 40;
+  const exact = stationaryExpectations(cfg, cfg.lr).gradNormSq;
+  const G: number[] = [];
+  const h: number[] = [];
+  const hTwo: number[] = [];
+  let cover = 0;
+  for (let seed = 1; seed <= K; seed++) {
+    // The two-batch rows of the first 10 seeds are enough for the width comparison.
+    const rows = (seed <= 10 ? [true, false] : [true]).map((fdr2Pathwise) => {
+      const sim = new NqmSimulator({ ...cfg, seed, fdr2Pathwise });
+      for (let i = 0; i < 200; i++) sim.next();
+      const an = new Analyzer();
+      for (let i = 0; i < 4000; i++) for (const r of sim.next()) an.push(r);
+      return an.summary().plateaus!.rows[0];
+    });
+    const [row, two] = rows;
+    assert.equal(row.estimator, 'pathwise');
+    G.push(row.grad_norm_sq!);
+    h.push((row.ci![1] - row.ci![0]) / 2);
+    if (two) {
+      assert.equal(two.estimator, 'two-batch');
+      hTwo.push((two.ci![1] - two.ci![0]) / 2);
+    }
+    if (row.ci![0] <= exact && exact <= row.ci![1]) cover++;
+  }
+  const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+  const sd = (a: number[]) => Math.sqrt(a.reduce((x, y) => x + (y - mean(a)) ** 2, 0) / (a.length - 1));
+  const ratio = mean(h) / (1.96 * sd(G));
+  t.diagnostic(
+    `pathwise <|∇F|²>: mean ${mean(G)} (exact ${exact}), sd ${sd(G)}, mean half-width ${mean(h)} (ratio ${ratio}), covers ${cover}/${K}; ` +
+      `two-batch mean half-width ${mean(hTwo)} (pathwise/two-batch ${mean(h) / mean(hTwo)})`,
+  );
+  assert.ok(ratio >= 0.7 && ratio <= 1.6, `half-width / (1.96 sd across seeds) = ${ratio}`);
+  assert.ok(Math.abs(mean(G) - exact) <= (4 * sd(G)) / Math.sqrt(K), `mean <|∇F|²> ${mean(G)} vs exact ${exact}`);
+  assert.ok(cover >= 34, `coverage ${cover}/${K}`);
+  assert.ok(mean(h) < 0.5 * mean(hTwo), `pathwise half-width ${mean(h)} against two-batch ${mean(hTwo)}`);
 });
 
 test('with too few FDR2 samples to resolve <|∇f|²>, the anharmonicity is withheld with the reason', () => {
@@ -87,6 +136,21 @@ test('with too few FDR2 samples to resolve <|∇f|²>, the anharmonicity is with
     s.unavailable!.some((u) => /anharmonicity withheld/.test(u)),
     JSON.stringify(s.unavailable),
   );
+});
+
+test('chiSquareSurvival: the closed forms for 2 and 4 dof, the normal tail for 1 dof, far into the tail', () => {
+  const rel = (a: number, b: number) => Math.abs(a - b) / b;
+  for (const x of [0.01, 0.5, 1, 2.9, 3.1, 10, 50, 200, 430, 1200]) {
+    const q2 = Math.exp(-x / 2);
+    const q4 = Math.exp(-x / 2) * (1 + x / 2);
+    assert.ok(rel(chiSquareSurvival(x, 2), q2) < 1e-12, `k = 2, x = ${x}: ${chiSquareSurvival(x, 2)} vs ${q2}`);
+    assert.ok(rel(chiSquareSurvival(x, 4), q4) < 1e-12, `k = 4, x = ${x}: ${chiSquareSurvival(x, 4)} vs ${q4}`);
+  }
+  // 1 dof: P(Z² ≥ x) = 2(1 − Φ(√x)); printed normal tails: 2·Q(1.96) = 0.049996, 2·Q(5) = 5.733031e-7, 2·Q(10) = 1.523971e-23.
+  assert.ok(rel(chiSquareSurvival(1.96 ** 2, 1), 0.0499958) < 1e-5);
+  assert.ok(rel(chiSquareSurvival(25, 1), 5.733031e-7) < 1e-6);
+  assert.ok(rel(chiSquareSurvival(100, 1), 1.523971e-23) < 1e-6);
+  assert.equal(chiSquareSurvival(0, 3), 1);
 });
 
 test('harmonicCheck: linear through the origin passes, a curved or offset series fails', () => {

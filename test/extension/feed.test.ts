@@ -7,7 +7,10 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { PanelFeed, observedOL, observedOR, StepRate } from '../../src/extension/feed';
 import type { StepRecord } from '../../src/core/protocol';
-import type { Decision } from '../../src/core/types';
+import type { Decision, EvaluationPoint } from '../../src/core/types';
+import { Analyzer } from '../../src/core/analyzer';
+import { NqmSimulator } from '../../src/core/nqm/simulator';
+import { NQM_DEFAULTS } from '../../src/core/nqm/model';
 
 const step = (s: number, extra: Partial<StepRecord> = {}): StepRecord => ({
   type: 'step',
@@ -158,4 +161,36 @@ test('step rate and wall-time forecast', () => {
   const s = f.status();
   assert.ok(Math.abs(s.stepsPerSecond! - 1000) < 1e-6);
   assert.ok(Math.abs(s.etaSeconds! - 5) < 1e-6);
+});
+
+test('the status carries FDR2 at the last check: A with its interval, the Hessian scale and the reading in words', () => {
+  const f = new PanelFeed({ id: 'r', title: 't' }, { tolerance: 0.01, confidence: 0.95 });
+  assert.equal(f.status().fdr2, null, 'no FDR2 before a check');
+  let last: EvaluationPoint | null = null;
+  const an = new Analyzer(
+    {},
+    {
+      onEvaluation: (e) => {
+        last = e;
+        f.pushEvaluation(e);
+      },
+    },
+  );
+  // The NQM is exactly quadratic: the pathwise A is 0 to rounding (docs/math.md §6.2).
+  const sim = new NqmSimulator({ ...NQM_DEFAULTS, fdr2Every: 10, seed: 2 });
+  for (let i = 0; i < 3000; i++)
+    for (const r of sim.next()) {
+      an.push(r);
+      f.pushRecord(r);
+    }
+  const e = last as EvaluationPoint | null;
+  assert.ok(e && e.anharmonicity_ci && e.anharmonicity_reading, 'the analyzer checked with FDR2');
+  const s = f.status().fdr2!;
+  assert.equal(s.anharmonicity, e.anharmonicity);
+  assert.deepEqual(s.ci, e.anharmonicity_ci);
+  assert.equal(s.hessianScale, e.hessian_scale);
+  assert.match(
+    s.reading!,
+    /^landscape close to quadratic at this rate \(A = 0\.000, CI \[0\.000, 0\.000\]\): the Hessian scale is trustworthy$/,
+  );
 });

@@ -7,6 +7,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EventRecord, MetaRecord, StepRecord } from '../../src/core/protocol';
 import { isEvent, spawnTrainer, withTimeout } from './proc';
+import { Analyzer } from '../../src/core/analyzer';
+import type { StreamRecord } from '../../src/core/protocol';
+import type { AnalysisSummary } from '../../src/core/types';
+
+/** The analyzer's summary of the parsed stream, as `fdr-monitor analyze --json` prints it. */
+function analyzeRecords(records: StreamRecord[]): AnalysisSummary {
+  const an = new Analyzer();
+  for (const r of records) an.push(r);
+  return an.summary();
+}
 
 function nativeInstalled(): boolean {
   try {
@@ -17,10 +27,10 @@ function nativeInstalled(): boolean {
   }
 }
 
-test('mnist-mlp default run: test accuracy > 0.85, full stream, FDR2 every 50 steps', async () => {
+test('mnist-mlp default run: test accuracy > 0.85, full stream, FDR2 every 50 steps, two plateaus resolved for the harmonic check', async (t) => {
   const tr = spawnTrainer(['mnist-mlp']);
   try {
-    const code = await withTimeout(tr.exit, 120000, 'mnist-mlp default run');
+    const code = await withTimeout(tr.exit, 600000, 'mnist-mlp default run');
     assert.equal(code, 0, tr.stderr.join('\n'));
     assert.deepEqual(tr.out.skipped, []);
     const meta = tr.out.records[0] as MetaRecord;
@@ -40,13 +50,20 @@ test('mnist-mlp default run: test accuracy > 0.85, full stream, FDR2 every 50 st
     const evals = tr.out.records.filter((r): r is EventRecord => isEvent('eval')(r));
     assert.deepEqual(
       evals.map((e) => e.epoch),
-      [1, 2],
+      Array.from({ length: 20 }, (_, i) => i + 1),
     );
     const acc = evals.map((e) => e.test_accuracy as number);
     assert.ok(acc[acc.length - 1] > 0.85, `final test accuracy ${acc[acc.length - 1]}`);
     console.log(`# backend ${meta.backend}: test accuracy by epoch ${acc.map((a) => a.toFixed(3)).join(', ')}`);
     const steps = tr.out.records.filter((r): r is StepRecord => r.type === 'step');
-    assert.equal(steps.length, 2 * Math.floor(7000 / 64));
+    assert.equal(steps.length, 20 * Math.floor(7000 / 64));
+    // The run's own second plateau: η/2 from step 1090, announced before that step's record.
+    const sets = tr.out.records.filter((r): r is EventRecord => isEvent('lr_set')(r));
+    assert.deepEqual(
+      sets.map((e) => [e.step, e.lr, e.source]),
+      [[1090, 0.025, 'schedule']],
+    );
+    assert.ok(steps.every((r) => r.lr === (r.step < 1090 ? 0.05 : 0.025)));
     for (const s of steps) {
       for (const k of [
         'loss',
@@ -69,6 +86,22 @@ test('mnist-mlp default run: test accuracy > 0.85, full stream, FDR2 every 50 st
     const fin = tr.out.records[tr.out.records.length - 1] as EventRecord;
     assert.equal(fin.event, 'finished');
     assert.equal(fin.reason, 'completed');
+    // `analyze` on the stream: both plateaus have a resolved <|∇F|²> (interval above 0), so the
+    // harmonic check (docs/math.md §6.1) runs, and each plateau's anharmonicity is read in words.
+    const s = analyzeRecords(tr.out.records);
+    const rows = s.plateaus!.rows;
+    t.diagnostic(`plateaus: ${JSON.stringify(rows)}; ${s.plateaus!.harmonic!.verdict}`);
+    assert.deepEqual(
+      rows.map((r) => r.lr),
+      [0.05, 0.025],
+    );
+    for (const r of rows) assert.ok(r.ci !== null && r.ci[0] > 0 && r.estimator === 'pathwise', `η = ${r.lr}: ${JSON.stringify(r)}`);
+    assert.match(s.plateaus!.harmonic!.verdict, /^(harmonic|anharmonic): <\|∇f\|²> .*χ² p = /);
+    for (const seg of s.segments) {
+      t.diagnostic(`η = ${seg.lr}: ${seg.fdr2!.interpretation}`);
+      assert.ok(seg.fdr2!.ci !== null, `η = ${seg.lr}: an interval for A`);
+      assert.match(seg.fdr2!.interpretation!, /\(A = -?\d\.\d{3}, CI \[-?\d\.\d{3}, -?\d\.\d{3}\]\): \S/);
+    }
   } finally {
     tr.proc.kill();
   }

@@ -16,6 +16,7 @@ import type { EventRecord, StreamRecord } from '../../core/protocol';
 import { softmaxCrossEntropy } from '../losses';
 import { InstrumentedSgd, type DataSource, type SgdOptions, type TrainableModel } from '../sgd';
 import type { Stepper } from '../loop';
+import { PlateauSchedule } from './plateaus';
 
 export const IMAGE_SIZE = 784;
 export const CLASSES = 10;
@@ -217,6 +218,10 @@ export interface MnistOptions extends Omit<SgdOptions, 'lr'> {
   seed: number;
   trainPerClass: number;
   testPerClass: number;
+  /** The run's own plateaus (./plateaus.ts): η for `plateauSteps` steps, then η·plateauFactor, …, `plateaus` in all (0 steps = none). */
+  plateauSteps?: number;
+  plateaus?: number;
+  plateauFactor?: number;
 }
 
 export const MNIST_DEFAULTS: MnistOptions = {
@@ -225,7 +230,13 @@ export const MNIST_DEFAULTS: MnistOptions = {
   dampening: 0,
   weightDecay: 5e-4,
   batchSize: 64,
-  epochs: 2,
+  // 20 epochs = 2 180 steps in two plateaus of 10 epochs (η, then η/2 unless the monitor
+  // changed η first): each holds ≈ 10 FDR2 records in its window, enough to resolve
+  // <|∇F|²> for the plateau view's harmonic check (docs/math.md §6.1).
+  epochs: 20,
+  plateauSteps: 1090,
+  plateaus: 2,
+  plateauFactor: 0.5,
   hidden: 128,
   seed: 1,
   trainPerClass: 700,
@@ -241,6 +252,7 @@ export class MnistStepper implements Stepper {
   readonly batches: ShuffledBatches;
   private readonly data: MnistData;
   private lastEvalEpoch = 0;
+  private readonly schedule: PlateauSchedule;
 
   constructor(readonly opts: MnistOptions) {
     if (!Number.isInteger(opts.epochs) || opts.epochs < 0) throw new Error('--epochs must be an integer ≥ 0');
@@ -249,6 +261,8 @@ export class MnistStepper implements Stepper {
     this.model = new Mlp([IMAGE_SIZE, opts.hidden, CLASSES], opts.seed);
     this.batches = new ShuffledBatches(this.data.trainX, this.data.trainY, opts.batchSize, opts.seed + 1);
     this.sgd = new InstrumentedSgd(this.model, this.batches, opts);
+    const plan = { steps: opts.plateauSteps ?? 0, count: opts.plateaus ?? 1, factor: opts.plateauFactor ?? 0.5 };
+    this.schedule = new PlateauSchedule(plan, opts.lr);
   }
 
   get step(): number {
@@ -282,7 +296,13 @@ export class MnistStepper implements Stepper {
   }
 
   next(): StreamRecord[] {
-    const recs = this.sgd.next();
+    const lr = this.schedule.before(this.sgd.step, this.sgd.lr);
+    const set: StreamRecord[] = [];
+    if (lr !== null) {
+      this.sgd.setLr(lr);
+      set.push({ type: 'event', event: 'lr_set', step: this.sgd.step, lr, source: 'schedule' });
+    }
+    const recs = [...set, ...this.sgd.next()];
     const epoch = Math.floor(this.sgd.step / this.batches.stepsPerEpoch);
     if (epoch > this.lastEvalEpoch) {
       this.lastEvalEpoch = epoch;

@@ -8,15 +8,25 @@ import { NqmSimulator } from '../../core/nqm/simulator';
 import { NQM_DEFAULTS, type NqmConfig } from '../../core/nqm/model';
 import type { MetaRecord, StreamRecord } from '../../core/protocol';
 import type { Stepper } from '../loop';
+import { PlateauSchedule, type PlateauPlan } from './plateaus';
 
 /** Defaults for the example: a small model that equilibrates within seconds for a demo. */
 export const NQM_EXAMPLE_DEFAULTS: NqmConfig = { ...NQM_DEFAULTS, fdr2Every: 50 };
 
+/**
+ * Two plateaus by default (η, then η/2 after 2 000 steps, unless the monitor
+ * changed η first): each holds ≈ 20 FDR2 records in its window, enough to
+ * resolve <|∇F|²> for the plateau view's harmonic check (docs/math.md §6.1).
+ */
+export const NQM_EXAMPLE_PLATEAUS: PlateauPlan = { steps: 2000, count: 2, factor: 0.5 };
+
 export class NqmStepper implements Stepper {
   readonly sim: NqmSimulator;
+  private readonly schedule: PlateauSchedule;
 
-  constructor(cfg: NqmConfig) {
+  constructor(cfg: NqmConfig, plateaus: PlateauPlan = { steps: 0, count: 1, factor: 0.5 }) {
     this.sim = new NqmSimulator(cfg);
+    this.schedule = new PlateauSchedule(plateaus, cfg.lr);
   }
   get step(): number {
     return this.sim.step;
@@ -28,7 +38,10 @@ export class NqmStepper implements Stepper {
     this.sim.setLr(lr);
   }
   next(): StreamRecord[] {
-    return this.sim.next();
+    const lr = this.schedule.before(this.sim.step, this.sim.lr);
+    if (lr === null) return this.sim.next();
+    this.sim.setLr(lr);
+    return [{ type: 'event', event: 'lr_set', step: this.sim.step, lr, source: 'schedule' }, ...this.sim.next()];
   }
   meta(): MetaRecord {
     return this.sim.meta();

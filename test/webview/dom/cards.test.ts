@@ -63,6 +63,23 @@ test('the status card shows the status of the snapshot, formatted, and follows l
     assert.equal(p.doc.getElementById('warnings'), null, 'no warnings, no list');
   }));
 
+test('the status card shows FDR2 (A with its interval, the Hessian scale) and what it means in words', () =>
+  withPanel(async (p) => {
+    p.send(snapshot(1, { status: status() }));
+    await p.nextFrame();
+    assert.equal(p.doc.getElementById('status-fdr2'), null, 'no FDR2 fields yet, no row');
+    const reading =
+      'mildly anharmonic at this rate (A = 0.072, CI [0.053, 0.091]): the quadratic picture (Hessian scale, FDR2’s harmonic relation) holds to within about 9%';
+    p.send(delta(2, { status: status({ fdr2: { anharmonicity: 0.072, ci: [0.053, 0.091], hessianScale: 0.863, reading } }) }));
+    await p.nextFrame();
+    assert.equal(p.text('status-fdr2'), 'anharmonicity 0.072 [0.053, 0.091] (95%); Hessian scale 0.863');
+    assert.equal(p.text('status-fdr2-reading'), 'M' + reading.slice(1));
+    p.send(delta(3, { status: status({ fdr2: { anharmonicity: null, ci: null, hessianScale: 2.5, reading: null } }) }));
+    await p.nextFrame();
+    assert.equal(p.text('status-fdr2'), 'anharmonicity —; Hessian scale 2.5');
+    assert.equal(p.doc.getElementById('status-fdr2-reading'), null, 'no reading without an interval');
+  }));
+
 test('the suggestion card: its sentence and evidence, and Apply posts apply with the suggestion id', () =>
   withPanel(async (p) => {
     const s = suggestion();

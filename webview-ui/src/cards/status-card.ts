@@ -1,5 +1,5 @@
 /** The status card (#status-card): state, step, η, ε with its interval, forecast, source. */
-import { formatLr, formatPercent } from '../../../src/shared/messages';
+import { formatLr, formatPercent, type PanelStatus } from '../../../src/shared/messages';
 import type { PanelContext } from '../context';
 import { fmt, fmtDuration, fmtInt } from '../format';
 
@@ -50,6 +50,7 @@ export class StatusCard {
         'status-forecast',
       ],
       ['τ, ESS', `${fmt(s.tau)} steps, ${fmtInt(s.ess)}`, 'status-tau'],
+      ...(s.fdr2 ? [fdr2Row(s.fdr2, s.confidence)] : []),
       ['Source', `${s.source} — ${s.connection}${s.connectionReason ? ` (${s.connectionReason})` : ''}`, 'status-source'],
       ['Backend', s.backend ?? '—', 'status-backend'],
       ['Records', `${fmtInt(s.records)}; skipped ${fmtInt(s.skipped)}`, 'status-skipped'],
@@ -74,6 +75,8 @@ export class StatusCard {
         : []),
       el('dl', {}, ...rows.flatMap(([k, v, id]) => [el('dt', {}, k), el('dd', id ? { id } : {}, v)])),
     );
+    // What the anharmonicity means for the user (docs/math.md §6.2): the analyzer's words, under the figures.
+    if (s.fdr2?.reading) this.element.append(el('p', { class: 'fdr2-reading', id: 'status-fdr2-reading' }, capitalise(s.fdr2.reading)));
     if (s.skipReasons.length)
       this.element.append(
         el(
@@ -85,4 +88,17 @@ export class StatusCard {
       );
     if (s.warnings.length) this.element.append(el('ul', { class: 'warnings', id: 'warnings' }, ...s.warnings.map((w) => el('li', {}, w))));
   }
+}
+
+/** The FDR2 row: A [interval] (confidence) and the Hessian scale along the noise. */
+function fdr2Row(f: NonNullable<PanelStatus['fdr2']>, confidence: number): [string, string, string] {
+  const a =
+    f.anharmonicity === null
+      ? '—'
+      : `${fmt(f.anharmonicity)}${f.ci ? ` [${fmt(f.ci[0])}, ${fmt(f.ci[1])}] (${formatPercent(confidence)})` : ''}`;
+  return ['FDR2', `anharmonicity ${a}; Hessian scale ${fmt(f.hessianScale)}`, 'status-fdr2'];
+}
+
+function capitalise(t: string): string {
+  return t.charAt(0).toUpperCase() + t.slice(1);
 }

