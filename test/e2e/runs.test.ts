@@ -40,7 +40,22 @@ function freePort(): Promise<number> {
 function trainer(url: string, seed: number, out: string): ChildProcess {
   return spawn(
     process.execPath,
-    [CLI, 'train', 'nqm', '--init-stationary', '--rate', '1000', '--seed', String(seed), '--connect-ws', url, '--out', out],
+    [
+      CLI,
+      'train',
+      'nqm',
+      '--init-stationary',
+      '--plateau-steps',
+      '0',
+      '--rate',
+      '1000',
+      '--seed',
+      String(seed),
+      '--connect-ws',
+      url,
+      '--out',
+      out,
+    ],
     { stdio: 'ignore' },
   );
 }

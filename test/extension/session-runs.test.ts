@@ -73,7 +73,9 @@ test('two trainers on one listener: the panel shows the first, Apply reaches it 
     assert.equal(await open(bare), 401, 'no token: refused');
     assert.equal(await open(url, { Origin: 'http://evil.example' }), 403, 'a browser page: refused even with the token');
 
-    a = spawn(process.execPath, [CLI, 'train', 'nqm', '--init-stationary', '--rate', '3000', '--connect-ws', url], { stdio: 'ignore' });
+    a = spawn(process.execPath, [CLI, 'train', 'nqm', '--init-stationary', '--plateau-steps', '0', '--rate', '3000', '--connect-ws', url], {
+      stdio: 'ignore',
+    });
     await until('A followed', () => s.state().followedRun === 'run-1' && s.state().records > 20);
     const resetsBefore = updates.filter((u) => u.reset).length;
 
@@ -130,7 +132,7 @@ test('two trainers on one listener: the panel shows the first, Apply reaches it 
 function trainer(url: string, seed: number): { proc: ReturnType<typeof spawn>; exited: Promise<number | null> } {
   const proc = spawn(
     process.execPath,
-    [CLI, 'train', 'nqm', '--init-stationary', '--rate', '2000', '--seed', String(seed), '--connect-ws', url],
+    [CLI, 'train', 'nqm', '--init-stationary', '--plateau-steps', '0', '--rate', '2000', '--seed', String(seed), '--connect-ws', url],
     {
       stdio: 'ignore',
     },
