@@ -38,7 +38,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "docs", "python"))
+sys.path.insert(0, HERE)
 from fdr_stream import FdrStream, CenterSchedule  # noqa: E402
 
 torch.set_num_threads(1)
