@@ -22,7 +22,7 @@ for r in $runs; do
       nice -n 10 node "$root/out/src/cli/main.js" watch --json --auto-apply --run -- \
         /usr/bin/python3 "$here/train.py" $args > "$out/$name.$p.decisions" 2> "$out/$name.$p.log"
     else
-      nice -n 10 /usr/bin/python3 "$here/train.py" $args --out /dev/null 2> "$out/$name.$p.log"
+      nice -n 10 /usr/bin/python3 "$here/train.py" $args --out /dev/null --no-stream 2> "$out/$name.$p.log"
     fi
     date > "$out/$name.$p.done"
   done
