@@ -24,6 +24,7 @@ or --out, and the test loss / accuracy every --eval-every steps to --evals
                    stepped once per epoch on the epoch's mean training loss
   monitor          the monitor's set_lr requests on stdin (fdr_stream control),
                    i.e. `fdr-monitor watch --run --auto-apply -- python3 train.py --policy monitor`
+                   (with --announce-budget the meta record states total_steps = --steps)
 
 Run with /usr/bin/python3 (Debian's torch), one thread.
 """
@@ -130,6 +131,8 @@ def main():
     ap.add_argument("--evals", default=None, help="test-loss file (JSON lines)")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--no-centres", action="store_true", help="uncentred fields only")
+    ap.add_argument("--announce-budget", action="store_true", help="state the planned length in the meta record "
+                    "(total_steps = --steps, docs/protocol.md): the monitor's loss test then looks ahead to the end")
     ap.add_argument("--no-stream", action="store_true", help="write no stream (yaida, plateau, steps: only what the "
                     "policy needs is computed; the same trajectory, ≈ 2× faster)")
     ap.add_argument("--branch-at", default="", help="S1,S2,…: at each, fork a child that drops η once and "
@@ -148,7 +151,8 @@ def main():
     centre_block = 0 if a.no_centres else 256
     stream.meta(run="realtask-%s-m%g-s%d-%s" % (a.net, a.momentum, a.seed, a.policy), optimizer="sgd",
                 batch_size=a.batch, params=sum(p.numel() for p in params),
-                **({"center_block": centre_block} if centre_block else {}))
+                **({"center_block": centre_block} if centre_block else {}),
+                **({"total_steps": a.steps} if a.announce_budget else {}))
 
     steps_list = []
     if a.policy.startswith("steps:"):
