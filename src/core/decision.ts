@@ -152,7 +152,7 @@ export function lossFlat(l: LossEvidenceInput | null, k = LOSS_FALL_MAX, w = LOS
 }
 
 /**
- * The horizon of the loss test when the trainer states its planned length
+ * The horizon of the loss test (docs/math.md §5.2) when the trainer states its planned length
  * (meta `total_steps`, docs/protocol.md): staying at η for the T steps that
  * are left gains ≈ fall·T/W (W the window's span), a drop ≈ (1 − Y)·F̂ and then
  * the same slow fall at Y times the rate; so the drop wins when fall·T/W < F̂,
