@@ -8,7 +8,15 @@
 
 import type { Action } from './types';
 import type { Candidate } from './estimate';
-import { describeEvidence, driftingAway, forecastSteps, halvesAgree, insideTolerance, type DecisionEvidence, type Horizon } from './decision';
+import {
+  describeEvidence,
+  driftingAway,
+  forecastSteps,
+  halvesAgree,
+  insideTolerance,
+  type DecisionEvidence,
+  type Horizon,
+} from './decision';
 import type { LossTrend } from './evidence';
 import { fmt } from './numbers';
 

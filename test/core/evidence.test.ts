@@ -144,7 +144,10 @@ test('a stated budget shortens the horizon of the loss test to the steps left: m
   assert.equal(lossFlat(l, 0.5, 1, 0.25), true);
   assert.equal(lossFlat(l, 0.5, 1, 0.6), false, '0.9 × 0.6 = 0.54 > ½');
   assert.equal(lossFlat({ ...l, fallCi: [-6, 7.5] }, 0.5, 1, 0.1), false, 'half-width 6.75·F̂ × 0.1 is not resolved');
-  const ev = describeEvidence({ epsilon: 0.27, ci: [0.26, 0.28], center: 4 }, false, '', l, 0.01, 0.5, 1, { stepsLeft: 1000, total: 12000 });
+  const ev = describeEvidence({ epsilon: 0.27, ci: [0.26, 0.28], center: 4 }, false, '', l, 0.01, 0.5, 1, {
+    stepsLeft: 1000,
+    total: 12000,
+  });
   assert.equal(ev.driving, 'loss');
   assert.match(ev.loss.text, /1000 of the planned 12000 steps left: staying gains ≈ 0\.19·F̂ \[0\.155, 0\.225\]/);
   assert.match(ev.loss.text, /too little left to gain before the planned end/);
@@ -153,14 +156,33 @@ test('a stated budget shortens the horizon of the loss test to the steps left: m
   assert.doesNotMatch(plenty.loss.text, /planned/, 'a horizon beyond the window changes nothing, and is not shown');
   assert.deepEqual(plannedHorizon({ total_steps: 12000 }, 9749), { stepsLeft: 2250, total: 12000 });
   assert.deepEqual(plannedHorizon({ total_steps: 100 }, 400), { stepsLeft: 0, total: 100 });
-  for (const bad of [null, {}, { total_steps: '12000' }, { total_steps: 0 }, { total_steps: -5 }, { total_steps: 1.5 }, { total_steps: Infinity }])
+  for (const bad of [
+    null,
+    {},
+    { total_steps: '12000' },
+    { total_steps: 0 },
+    { total_steps: -5 },
+    { total_steps: 1.5 },
+    { total_steps: Infinity },
+  ])
     assert.equal(plannedHorizon(bad as Record<string, unknown> | null, 10), null, JSON.stringify(bad));
 });
 
 test('the analyzer reads total_steps from the meta record: the same stream drops sooner when its planned end is near', () => {
   // The uncentred far-minimum NQM of the test above: without a budget the loss evidence decides at D; told the run
   // ends soon after 2 000 steps, the drop comes before D and no later than the planned end, and says why.
-  const cfg: NqmConfig = { ...NQM_DEFAULTS, dim: 20, hmin: 0.01, hmax: 1, offset: 4, initDistance: 3, lr: 0.05, sigma: 1, centerBlock: 0, fdr2Every: 0 };
+  const cfg: NqmConfig = {
+    ...NQM_DEFAULTS,
+    dim: 20,
+    hmin: 0.01,
+    hmax: 1,
+    offset: 4,
+    initDistance: 3,
+    lr: 0.05,
+    sigma: 1,
+    centerBlock: 0,
+    fdr2Every: 0,
+  };
   const firstDrop = (total: number | null, seed: number): Decision | null => {
     const sim = new NqmSimulator({ ...cfg, seed });
     let drop: Decision | null = null;
