@@ -17,6 +17,17 @@ export const lossBelow = (r: EvidenceRow, k: number): boolean => r.loss !== null
 export const lossResolved = (r: EvidenceRow, k: number, w: number): boolean =>
   r.loss !== null && r.loss.fallCi !== null && r.loss.fallCi[1] <= k && (r.loss.fallCi[1] - r.loss.fallCi[0]) / 2 <= w;
 
+/**
+ * With a known step budget (the planned end of training): the loss test on the fall projected over the
+ * horizon T = min(W, budget − step) instead of the window W — staying at η gains ≈ fall·T/W, the drop ≈ (1 − k)·F̂,
+ * so near the end of the budget a slower fall already loses to the drop (docs/decisions.md, "A known budget").
+ */
+export const lossResolvedWithin = (r: EvidenceRow, budget: number, k = 0.5, w = 1): boolean => {
+  if (r.loss === null || r.loss.fallCi === null) return false;
+  const s = Math.min(1, Math.max(0, budget - r.step) / Math.max(r.loss.span, 1));
+  return r.loss.fallCi[1] * s <= k && ((r.loss.fallCi[1] - r.loss.fallCi[0]) / 2) * s <= w;
+};
+
 export const CANDIDATES: { name: string; rule: RowRule }[] = [
   { name: 'fdr (before)', rule: fdr },
   { name: 'fdr|origin', rule: (r) => fdr(r) || point(r.origin) },

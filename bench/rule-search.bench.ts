@@ -18,7 +18,7 @@ import { NQM_DEFAULTS, type NqmConfig } from '../src/core/nqm/model';
 import { YaidaQuencher } from './peers/yaida';
 import { SasaPlus } from './peers/sasa';
 import { EvidenceCollector, firstDrop, type EvidenceRow } from './evidence-features';
-import { CANDIDATES } from './rule-candidates';
+import { CANDIDATES, lossResolvedWithin, point } from './rule-candidates';
 
 const seeds = Number(process.env.FDR_BENCH_SEEDS ?? 8);
 
@@ -110,6 +110,14 @@ const rules: { name: string; drop: (c: Cached) => number | null }[] = [
   { name: 'Yaida', drop: (c) => c.yaida },
   { name: 'SASA+', drop: (c) => c.sasa },
   ...CANDIDATES.map((r) => ({ name: r.name, drop: (c: Cached) => firstDrop(c.rows, r.rule) })),
+  // The default told the scenario's length as its planned budget (meta total_steps; src/core/decision.ts horizonScale).
+  {
+    name: 'default+budget',
+    drop: (c: Cached) => {
+      const budget = list.find((s) => s.name === c.scenario)!.steps;
+      return firstDrop(c.rows, (r) => point(r.centred ?? r.origin) || lossResolvedWithin(r, budget));
+    },
+  },
 ];
 const only = process.env.FDR_RULES ? new RegExp(process.env.FDR_RULES) : null;
 console.log(`\nper scenario: settle | rule: median drop (never count) / median lateness / premature`);

@@ -14,7 +14,7 @@ import { createGunzip } from 'node:zlib';
 import { StreamParser, type StreamRecord } from '../../src/core/protocol';
 import { Analyzer } from '../../src/core/analyzer';
 import { EvidenceCollector, firstDrop, type EvidenceRow } from '../evidence-features';
-import { CANDIDATES } from '../rule-candidates';
+import { CANDIDATES, lossResolvedWithin, point } from '../rule-candidates';
 import { YaidaQuencher } from '../peers/yaida';
 import { SasaPlus } from '../peers/sasa';
 
@@ -91,6 +91,12 @@ export async function evaluateStream(file: string, epochSteps = 80): Promise<Off
     ['analyzer', analyzerDrop],
   ]);
   for (const c of CANDIDATES) drops.set(c.name, firstDrop(col.rows, c.rule));
+  // The default rule told the planned budget (FDR_BUDGET, else the stream's length): the loss test over min(W, budget − step).
+  const budget = Number(process.env.FDR_BUDGET ?? steps);
+  drops.set(
+    'default+budget',
+    firstDrop(col.rows, (r) => point(r.centred ?? r.origin) || lossResolvedWithin(r, budget)),
+  );
   return { file, rows: col.rows, drops, steps };
 }
 

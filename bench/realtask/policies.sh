@@ -6,7 +6,8 @@
 # come from record.sh.
 #   sh bench/realtask/policies.sh OUTDIR STEPS "net:momentum:seed …" [POLICIES]
 # writes OUTDIR/<net>-m<μ>-s<seed>.<policy>.ev (test loss every 250 steps) and,
-# for monitor, .monitor.decisions (the CLI's decision lines).
+# for monitor, .monitor.decisions (the CLI's decision lines). monitor-budget: the
+# same, with the run's planned length in its meta record (total_steps).
 set -e
 out=$1; steps=$2; runs=$3; policies=${4:-monitor yaida plateau}
 here=$(dirname "$0")
@@ -18,11 +19,12 @@ for r in $runs; do
   for p in $policies; do
     [ -s "$out/$name.$p.done" ] && continue
     args="--net $net --momentum $mu --seed $seed --steps $steps --evals $out/$name.$p.ev --policy $p"
-    if [ "$p" = monitor ]; then
+    [ "$p" = monitor-budget ] && args="--net $net --momentum $mu --seed $seed --steps $steps --evals $out/$name.$p.ev --policy monitor --announce-budget"
+    if [ "$p" = monitor ] || [ "$p" = monitor-budget ]; then
       nice -n 10 node "$root/out/src/cli/main.js" watch --json --auto-apply --run -- \
         /usr/bin/python3 "$here/train.py" $args > "$out/$name.$p.decisions" 2> "$out/$name.$p.log"
     else
-      nice -n 10 /usr/bin/python3 "$here/train.py" $args --out /dev/null 2> "$out/$name.$p.log"
+      nice -n 10 /usr/bin/python3 "$here/train.py" $args --out /dev/null --no-stream 2> "$out/$name.$p.log"
     fi
     date > "$out/$name.$p.done"
   done

@@ -24,6 +24,7 @@ or --out, and the test loss / accuracy every --eval-every steps to --evals
                    stepped once per epoch on the epoch's mean training loss
   monitor          the monitor's set_lr requests on stdin (fdr_stream control),
                    i.e. `fdr-monitor watch --run --auto-apply -- python3 train.py --policy monitor`
+                   (with --announce-budget the meta record states total_steps = --steps)
 
 Run with /usr/bin/python3 (Debian's torch), one thread.
 """
@@ -38,7 +39,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "docs", "python"))
+sys.path.insert(0, HERE)
 from fdr_stream import FdrStream, CenterSchedule  # noqa: E402
 
 torch.set_num_threads(1)
@@ -130,6 +131,10 @@ def main():
     ap.add_argument("--evals", default=None, help="test-loss file (JSON lines)")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--no-centres", action="store_true", help="uncentred fields only")
+    ap.add_argument("--announce-budget", action="store_true", help="state the planned length in the meta record "
+                    "(total_steps = --steps, docs/protocol.md): the monitor's loss test then looks ahead to the end")
+    ap.add_argument("--no-stream", action="store_true", help="write no stream (yaida, plateau, steps: only what the "
+                    "policy needs is computed; the same trajectory, ≈ 2× faster)")
     ap.add_argument("--branch-at", default="", help="S1,S2,…: at each, fork a child that drops η once and "
                     "trains on to the end (test evals only, to <evals>.drop<S>), then go on without the drop")
     a = ap.parse_args()
@@ -146,14 +151,15 @@ def main():
     centre_block = 0 if a.no_centres else 256
     stream.meta(run="realtask-%s-m%g-s%d-%s" % (a.net, a.momentum, a.seed, a.policy), optimizer="sgd",
                 batch_size=a.batch, params=sum(p.numel() for p in params),
-                **({"center_block": centre_block} if centre_block else {}))
+                **({"center_block": centre_block} if centre_block else {}),
+                **({"total_steps": a.steps} if a.announce_budget else {}))
 
     steps_list = []
     if a.policy.startswith("steps:"):
         steps_list = sorted(int(s) for s in a.policy[6:].split(",") if s)
     yaida = Yaida() if a.policy == "yaida" else None
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt) if a.policy == "plateau" else None
-    sched = CenterSchedule(block=centre_block) if centre_block else None
+    sched = CenterSchedule(block=centre_block) if centre_block and not a.no_stream else None
     centres = {}
     mu, wd = a.momentum, a.wd
     n_train = xtr.shape[0]
@@ -179,6 +185,34 @@ def main():
         run_loss[0], run_n[0] = 0.0, 0
         ev.write(json.dumps(rec) + "\n")
         ev.flush()
+
+    def observe_step(step, lr, loss):
+        """One optimizer step with the observables of docs/python/README.md on the stream; returns (loss, OL, |v_t|²)."""
+        with torch.no_grad():
+            theta = flat(p.detach() for p in params)
+            g = flat(p.grad for p in params) + wd * theta
+            if mu != 0 and "momentum_buffer" in opt.state[params[0]]:
+                buf_t = flat(opt.state[p]["momentum_buffer"] for p in params)
+            else:
+                buf_t = torch.zeros_like(theta)
+            opt.step()
+            buf_next = flat(opt.state[p]["momentum_buffer"] for p in params) if mu != 0 else g
+            upd = flat(p.detach() for p in params) - theta
+            ids = sorted(centres)
+            xs = [theta - centres[c] for c in ids]
+            vals = [loss.detach().double(), theta @ g, buf_next @ buf_next, theta @ theta, theta @ buf_t,
+                    upd @ upd, theta @ upd, g @ g]
+            for x in xs:
+                vals += [x @ x, x @ g, x @ buf_t, x @ upd]
+            v = torch.stack(vals).tolist()
+        fields = dict(loss=v[0], momentum=mu, dampening=0.0, weight_decay=wd, theta_dot_grad=v[1], buf_sq=v[2],
+                      param_sq=v[3], theta_dot_buf=v[4], update_sq=v[5], theta_dot_update=v[6], grad_sq=v[7])
+        if ids:
+            fields["centers"] = [dict(id=c, param_sq=v[8 + 4 * k], theta_dot_grad=v[9 + 4 * k],
+                                      theta_dot_buf=v[10 + 4 * k], theta_dot_update=v[11 + 4 * k])
+                                 for k, c in enumerate(ids)]
+        stream.step(step, lr, **fields)
+        return v[0], v[1], v[2]
 
     for step in range(a.steps):
         lr = opt.param_groups[0]["lr"]
@@ -225,37 +259,25 @@ def main():
         if not observe:
             opt.step()
             continue
-        with torch.no_grad():
-            theta = flat(p.detach() for p in params)
-            g = flat(p.grad for p in params) + wd * theta
-            if mu != 0 and "momentum_buffer" in opt.state[params[0]]:
-                buf_t = flat(opt.state[p]["momentum_buffer"] for p in params)
-            else:
-                buf_t = torch.zeros_like(theta)
-            opt.step()
-            buf_next = flat(opt.state[p]["momentum_buffer"] for p in params) if mu != 0 else g
-            upd = flat(p.detach() for p in params) - theta
-            ids = sorted(centres)
-            xs = [theta - centres[c] for c in ids]
-            vals = [loss.detach().double(), theta @ g, buf_next @ buf_next, theta @ theta, theta @ buf_t,
-                    upd @ upd, theta @ upd, g @ g]
-            for x in xs:
-                vals += [x @ x, x @ g, x @ buf_t, x @ upd]
-            v = torch.stack(vals).tolist()
-        fields = dict(loss=v[0], momentum=mu, dampening=0.0, weight_decay=wd, theta_dot_grad=v[1], buf_sq=v[2],
-                      param_sq=v[3], theta_dot_buf=v[4], update_sq=v[5], theta_dot_update=v[6], grad_sq=v[7])
-        if ids:
-            fields["centers"] = [dict(id=c, param_sq=v[8 + 4 * k], theta_dot_grad=v[9 + 4 * k],
-                                      theta_dot_buf=v[10 + 4 * k], theta_dot_update=v[11 + 4 * k])
-                                 for k, c in enumerate(ids)]
-        stream.step(step, lr, **fields)
+        if a.no_stream:  # only the policy's inputs: the loss, and Yaida's OL = θ·g and |v_t|²
+            with torch.no_grad():
+                if yaida:
+                    theta = flat(p.detach() for p in params)
+                    g = flat(p.grad for p in params) + wd * theta
+                opt.step()
+                if yaida:
+                    buf_next = flat(opt.state[p]["momentum_buffer"] for p in params) if mu != 0 else g
+                    ol, vsq = (theta @ g).item(), (buf_next @ buf_next).item()
+            lval = loss.item()
+        else:
+            lval, ol, vsq = observe_step(step, lr, loss)
         if yaida:
             or_ = 0.5 * lr * (1 + mu) * prev_v_sq
-            if yaida.after_step(v[1], or_):
+            if yaida.after_step(ol, or_):
                 for grp in opt.param_groups:
                     grp["lr"] = grp["lr"] * a.drop
-        prev_v_sq = v[2]
-        epoch_loss += v[0]
+            prev_v_sq = vsq
+        epoch_loss += lval
         epoch_n += 1
         if pos + a.batch > n_train:  # epoch ends
             if plateau:

@@ -30,7 +30,7 @@ import { MAX_CENTRES, SegmentWindow } from './window';
 import type { Fdr2Result, SegmentParams } from './estimators';
 import { classicOf, eligibleCentres, estimateWindow, fdr1Of } from './estimate';
 import { pickCandidate, SegmentDecision, type Judged, type RuleSettings } from './segment-decision';
-import { DEFAULT_CHECK_EVERY, LOSS_FALL_MAX, LOSS_HALF_WIDTH_MAX } from './decision';
+import { DEFAULT_CHECK_EVERY, LOSS_FALL_MAX, LOSS_HALF_WIDTH_MAX, type Horizon } from './decision';
 import { lossTrend, type LossTrend } from './evidence';
 import { harmonicCheck } from './plateaus';
 import { fmt, roundLr } from './numbers';
@@ -83,6 +83,17 @@ export const DEFAULT_TUNING: AnalyzerTuning = {
   lossFallMax: LOSS_FALL_MAX,
   lossHalfWidthMax: LOSS_HALF_WIDTH_MAX,
 };
+
+/**
+ * The planned budget a trainer states in its meta record (`total_steps`, docs/protocol.md): the steps left
+ * after the check at `step` (steps 0 … total − 1), for the loss test's horizon (decision.ts horizonScale).
+ * Null without one, or when it is not a positive whole number.
+ */
+export function plannedHorizon(meta: Record<string, unknown> | null, step: number): Horizon | null {
+  const total = meta?.total_steps;
+  if (typeof total !== 'number' || !Number.isInteger(total) || total <= 0) return null;
+  return { stepsLeft: Math.max(0, total - step - 1), total };
+}
 
 /** Keep at most this many finished segment summaries (a pathological stream could change η every step). */
 const MAX_SEGMENTS_KEPT = 10_000;
@@ -337,7 +348,8 @@ export class Analyzer implements StreamAnalyzer {
     const { report, pick, loss } = this.estimate(seg, x, step);
     seg.report = report;
     const d = seg.decision;
-    const { action, reason } = d.check({ pick, x, step, unavailable: report.unavailable, weightDecay: seg.weightDecay, loss });
+    const horizon = plannedHorizon(this.meta, step);
+    const { action, reason } = d.check({ pick, x, step, unavailable: report.unavailable, weightDecay: seg.weightDecay, loss, horizon });
     const est = pick ? pick.c.est : null;
     const ev: EvaluationPoint = {
       step,

@@ -132,6 +132,8 @@ export interface LossEvidenceInput {
   fall: number;
   fallCi: [number, number] | null;
   floor: number;
+  /** The window's span in steps (the horizon the fall is measured over). */
+  span?: number;
 }
 
 /**
@@ -144,9 +146,30 @@ export interface LossEvidenceInput {
  * chance has its upper end below k too (measured: premature drops on NQM
  * transients), hence the width requirement.
  */
-export function lossFlat(l: LossEvidenceInput | null, k = LOSS_FALL_MAX, w = LOSS_HALF_WIDTH_MAX): boolean {
+export function lossFlat(l: LossEvidenceInput | null, k = LOSS_FALL_MAX, w = LOSS_HALF_WIDTH_MAX, scale = 1): boolean {
   if (!l || !l.fallCi) return false;
-  return l.fallCi[1] <= k && (l.fallCi[1] - l.fallCi[0]) / 2 <= w;
+  return l.fallCi[1] * scale <= k && ((l.fallCi[1] - l.fallCi[0]) / 2) * scale <= w;
+}
+
+/**
+ * The horizon of the loss test (docs/math.md §5.2) when the trainer states its planned length
+ * (meta `total_steps`, docs/protocol.md): staying at η for the T steps that
+ * are left gains ≈ fall·T/W (W the window's span), a drop ≈ (1 − Y)·F̂ and then
+ * the same slow fall at Y times the rate; so the drop wins when fall·T/W < F̂,
+ * and the test of lossFlat applies to the fall projected over min(W, T):
+ * scale = min(1, T/W). Without a budget (null) the horizon is the window
+ * itself (scale 1), the rule unchanged. Past the planned end (T = 0) any
+ * resolved trend passes: nothing is left to gain at this η.
+ */
+export function horizonScale(stepsLeft: number | null, span: number): number {
+  if (stepsLeft === null || !(span > 0)) return 1;
+  return Math.min(1, Math.max(0, stepsLeft) / span);
+}
+
+/** The planned budget as the rule sees it at a check: steps left after it and the planned total. */
+export interface Horizon {
+  stepsLeft: number;
+  total: number;
 }
 
 /** What the user is shown: which relation holds, which does not, and what the advice waits for. */
@@ -195,6 +218,7 @@ export function describeEvidence(
   tolerance: number,
   k = LOSS_FALL_MAX,
   w = LOSS_HALF_WIDTH_MAX,
+  horizon: Horizon | null = null,
 ): DecisionEvidence {
   const where = fdr ? (fdr.center === 0 ? 'about the origin' : `about centre ${fdr.center}`) : '';
   const ciText = (ci: [number, number] | null) => (ci ? ` [${f3(ci[0])}, ${f3(ci[1])}]` : '');
@@ -212,16 +236,23 @@ export function describeEvidence(
         : '';
     fdrText = `FDR1 ${where}: ε = ${f3(fdr.epsilon)}${ciText(fdr.ci)}, not within ±${tolerance}${motion}`;
   }
-  const lossHolds = lossFlat(loss, k, w);
+  const scale = loss && horizon ? horizonScale(horizon.stepsLeft, loss.span ?? 0) : 1;
+  const lossHolds = lossFlat(loss, k, w, scale);
   let lossText: string;
   if (!loss) lossText = 'loss: no trend (needs `loss` and `buf_sq` on the records)';
   else {
-    const head = `loss fell by ${f3(loss.fall)}·F̂${ciText(loss.fallCi)} over the window (F̂ = ⟨OR⟩/2 = ${f3(loss.floor)}, the noise floor a drop recovers)`;
+    let head = `loss fell by ${f3(loss.fall)}·F̂${ciText(loss.fallCi)} over the window (F̂ = ⟨OR⟩/2 = ${f3(loss.floor)}, the noise floor a drop recovers)`;
+    if (horizon && scale < 1) {
+      const ci = loss.fallCi ? ciText([loss.fallCi[0] * scale, loss.fallCi[1] * scale]) : '';
+      head += `; ${horizon.stepsLeft} of the planned ${horizon.total} steps left: staying gains ≈ ${f3(loss.fall * scale)}·F̂${ci}`;
+    }
     if (lossHolds && loss.fallCi && loss.fallCi[1] < 0) lossText = `${head}: rising — nothing left to gain at this η`;
+    else if (lossHolds && scale < 1)
+      lossText = `${head}: too little left to gain before the planned end — less than ${k}·F̂, less than a drop gains`;
     else if (lossHolds) lossText = `${head}: flat enough — it falls by less than ${k}·F̂ per window, less than a drop gains`;
     else if (!loss.fallCi) lossText = `${head}: no interval yet`;
-    else if ((loss.fallCi[1] - loss.fallCi[0]) / 2 > w) lossText = `${head}: not resolved yet (half-width > ${w}·F̂)`;
-    else lossText = `${head}: still falling (may fall by more than ${k}·F̂ per window)`;
+    else if (((loss.fallCi[1] - loss.fallCi[0]) / 2) * scale > w) lossText = `${head}: not resolved yet (half-width > ${w}·F̂)`;
+    else lossText = `${head}: still falling (may fall by more than ${k}·F̂ ${scale < 1 ? 'before the planned end' : 'per window'})`;
   }
   const driving: DecisionEvidence['driving'] = fdrHolds ? 'fdr1' : lossHolds ? 'loss' : null;
   let summary: string;

@@ -8,7 +8,15 @@
 
 import type { Action } from './types';
 import type { Candidate } from './estimate';
-import { describeEvidence, driftingAway, forecastSteps, halvesAgree, insideTolerance, type DecisionEvidence } from './decision';
+import {
+  describeEvidence,
+  driftingAway,
+  forecastSteps,
+  halvesAgree,
+  insideTolerance,
+  type DecisionEvidence,
+  type Horizon,
+} from './decision';
 import type { LossTrend } from './evidence';
 import { fmt } from './numbers';
 
@@ -101,6 +109,8 @@ export interface Check {
   weightDecay: number | undefined;
   /** The loss trend over the window (null without `loss` or `buf_sq`, or when the loss evidence is off). */
   loss: LossTrend | null;
+  /** The planned budget (meta `total_steps`): steps left after this check; null when the trainer states none. */
+  horizon?: Horizon | null;
 }
 
 /** The decision state of one segment. */
@@ -136,7 +146,7 @@ export class SegmentDecision {
   }
 
   /** Applies the rule at a check step: updates the state, returns the advice with its reason. */
-  check({ pick, x, step, unavailable, weightDecay, loss }: Check): { action: Action; reason: string } {
+  check({ pick, x, step, unavailable, weightDecay, loss, horizon = null }: Check): { action: Action; reason: string } {
     const { tolerance, confidence, minSteps } = this.r;
     let action: Action;
     let reason = '';
@@ -166,6 +176,7 @@ export class SegmentDecision {
         tolerance,
         this.r.lossFallMax,
         this.r.lossHalfWidthMax,
+        horizon,
       );
       this.evidence = ev;
       const pass = pick.v.pass || (x >= minSteps && ev.loss.holds);

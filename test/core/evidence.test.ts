@@ -3,7 +3,8 @@
  * F̂ = ⟨OR⟩/2 against the exact NQM floor, the loss trend's interval at
  * stationarity, the rule's width requirement, and the analyzer deciding an
  * uncentred far-minimum NQM by the loss (never prematurely, judged by the exact
- * objective) with the evidence it shows the user.
+ * objective) with the evidence it shows the user; with a stated budget
+ * (meta total_steps) the loss test looks ahead only to the planned end.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +14,8 @@ import { stationaryObjective } from '../../src/core/nqm/moments';
 import { SegmentJudge } from '../support/nqm-judge';
 import { SegmentWindow } from '../../src/core/window';
 import { lossTrend } from '../../src/core/evidence';
-import { lossFlat, describeEvidence } from '../../src/core/decision';
-import { Analyzer } from '../../src/core/analyzer';
+import { lossFlat, describeEvidence, horizonScale } from '../../src/core/decision';
+import { Analyzer, plannedHorizon } from '../../src/core/analyzer';
 import type { Decision } from '../../src/core/types';
 import type { StepRecord } from '../../src/core/protocol';
 
@@ -129,4 +130,81 @@ test('uncentred stream, minimum far away, ill-conditioned: the loss evidence dec
     drops.every((x) => x < 12000),
     `drops ${drops.join(', ')}`,
   );
+});
+
+test('a stated budget shortens the horizon of the loss test to the steps left: min(W, T)/W, never longer than the window', () => {
+  assert.equal(horizonScale(null, 2000), 1, 'no budget: the window is the horizon');
+  assert.equal(horizonScale(500, 2000), 0.25);
+  assert.equal(horizonScale(8000, 2000), 1, 'more steps left than the window: the rule unchanged');
+  assert.equal(horizonScale(-3, 2000), 0, 'past the planned end');
+  assert.equal(horizonScale(500, 0), 1, 'no span: no projection');
+  // fall 0.76·F̂ [0.62, 0.90] per window: still falling over a window, too little with a quarter of it left.
+  const l = { fall: 0.76, fallCi: [0.62, 0.9] as [number, number], floor: 0.011, span: 4000 };
+  assert.equal(lossFlat(l), false);
+  assert.equal(lossFlat(l, 0.5, 1, 0.25), true);
+  assert.equal(lossFlat(l, 0.5, 1, 0.6), false, '0.9 × 0.6 = 0.54 > ½');
+  assert.equal(lossFlat({ ...l, fallCi: [-6, 7.5] }, 0.5, 1, 0.1), false, 'half-width 6.75·F̂ × 0.1 is not resolved');
+  const ev = describeEvidence({ epsilon: 0.27, ci: [0.26, 0.28], center: 4 }, false, '', l, 0.01, 0.5, 1, {
+    stepsLeft: 1000,
+    total: 12000,
+  });
+  assert.equal(ev.driving, 'loss');
+  assert.match(ev.loss.text, /1000 of the planned 12000 steps left: staying gains ≈ 0\.19·F̂ \[0\.155, 0\.225\]/);
+  assert.match(ev.loss.text, /too little left to gain before the planned end/);
+  const plenty = describeEvidence(null, false, '', l, 0.01, 0.5, 1, { stepsLeft: 9000, total: 12000 });
+  assert.equal(plenty.driving, null);
+  assert.doesNotMatch(plenty.loss.text, /planned/, 'a horizon beyond the window changes nothing, and is not shown');
+  assert.deepEqual(plannedHorizon({ total_steps: 12000 }, 9749), { stepsLeft: 2250, total: 12000 });
+  assert.deepEqual(plannedHorizon({ total_steps: 100 }, 400), { stepsLeft: 0, total: 100 });
+  for (const bad of [
+    null,
+    {},
+    { total_steps: '12000' },
+    { total_steps: 0 },
+    { total_steps: -5 },
+    { total_steps: 1.5 },
+    { total_steps: Infinity },
+  ])
+    assert.equal(plannedHorizon(bad as Record<string, unknown> | null, 10), null, JSON.stringify(bad));
+});
+
+test('the analyzer reads total_steps from the meta record: the same stream drops sooner when its planned end is near', () => {
+  // The uncentred far-minimum NQM of the test above: without a budget the loss evidence decides at D; told the run
+  // ends soon after 2 000 steps, the drop comes before D and no later than the planned end, and says why.
+  const cfg: NqmConfig = {
+    ...NQM_DEFAULTS,
+    dim: 20,
+    hmin: 0.01,
+    hmax: 1,
+    offset: 4,
+    initDistance: 3,
+    lr: 0.05,
+    sigma: 1,
+    centerBlock: 0,
+    fdr2Every: 0,
+  };
+  const firstDrop = (total: number | null, seed: number): Decision | null => {
+    const sim = new NqmSimulator({ ...cfg, seed });
+    let drop: Decision | null = null;
+    const an = new Analyzer({}, { onDecision: (d) => void (d.action === 'drop_lr' && !drop && (drop = d)) });
+    const meta = sim.meta();
+    an.push(total === null ? meta : { ...meta, total_steps: total });
+    for (let i = 0; i < 20000 && !drop; i++) for (const r of sim.next()) an.push(r);
+    return drop;
+  };
+  for (const seed of [1, 2]) {
+    const free = firstDrop(null, seed);
+    assert.ok(free, `seed ${seed}: the loss evidence decides without a budget`);
+    const total = 2600;
+    assert.ok(free.step + 1 > total, `seed ${seed}: without a budget the drop comes at ${free.step + 1}, after ${total}`);
+    const told = firstDrop(total, seed);
+    assert.ok(told, `seed ${seed}: a drop with the budget stated`);
+    assert.ok(told.step < total, `seed ${seed}: dropped at ${told.step + 1}, before the planned end ${total}`);
+    assert.equal(told.evidence?.driving, 'loss');
+    assert.match(told.evidence!.loss.text, /of the planned 2600 steps left/);
+    assert.match(told.evidence!.loss.text, /too little left to gain before the planned end/);
+    // A budget far beyond the window changes nothing.
+    const far = firstDrop(10 * free.step, seed);
+    assert.equal(far?.step, free.step, `seed ${seed}: a distant planned end leaves the decision at ${free.step + 1}`);
+  }
 });
