@@ -131,10 +131,14 @@ test('fresh centre ids on every record: the segment keeps at most MAX_CENTRES, d
 test("a trainer following the protocol's centre schedule is never cut short: 13 centres in one segment, no warning", () => {
   // The kit's NQM trainer with snapshots at 4·2^k: steps 4, 8, …, 16384 give 13 centres in one segment.
   const cli = join(__dirname, '..', '..', 'src', 'cli', 'main.js');
-  const r = spawnSync(process.execPath, [cli, 'train', 'nqm', '--steps', '20000', '--center-block', '4', '--init-stationary'], {
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [cli, 'train', 'nqm', '--steps', '20000', '--center-block', '4', '--init-stationary', '--plateau-steps', '0'],
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   const a = new Analyzer();
   const p = new StreamParser((rec) => a.push(rec));
