@@ -51,14 +51,14 @@ test('PlateauSchedule: a change of η from outside (the monitor) ends the plan f
   assert.equal(stepper.lr, 0.03, 'no scheduled drop at 200 or 300 overrides the monitor');
 });
 
-test('nqm default run (stopped at 4 000 steps): two plateaus with resolved <|∇F|²>, the harmonic check, and the words', async (t) => {
-  const tr = spawnTrainer(['nqm', '--steps', '4000']);
+test('nqm with the default two-plateau plan shortened to 2 000-step plateaus (4 000 steps): two plateaus with resolved <|∇F|²>, the harmonic check, and the words', async (t) => {
+  const tr = spawnTrainer(['nqm', '--steps', '4000', '--plateau-steps', '2000']);
   const dir = mkdtempSync(join(tmpdir(), 'fdr-plateaus-'));
   try {
     assert.equal(await withTimeout(tr.exit, 120000, 'nqm run'), 0, tr.stderr.join('\n'));
     const sets = tr.out.records.filter((r): r is EventRecord => isEvent('lr_set')(r));
     const lr0 = NQM_EXAMPLE_DEFAULTS.lr;
-    const at = NQM_EXAMPLE_PLATEAUS.steps;
+    const at = 2000;
     assert.deepEqual(
       sets.map((e) => [e.step, e.lr, e.source]),
       [[at, lr0 * NQM_EXAMPLE_PLATEAUS.factor, 'schedule']],

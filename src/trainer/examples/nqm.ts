@@ -14,11 +14,13 @@ import { PlateauSchedule, type PlateauPlan } from './plateaus';
 export const NQM_EXAMPLE_DEFAULTS: NqmConfig = { ...NQM_DEFAULTS, fdr2Every: 50 };
 
 /**
- * Two plateaus by default (η, then η/2 after 2 000 steps, unless the monitor
- * changed η first): each holds ≈ 20 FDR2 records in its window, enough to
- * resolve <|∇F|²> for the plateau view's harmonic check (docs/math.md §6.1).
+ * Two plateaus by default (η, then η/2 after 20 000 steps, unless the monitor
+ * changed η first). The first is long enough that the monitor's advice at η
+ * comes well before the example's own drop (the demo's suggestion → Apply);
+ * each plateau holds far more than the ≈ 20 FDR2 records needed to resolve
+ * <|∇F|²> for the plateau view's harmonic check (docs/math.md §6.1).
  */
-export const NQM_EXAMPLE_PLATEAUS: PlateauPlan = { steps: 2000, count: 2, factor: 0.5 };
+export const NQM_EXAMPLE_PLATEAUS: PlateauPlan = { steps: 20000, count: 2, factor: 0.5 };
 
 export class NqmStepper implements Stepper {
   readonly sim: NqmSimulator;
