@@ -63,6 +63,8 @@ export interface StepRecord {
    * origin. The plain fields stay about the origin (or about `center`).
    */
   centers?: CenteredObservables[];
+  /** The user's own numeric fields (validation loss, accuracy, …): see `userMetrics`. */
+  metrics?: Record<string, number>;
 }
 
 /** Observables taken about centre `id` (fields as in the step record, with θ_t − c_id for θ_t). */
@@ -98,6 +100,8 @@ export interface EventRecord {
   source?: string;
   request?: string;
   center?: number;
+  /** The event's numeric fields beyond the ones above (an `eval` event's test loss, accuracy, …): see `userMetrics`. */
+  metrics?: Record<string, number>;
   [key: string]: unknown;
 }
 
@@ -143,6 +147,35 @@ export function writeNumber(x: number): number | string {
 /** U+FEFF, the byte-order mark (EF BB BF in UTF-8). */
 const BOM = 0xfeff;
 
+/** Longest user metric name kept; a longer field is not a metric (it is ignored like any unknown field). */
+export const MAX_METRIC_NAME = 64;
+
+/** Fields of a step record the protocol defines (never user metrics). */
+const STEP_FIELDS: ReadonlySet<string> = new Set(['type', 'step', 'lr', ...STEP_NUMERIC_FIELDS, 'center', 'centers', 'metrics']);
+/** Fields of an event the protocol defines. */
+const EVENT_FIELDS: ReadonlySet<string> = new Set(['type', 'event', 'step', 'lr', 'source', 'request', 'center', 'time', 'metrics']);
+/** Events whose fields all belong to the protocol (an `error` event's `dropped` is a count of refused control lines, not a metric). */
+const PROTOCOL_EVENTS: ReadonlySet<string> = new Set(['lr_set', 'center', 'finished', 'error']);
+
+/**
+ * The user's own metrics of a record (docs/protocol.md, "Your own metrics"):
+ * every top-level field the protocol does not define whose value is a JSON
+ * number or one of the strings "nan" / "inf" / "-inf", with a name of 1 to
+ * MAX_METRIC_NAME characters. Other values (strings, booleans, objects) are
+ * ignored as before. Undefined when there are none.
+ */
+export function userMetrics(o: Record<string, unknown>, known: ReadonlySet<string>): Record<string, number> | undefined {
+  let out: Record<string, number> | undefined;
+  for (const k in o) {
+    if (known.has(k) || k.length === 0 || k.length > MAX_METRIC_NAME || k === '__proto__') continue;
+    const v = o[k];
+    const x = typeof v === 'number' ? v : typeof v === 'string' && v.length <= 10 ? readNumber(v) : undefined;
+    if (x === undefined) continue;
+    (out ??= {})[k] = x;
+  }
+  return out;
+}
+
 function fail(reason: string): ParseResult {
   return { ok: false, reason };
 }
@@ -182,6 +215,11 @@ export function parseObject(o: Record<string, unknown>): ParseResult {
         const x = readNumber(o[k]);
         if (x === undefined || !Number.isFinite(x)) return fail(`event "${o.event}": non-numeric or non-finite "${k}"`);
         rec[k] = x;
+      }
+      delete rec.metrics;
+      if (!PROTOCOL_EVENTS.has(o.event)) {
+        const m = userMetrics(o, EVENT_FIELDS);
+        if (m) rec.metrics = m;
       }
       if (o.event === 'lr_set' && (rec.lr === undefined || !(rec.lr > 0))) return fail('lr_set event without a positive "lr"');
       return { ok: true, record: rec };
@@ -237,6 +275,8 @@ function parseStep(o: Record<string, unknown>): ParseResult {
     }
     rec.centers = list;
   }
+  const metrics = userMetrics(o, STEP_FIELDS);
+  if (metrics) rec.metrics = metrics;
   return { ok: true, record: rec };
 }
 

@@ -1,5 +1,6 @@
 /** The `fdrMonitor.*` settings, read in one place (package.json declares them and their defaults). */
 import * as vscode from 'vscode';
+import { DEFAULT_NOTIFY, NOTIFY_KINDS, type NotifyKind } from './alerts';
 
 export const CONFIG = 'fdrMonitor';
 
@@ -20,6 +21,10 @@ export interface MonitorConfig {
   nqmArgs: string[];
   mnistArgs: string[];
   torchArgs: string[];
+  /** Seconds without a record before a live source counts as stalled; 0: adaptive (10 median record intervals, at least 10 s). */
+  stallSeconds: number;
+  /** Which notifications the user wants (alerts.ts). */
+  notifications: NotifyKind[];
 }
 
 export function readConfig(): MonitorConfig {
@@ -39,6 +44,10 @@ export function readConfig(): MonitorConfig {
     nqmArgs: c.get<string[]>('nqmArgs', []),
     mnistArgs: c.get<string[]>('mnistArgs', []),
     torchArgs: c.get<string[]>('torchArgs', []),
+    stallSeconds: Math.max(0, Number(c.get<number>('stallSeconds', 0)) || 0),
+    notifications: (c.get<string[]>('notifications', DEFAULT_NOTIFY) ?? []).filter((k): k is NotifyKind =>
+      (NOTIFY_KINDS as readonly string[]).includes(k),
+    ),
   };
 }
 

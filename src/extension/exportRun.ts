@@ -1,6 +1,8 @@
 /**
- * `fdrMonitor.exportRun [dir]`: records.csv, evaluations.csv and
- * analysis.json from the session, charts.png from the panel (when open).
+ * `fdrMonitor.exportRun [dir]`: records.csv, metrics.csv (the user's own
+ * metrics, when the run logged any), evaluations.csv and analysis.json from
+ * the session, streamed from its spool files (export-files.ts), and
+ * charts.png from the panel (when open).
  * Without `dir` it asks for a folder and says where the files went.
  */
 import * as path from 'node:path';
@@ -22,7 +24,7 @@ export async function exportRun(monitor: Monitor, dir?: string): Promise<string[
       canSelectMany: false,
       defaultUri: base,
       openLabel: 'Export here',
-      title: 'Export run: folder for records.csv, evaluations.csv, analysis.json, charts.png',
+      title: 'Export run: folder for records.csv, metrics.csv, evaluations.csv, analysis.json, charts.png',
     });
     if (!picked?.length) return undefined;
     target = picked[0].fsPath;

@@ -12,13 +12,16 @@ import type { StepRecord, StreamRecord } from '../core/protocol';
 import type { Decision, EvaluationPoint, PlateauRow } from '../core/types';
 import { StreamingMinMax } from '../shared/decimate';
 import {
+  MAX_USER_METRICS,
   SERIES_KEYS,
   SNAPSHOT_BUCKETS,
+  isMetricName,
   suggestionText,
   type ApplyView,
   type Columns,
   type ConnectionState,
   type Marker,
+  type MetricChunk,
   type PanelStatus,
   type PlateauPoint,
   type RunInfo,
@@ -97,6 +100,60 @@ export interface FeedOptions {
   tolerance: number;
   confidence: number;
   buckets?: number;
+  /** Seconds without a record after which a live source counts as stalled; 0 or absent: adaptive (StallClock). */
+  stallSeconds?: number;
+}
+
+/** The time axis needs one (step, time) point per this many seconds, not one per step. */
+export const TIME_POINT_SECONDS = 0.1;
+
+/** Adaptive stall time: this many median record intervals … */
+export const STALL_INTERVALS = 10;
+/** … and never less than this (seconds). */
+export const MIN_STALL_SECONDS = 10;
+
+/**
+ * When a live source counts as stalled: no record for `stallSeconds` (a
+ * setting), or, adaptively, for STALL_INTERVALS × the median interval between
+ * recent records, at least MIN_STALL_SECONDS. The median, not the mean: a
+ * trainer that logs in bursts (a pipe's buffer, an epoch's evaluation) has
+ * many near-zero intervals and a few long ones, and the long ones must not
+ * raise the bar for the next hang.
+ */
+export class StallClock {
+  private intervals: number[] = [];
+  private last: number | null = null;
+  constructor(private readonly fixedSeconds = 0) {}
+
+  /** A record arrived at `t` (seconds). */
+  record(t: number): void {
+    if (this.last !== null && t > this.last) {
+      this.intervals.push(t - this.last);
+      if (this.intervals.length > 64) this.intervals.shift();
+    }
+    this.last = t;
+  }
+
+  get lastAt(): number | null {
+    return this.last;
+  }
+
+  /** The stall time in seconds. */
+  get after(): number {
+    if (this.fixedSeconds > 0) return this.fixedSeconds;
+    if (!this.intervals.length) return MIN_STALL_SECONDS;
+    const sorted = [...this.intervals].sort((a, b) => a - b);
+    const n = sorted.length;
+    const median = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    return Math.max(MIN_STALL_SECONDS, STALL_INTERVALS * median);
+  }
+
+  /** Seconds since the last record when that exceeds the stall time, else null. */
+  stalledFor(now: number): number | null {
+    if (this.last === null) return null;
+    const quiet = now - this.last;
+    return quiet > this.after ? quiet : null;
+  }
 }
 
 /** What the session knows and the feed shows on the status card. */
@@ -137,6 +194,13 @@ export class PanelFeed {
   private _finished = false;
   private _records = 0;
   private _points = 0;
+  private readonly metricDelta = new Map<string, Columns>();
+  private readonly metricHistory = new Map<string, StreamingMinMax>();
+  /** Distinct names beyond MAX_USER_METRICS (kept up to a bound, only to count them). */
+  private readonly ignoredMetrics = new Set<string>();
+  private lastTimePoint: number | null = null;
+  private readonly stall: StallClock;
+  private wasStalled = false;
   /** The status fields the session reports (source, connection, skipped lines, control, auto-apply): set through the methods below. */
   private link: SessionLink = {
     source: '',
@@ -154,6 +218,65 @@ export class PanelFeed {
     private readonly now: () => number = () => Date.now() / 1000,
   ) {
     for (const k of SERIES_KEYS) this.history.set(k, new StreamingMinMax(opts.buckets ?? SNAPSHOT_BUCKETS));
+    this.stall = new StallClock(opts.stallSeconds ?? 0);
+  }
+
+  /** One point of the user's metric `name`; names past MAX_USER_METRICS are counted, not kept. */
+  private addMetric(name: string, x: number, y: number): void {
+    let h = this.metricHistory.get(name);
+    if (!h) {
+      if (!isMetricName(name)) return;
+      if (this.metricHistory.size >= MAX_USER_METRICS) {
+        if (!this.ignoredMetrics.has(name) && this.ignoredMetrics.size < 4096) {
+          this.ignoredMetrics.add(name);
+          this.statusDirty = true;
+        }
+        return;
+      }
+      this.metricHistory.set(name, (h = new StreamingMinMax(this.opts.buckets ?? SNAPSHOT_BUCKETS)));
+    }
+    let d = this.metricDelta.get(name);
+    if (!d) this.metricDelta.set(name, (d = { xs: [], ys: [] }));
+    d.xs.push(x);
+    d.ys.push(Number.isFinite(y) ? y : null);
+    h.push(x, y);
+    this._points++;
+  }
+
+  private addMetrics(metrics: Record<string, number> | undefined, step: number | undefined): void {
+    if (!metrics || step === undefined) return;
+    for (const name in metrics) this.addMetric(name, step, metrics[name]);
+  }
+
+  /** The user metric names kept so far, in the order first seen. */
+  get metricNames(): string[] {
+    return [...this.metricHistory.keys()];
+  }
+
+  /** Distinct user metric names ignored (past MAX_USER_METRICS). */
+  get metricsIgnored(): number {
+    return this.ignoredMetrics.size;
+  }
+
+  /**
+   * The session's clock tick (about once a second): marks the status dirty
+   * while the source is stalled (the card counts the seconds) and when the
+   * stall starts or ends. Returns whether the status changed.
+   */
+  tick(): boolean {
+    const stalled = this.stalledFor() !== null;
+    if (stalled || stalled !== this.wasStalled) {
+      this.wasStalled = stalled;
+      this.statusDirty = true;
+      return true;
+    }
+    return false;
+  }
+
+  /** Seconds since the last record while a live source is stalled, else null. */
+  stalledFor(): number | null {
+    if (this.link.connection !== 'live' || this._finished) return null;
+    return this.stall.stalledFor(this.now());
   }
 
   private add(key: SeriesKey, x: number, y: number): void {
@@ -168,6 +291,8 @@ export class PanelFeed {
   /** Feeds one parsed record. */
   pushRecord(r: StreamRecord): void {
     this._records++;
+    this.stall.record(this.now());
+    if (this.wasStalled) this.statusDirty = true;
     if (r.type === 'meta') {
       if (typeof r.backend === 'string') this.backend = r.backend;
       if (typeof r.run === 'string') this.runName = r.run;
@@ -182,11 +307,18 @@ export class PanelFeed {
         this._finished = true;
         this.statusDirty = true;
       }
+      this.addMetrics(r.metrics, r.step ?? this.lastStep ?? undefined);
       return;
     }
     this.lastStep = r.step;
     if (this.pendingOldest === null) this.pendingOldest = r.time ?? this.now();
-    this.rate.add(r.step, r.time ?? this.now());
+    const t = r.time ?? this.now();
+    this.rate.add(r.step, t);
+    if (this.lastTimePoint === null || t - this.lastTimePoint >= TIME_POINT_SECONDS - 1e-6) {
+      this.add('time', r.step, t);
+      this.lastTimePoint = t;
+    }
+    this.addMetrics(r.metrics, r.step);
     if (r.loss !== undefined) this.add('loss', r.step, r.loss);
     const ol = observedOL(r);
     const or = observedOR(r);
@@ -374,13 +506,22 @@ export class PanelFeed {
       tolerance: this.opts.tolerance,
       confidence: this.opts.confidence,
       autoApply: this.link.autoApply,
+      stalledFor: this.stalledFor(),
+      stallAfter: this.stall.after,
+      metricsIgnored: this.ignoredMetrics.size,
     };
   }
 
   /** Whether anything is waiting to be flushed. */
   get dirty(): boolean {
     return (
-      this.delta.size > 0 || this.newMarkers.length > 0 || this.statusDirty || this.suggestionDirty || this.applyDirty || this.plateausDirty
+      this.delta.size > 0 ||
+      this.metricDelta.size > 0 ||
+      this.newMarkers.length > 0 ||
+      this.statusDirty ||
+      this.suggestionDirty ||
+      this.applyDirty ||
+      this.plateausDirty
     );
   }
 
@@ -393,6 +534,12 @@ export class PanelFeed {
       for (const [k, v] of this.delta) series[k] = v;
       msg.series = series;
       this.delta.clear();
+    }
+    if (this.metricDelta.size) {
+      const metrics: MetricChunk = {};
+      for (const [k, v] of this.metricDelta) metrics[k] = v;
+      msg.metrics = metrics;
+      this.metricDelta.clear();
     }
     if (this.newMarkers.length) msg.markers = this.newMarkers.splice(0);
     if (this.statusDirty) msg.status = this.status();
@@ -412,17 +559,21 @@ export class PanelFeed {
    */
   snapshot(): UpdateMessage {
     this.delta.clear();
+    this.metricDelta.clear();
     this.pendingOldest = null;
     this.newMarkers = [];
     this.statusDirty = this.suggestionDirty = this.applyDirty = this.plateausDirty = false;
     const series: SeriesChunk = {};
     for (const [k, h] of this.history) if (h.count) series[k] = h.points();
+    const metrics: MetricChunk = {};
+    for (const [k, h] of this.metricHistory) if (h.count) metrics[k] = h.points();
     return {
       type: 'update',
       seq: ++this.seq,
       reset: true,
       run: this.run,
       series,
+      metrics,
       markers: [...this.markers],
       status: this.status(),
       suggestion: this._suggestion,

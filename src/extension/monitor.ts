@@ -7,6 +7,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { Alerts } from './alerts';
 import { readConfig, setAutoApply } from './config';
 import type { Log } from './log';
 import { PanelManager } from './panel';
@@ -22,6 +23,7 @@ export class Monitor implements vscode.Disposable {
   private _session: Session | undefined;
   private sessionSub: { dispose(): void } | undefined;
   private updates = 0;
+  private readonly alerts = new Alerts(() => readConfig().notifications);
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -72,6 +74,7 @@ export class Monitor implements vscode.Disposable {
       log: (l) => this.log(l),
       trainerLog: (l) => this.log(`[trainer] ${l}`),
       canSend: () => this.panel.canSend(),
+      stallSeconds: cfg.stallSeconds,
     });
     this._session = session;
     this.log(`starting: ${session.title} (${session.source.description})`);
@@ -105,10 +108,14 @@ export class Monitor implements vscode.Disposable {
     this.panel.post(u);
     if (u.status) this.status.render(u.status);
     if (u.suggestion !== undefined) void vscode.commands.executeCommand('setContext', 'fdrMonitor.hasSuggestion', !!u.suggestion);
-    if (u.suggestion && !this.panel.visible) {
-      void vscode.window.showInformationMessage(`FDR: ${u.suggestion.text}`, 'Apply', 'Show panel').then((a) => {
-        if (a === 'Apply') void this.applySuggestion();
-        else if (a === 'Show panel') this.panel.show();
+    for (const a of this.alerts.observe(u.status, u.suggestion, this.panel.visible)) {
+      if (a.kind === 'stall') {
+        void vscode.window.showWarningMessage(a.text, 'Show panel').then((b) => b && this.panel.show());
+        continue;
+      }
+      void vscode.window.showInformationMessage(a.text, 'Apply', 'Show panel').then((b) => {
+        if (b === 'Apply') void this.applySuggestion(a.suggestionId);
+        else if (b === 'Show panel') this.panel.show();
       });
     }
     if (u.status?.connection === 'ended' || u.status?.connection === 'failed') {

@@ -12,6 +12,7 @@ import { Analyzer } from '../core/analyzer';
 import { STEP_NUMERIC_FIELDS, type StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision, EvaluationPoint } from '../core/types';
 import { createSource, newListenToken, ProcessSource, WebSocketServerSource, type Run, type Source, type SourceSpec } from '../sources';
+import { copyWithHeader, writeRows } from './export-files';
 import { PanelFeed } from './feed';
 import { RESTRICTED_APPLY, RESTRICTED_SPAWN, spawnsProcess } from './restricted';
 import type { StartSpec } from './start-spec';
@@ -44,6 +45,8 @@ export interface SessionOptions {
    * so a slow transport or a busy panel never builds a queue of stale updates.
    */
   canSend?: () => boolean;
+  /** Stall time in seconds for the panel's "stalled" state; 0 or absent: adaptive (feed.ts StallClock). */
+  stallSeconds?: number;
 }
 
 let sessionCounter = 0;
@@ -137,11 +140,17 @@ export class Session {
   private runSerial = 0;
   private readonly listeners = new Set<(u: UpdateMessage) => void>();
   private flushTimer: NodeJS.Timeout | null = null;
+  /** Once a second: lets the feed notice a source that went quiet (stall). */
+  private stallTimer: NodeJS.Timeout | null = null;
   private lastFlush = 0;
   private summaryAt = 0;
   private spool: fs.WriteStream | null = null;
   private spoolRows: string[] = [];
   readonly spoolPath: string;
+  /** The user's metrics as `step,metric,value` rows (metrics.csv). */
+  private metricRows: string[] = [];
+  private metricSpool: fs.WriteStream | null = null;
+  readonly metricSpoolPath: string;
   private readonly evaluations: EvaluationPoint[] = [];
   private readonly decisions: Decision[] = [];
   private disposed = false;
@@ -160,6 +169,7 @@ export class Session {
     this._feed = this.newFeed();
     fs.mkdirSync(opts.spoolDir, { recursive: true });
     this.spoolPath = path.join(opts.spoolDir, `${this.id}.csv`);
+    this.metricSpoolPath = path.join(opts.spoolDir, `${this.id}-metrics.csv`);
     this.wire();
   }
 
@@ -195,7 +205,7 @@ export class Session {
     const o = { ...this.opts.analyzer };
     const feed = new PanelFeed(
       { id: `${this.id}-${this.runSerial}`, title: this.title },
-      { tolerance: o.tolerance ?? 0.01, confidence: o.confidence ?? 0.95 },
+      { tolerance: o.tolerance ?? 0.01, confidence: o.confidence ?? 0.95, stallSeconds: this.opts.stallSeconds },
     );
     feed.setSource(this.sourceText());
     feed.setAutoApply(this.opts.autoApply);
@@ -346,6 +356,11 @@ export class Session {
    * re-serialisation of the JSON.
    */
   private writeSpool(rec: StreamRecord): void {
+    if (rec.type !== 'meta' && rec.metrics) {
+      // An event without a step is placed at the last step seen, as the panel places it.
+      const step = rec.step ?? this._feed.status().step;
+      if (step !== null) for (const k in rec.metrics) this.metricRows.push(`${step},${csvField(k)},${rec.metrics[k]}`);
+    }
     if (rec.type !== 'step') return;
     let row = '';
     for (let i = 0; i < SPOOL_COLUMNS.length; i++) {
@@ -357,6 +372,14 @@ export class Session {
   }
 
   private drainSpool(): void {
+    if (this.metricRows.length) {
+      if (!this.metricSpool) {
+        this.metricSpool = fs.createWriteStream(this.metricSpoolPath, { flags: 'a' });
+        this.metricSpool.on('error', (e) => this.opts.log(`spool file ${this.metricSpoolPath}: ${e.message}`));
+      }
+      this.metricSpool.write(this.metricRows.join('\n') + '\n');
+      this.metricRows = [];
+    }
     if (!this.spoolRows.length) return;
     if (!this.spool) {
       this.spool = fs.createWriteStream(this.spoolPath, { flags: 'a' });
@@ -369,6 +392,10 @@ export class Session {
   async start(): Promise<void> {
     if (spawnsProcess(this.spec) && !this.opts.trusted) throw new Error(RESTRICTED_SPAWN);
     this.setConnection('connecting');
+    this.stallTimer = setInterval(() => {
+      if (this._feed.tick()) this.scheduleFlush();
+    }, 1000);
+    this.stallTimer.unref?.();
     await this.source.start();
   }
 
@@ -548,13 +575,20 @@ export class Session {
    */
   async exportTo(dir: string): Promise<string[]> {
     this.drainSpool();
-    await new Promise<void>((r) => (this.spool ? this.spool.write('', () => r()) : r()));
+    const flushed = (w: fs.WriteStream | null) => new Promise<void>((r) => (w ? w.write('', () => r()) : r()));
+    await flushed(this.spool);
+    await flushed(this.metricSpool);
     await fs.promises.mkdir(dir, { recursive: true });
     const written: string[] = [];
+    // Streamed from the spool files: the run's rows never sit in memory whole.
     const recordsCsv = path.join(dir, 'records.csv');
-    await fs.promises.writeFile(recordsCsv, SPOOL_COLUMNS.join(',') + '\n');
-    if (fs.existsSync(this.spoolPath)) await fs.promises.appendFile(recordsCsv, await fs.promises.readFile(this.spoolPath));
+    await copyWithHeader(recordsCsv, SPOOL_COLUMNS.join(',') + '\n', this.spoolPath);
     written.push(recordsCsv);
+    if (fs.existsSync(this.metricSpoolPath)) {
+      const metricsCsv = path.join(dir, 'metrics.csv');
+      await copyWithHeader(metricsCsv, 'step,metric,value\n', this.metricSpoolPath);
+      written.push(metricsCsv);
+    }
     const evCsv = path.join(dir, 'evaluations.csv');
     const evCols = [
       'step',
@@ -572,29 +606,25 @@ export class Session {
       'action',
     ];
     const fmt = (v: unknown): string => (v === null || v === undefined ? '' : String(v));
-    const lines = [evCols.join(',')];
-    for (const e of this.evaluations) {
-      lines.push(
-        [
-          e.step,
-          e.segment,
-          e.lr,
-          e.epsilon,
-          e.ci?.[0],
-          e.ci?.[1],
-          e.classic_epsilon,
-          e.tau,
-          e.ess,
-          e.eta_steps,
-          e.anharmonicity,
-          e.hessian_scale,
-          e.action,
-        ]
-          .map(fmt)
-          .join(','),
-      );
-    }
-    await fs.promises.writeFile(evCsv, lines.join('\n') + '\n');
+    await writeRows(evCsv, evCols.join(',') + '\n', this.evaluations, (e) =>
+      [
+        e.step,
+        e.segment,
+        e.lr,
+        e.epsilon,
+        e.ci?.[0],
+        e.ci?.[1],
+        e.classic_epsilon,
+        e.tau,
+        e.ess,
+        e.eta_steps,
+        e.anharmonicity,
+        e.hessian_scale,
+        e.action,
+      ]
+        .map(fmt)
+        .join(','),
+    );
     written.push(evCsv);
     const json = path.join(dir, 'analysis.json');
     await fs.promises.writeFile(
@@ -618,11 +648,19 @@ export class Session {
     this.disposed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
+    if (this.stallTimer) clearInterval(this.stallTimer);
+    this.stallTimer = null;
     await this.source.dispose();
     this._feed.setConnection('ended', this._feed.connectionReason);
     const u = this._feed.takeUpdate();
     if (u) for (const l of this.listeners) l(u);
     this.drainSpool();
     await new Promise<void>((r) => (this.spool ? this.spool.end(() => r()) : r()));
+    await new Promise<void>((r) => (this.metricSpool ? this.metricSpool.end(() => r()) : r()));
   }
+}
+
+/** A metric name as one CSV field: quoted when it holds a comma, quote or newline. */
+function csvField(k: string): string {
+  return /[",\n\r]/.test(k) ? `"${k.replace(/"/g, '""')}"` : k;
 }

@@ -30,6 +30,7 @@ export const SERIES_KEYS = [
   'anhLo',
   'anhHi',
   'hess', // Hessian scale <g·H·g>/<|g|²> (§6)
+  'time', // Unix seconds of the step (its `time`, else arrival time), thinned: the time axis maps steps through it
 ] as const;
 export type SeriesKey = (typeof SERIES_KEYS)[number];
 
@@ -43,6 +44,23 @@ export interface Columns {
   ys: (number | null)[];
 }
 export type SeriesChunk = Partial<Record<SeriesKey, Columns>>;
+
+/**
+ * The user's own metrics (docs/protocol.md, "Your own metrics"): one series
+ * per field name, points [step, value] at the step it was logged.
+ */
+export type MetricChunk = Record<string, Columns>;
+
+/** At most this many distinct user metric names per run; further names are counted, not kept. */
+export const MAX_USER_METRICS = 64;
+/** Longest metric name (as src/core/protocol.ts MAX_METRIC_NAME). */
+export const MAX_METRIC_NAME_CHARS = 64;
+
+/** A metric name the panel accepts: 1–64 characters, no control characters. */
+export function isMetricName(k: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what a metric name may not hold
+  return k.length > 0 && k.length <= MAX_METRIC_NAME_CHARS && k !== '__proto__' && !/[\u0000-\u001f\u007f]/.test(k);
+}
 
 /** Snapshots and restored state keep at most this many min/max buckets per series. */
 export const SNAPSHOT_BUCKETS = 2048;
@@ -91,6 +109,16 @@ export interface PanelStatus {
   tolerance: number;
   confidence: number;
   autoApply: boolean;
+  /**
+   * Seconds since the last record while a live source sends nothing for
+   * longer than the stall time (trainer hung, data loader stuck, connection
+   * silently dead); null while records flow. Optional: older hosts omit it.
+   */
+  stalledFor?: number | null;
+  /** The stall time in use (seconds). */
+  stallAfter?: number;
+  /** User metric names beyond MAX_USER_METRICS that were ignored (count). */
+  metricsIgnored?: number;
 }
 
 export interface Suggestion {
@@ -141,6 +169,8 @@ export interface UpdateMessage {
   reset?: boolean;
   run?: RunInfo;
   series?: SeriesChunk;
+  /** Points of the user's own metrics (same append-only rule as `series`). */
+  metrics?: MetricChunk;
   markers?: Marker[];
   status?: PanelStatus;
   /** Present when the suggestion changed; null = no suggestion. */
@@ -267,6 +297,15 @@ export function parseHostMessage(m: unknown): Parsed<HostToWebview> {
     for (const [k, v] of Object.entries(o.series as object)) {
       if (!(SERIES_KEYS as readonly string[]).includes(k)) return { ok: false, reason: `update: unknown series ${k.slice(0, 40)}` };
       if (!isColumns(v)) return { ok: false, reason: `update: series ${k} is not columns` };
+    }
+  }
+  if (o.metrics !== undefined) {
+    if (o.metrics === null || typeof o.metrics !== 'object' || Array.isArray(o.metrics)) return { ok: false, reason: 'update: metrics' };
+    const entries = Object.entries(o.metrics as object);
+    if (entries.length > MAX_USER_METRICS) return { ok: false, reason: `update: more than ${MAX_USER_METRICS} metrics` };
+    for (const [k, v] of entries) {
+      if (!isMetricName(k)) return { ok: false, reason: `update: bad metric name ${JSON.stringify(k.slice(0, 40))}` };
+      if (!isColumns(v)) return { ok: false, reason: `update: metric ${k} is not columns` };
     }
   }
   if (o.markers !== undefined && !Array.isArray(o.markers)) return { ok: false, reason: 'update: markers' };

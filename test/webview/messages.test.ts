@@ -94,3 +94,24 @@ test('the suggestion sentence', () => {
   assert.equal(formatLr(1e-5), '1e-5');
   assert.equal(formatLr(0.0125), '0.0125');
 });
+
+test('host messages: user metrics are validated (names, columns, at most 64 per update)', () => {
+  const c = { xs: [1, 2], ys: [0.5, null] };
+  assert.ok(parseHostMessage({ type: 'update', seq: 1, metrics: { val_loss: c, 'acc/top-1': c } }).ok);
+  const bad: [unknown, string][] = [
+    [{ type: 'update', seq: 1, metrics: [] }, 'update: metrics'],
+    [{ type: 'update', seq: 1, metrics: null }, 'update: metrics'],
+    [{ type: 'update', seq: 1, metrics: { val_loss: { xs: [1], ys: [] } } }, 'update: metric val_loss is not columns'],
+    [{ type: 'update', seq: 1, metrics: { val_loss: { xs: [1], ys: ['1'] } } }, 'update: metric val_loss is not columns'],
+    [{ type: 'update', seq: 1, metrics: { '': c } }, 'update: bad metric name ""'],
+    [{ type: 'update', seq: 1, metrics: { ['x'.repeat(65)]: c } }, `update: bad metric name ${JSON.stringify('x'.repeat(40))}`],
+    [{ type: 'update', seq: 1, metrics: { 'a\nb': c } }, 'update: bad metric name "a\\nb"'],
+    [
+      { type: 'update', seq: 1, metrics: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`m${i}`, c])) },
+      'update: more than 64 metrics',
+    ],
+  ];
+  for (const [m, reason] of bad) assert.deepEqual(parseHostMessage(m), { ok: false, reason }, JSON.stringify(m).slice(0, 80));
+  const proto = JSON.parse('{"type":"update","seq":1,"metrics":{"__proto__":{"xs":[],"ys":[]}}}');
+  assert.equal(parseHostMessage(proto).ok, false);
+});

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { PanelModel, SeriesStore, SmoothedStore } from '../../webview-ui/src/store';
+import { METRIC_POINTS_CAP, PanelModel, SeriesStore, SmoothedStore } from '../../webview-ui/src/store';
 import { SNAPSHOT_BUCKETS, type UpdateMessage } from '../../src/shared/messages';
 
 const cols = (from: number, to: number, f: (x: number) => number | null) => {
@@ -104,13 +104,29 @@ test('state survives a reload: bounded, extremes kept, prefs and cards restored'
     series: { loss, eps: cols(0, 600, (x) => 0.5 / (x + 1)) },
   });
   m.applyUpdate({ type: 'update', seq: 2, markers: [{ kind: 'applied', step: 1000, lr: 0.01 }] });
-  m.prefs = { logLoss: false, smoothing: 0.5, view: [1000, 2000] };
+  m.prefs = {
+    logLoss: false,
+    smoothing: 0.5,
+    view: [1000, 2000],
+    xAxis: 'relative',
+    logX: true,
+    metricsShown: ['val_loss', 'acc'],
+    metricsShared: true,
+  };
   const json = JSON.stringify(m.toState());
   assert.ok(json.length < 400_000, `persisted state is ${json.length} characters for ${n} points`);
   const r = PanelModel.fromState(JSON.parse(json));
   assert.equal(r.lastSeq, 2);
   assert.equal(r.run?.id, 'run-7');
-  assert.deepEqual(r.prefs, { logLoss: false, smoothing: 0.5, view: [1000, 2000] });
+  assert.deepEqual(r.prefs, {
+    logLoss: false,
+    smoothing: 0.5,
+    view: [1000, 2000],
+    xAxis: 'relative',
+    logX: true,
+    metricsShown: ['val_loss', 'acc'],
+    metricsShared: true,
+  });
   assert.ok(r.stores.loss.length <= 3 * SNAPSHOT_BUCKETS + 2);
   assert.equal(r.stores.loss.firstX, 0);
   assert.equal(r.stores.loss.lastX, n - 1);
@@ -249,4 +265,44 @@ test('long ranges decimate by blocks: ascending, bounded, every extreme and gap 
       `block ${b}'s maximum is covered`,
     );
   }
+});
+
+test('user metrics: kept by name (at most 64), reset with the run, and bounded in points with their extremes kept', () => {
+  const m = new PanelModel();
+  m.applyUpdate({
+    type: 'update',
+    seq: 1,
+    reset: true,
+    run: { id: 'r', title: 't' },
+    metrics: { val_loss: { xs: [99, 199], ys: [1, 0.5] }, gnorm: { xs: [], ys: [] } },
+  });
+  assert.deepEqual([...m.metrics.keys()], ['val_loss', 'gnorm']);
+  const many = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`m${i}`, { xs: [300], ys: [i] }]));
+  m.applyUpdate({ type: 'update', seq: 2, metrics: many });
+  assert.equal(m.metrics.size, 64);
+  assert.equal(m.metrics.get('m61')?.lastY, 61);
+  assert.equal(m.metrics.has('m62'), false);
+  // A metric logged every step for long: bounded, first and last steps and a spike kept.
+  const n = METRIC_POINTS_CAP * 3;
+  let seq = 3;
+  for (let x0 = 0; x0 < n; x0 += 50_000) {
+    m.applyUpdate({
+      type: 'update',
+      seq: seq++,
+      metrics: { gnorm: cols(x0, Math.min(n, x0 + 50_000), (x) => (x === 200_001 ? 1e9 : Math.sin(x))) },
+    });
+  }
+  const g = m.metrics.get('gnorm')!;
+  assert.ok(g.length <= METRIC_POINTS_CAP, String(g.length));
+  assert.equal(g.firstX, 0);
+  assert.equal(g.lastX, n - 1);
+  let max = -Infinity;
+  for (let i = 0; i < g.length; i++) max = Math.max(max, g.ys[i]);
+  assert.equal(max, 1e9);
+  // Persisted and restored, decimated; a reset clears them.
+  const r = PanelModel.fromState(JSON.parse(JSON.stringify(m.toState())));
+  assert.deepEqual([...r.metrics.keys()].slice(0, 3), ['val_loss', 'gnorm', 'm0']);
+  assert.ok(r.metrics.get('gnorm')!.length <= 3 * SNAPSHOT_BUCKETS + 2);
+  r.applyUpdate({ type: 'update', seq: 100, reset: true, run: { id: 'r2', title: 't' } });
+  assert.equal(r.metrics.size, 0);
 });

@@ -10,6 +10,8 @@ import type { PanelContext, PanelWindow } from './context';
 import { elementFactory } from './dom';
 import { HostConnection, type VsCodeApi } from './host';
 import { Metrics } from './metrics';
+import { MetricPicker } from './metric-picker';
+import { metricChartPoints } from './metric-plan';
 import { Persistence, restoreModel } from './persistence';
 import { RenderLoop } from './render-loop';
 import { validView } from './step-axis';
@@ -49,6 +51,8 @@ export interface Panel {
   readonly loop: RenderLoop;
   readonly persistence: Persistence;
   readonly metrics: Metrics;
+  /** The user-metric charts the panel draws now, with the points each shows (also without chart.js). */
+  metricCharts(px?: number): ReturnType<typeof metricChartPoints>;
 }
 
 export function createPanel(opts: PanelOptions): Panel {
@@ -90,17 +94,25 @@ export function createPanel(opts: PanelOptions): Panel {
       persistence.saveSoon();
       loop.schedule();
     },
+    axisChanged: () => {
+      persistence.saveSoon();
+      loop.schedule();
+    },
     follow: () => setView(null),
     export: () => post({ type: 'export' }),
   });
+  const picker = new MetricPicker(ctx, () => {
+    persistence.saveSoon();
+    loop.schedule();
+  });
   const chartsBox = el('div', { id: 'charts' });
   const root = doc.getElementById('app') ?? doc.body.appendChild(el('div', { id: 'app' }));
-  root.append(cards.element, toolbar.element, chartsBox);
+  root.append(cards.element, toolbar.element, picker.element, chartsBox);
   const charts = opts.charts?.(ctx, chartsBox, setView) ?? null;
 
   const loop = new RenderLoop(
     win,
-    () => cards.render() + (charts?.render() ?? 0),
+    () => cards.render() + picker.render() + (charts?.render() ?? 0),
     (points, ms) => {
       metrics.drawn(ms);
       publishMetrics(doc.body, model, metrics);
@@ -128,5 +140,5 @@ export function createPanel(opts: PanelOptions): Panel {
   setView(model.prefs.view);
   loop.renderNow();
   host.ready();
-  return { ctx, host, loop, persistence, metrics };
+  return { ctx, host, loop, persistence, metrics, metricCharts: (px) => metricChartPoints(model, px) };
 }

@@ -10,9 +10,12 @@
  *   persistence.ts    setState/getState
  *   render-loop.ts    when a frame is drawn
  *   cards/            "No run yet", status card, suggestion card
- *   toolbar.ts        log loss, smoothing, follow, export
- *   charts/           chart.js step charts, plateau chart, export image
+ *   toolbar.ts        log loss, x axis (step / time / relative, log x), smoothing, follow, export
+ *   metric-picker.ts  the user's own metrics: list, tick to chart, shared axis
+ *   metric-plan.ts    which metric charts are drawn and their points (pure)
+ *   charts/           chart.js step charts, metric charts, symmetric-log loss, plateau chart, export image
  *   step-axis.ts      the shared step range
+ *   x-axis.ts         step → drawn x (step, wall-clock, relative time)
  *   theme.ts, format.ts, dom.ts, metrics.ts, test-hooks.ts
  */
 import { createPanel } from './app';

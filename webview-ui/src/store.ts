@@ -6,11 +6,14 @@
  */
 import { lowerBound, minMaxDecimate, Ema, type Points } from '../../src/shared/decimate';
 import {
+  MAX_USER_METRICS,
   SERIES_KEYS,
   SNAPSHOT_BUCKETS,
+  isMetricName,
   type ApplyView,
   type Columns,
   type Marker,
+  type MetricChunk,
   type PanelStatus,
   type PlateauPoint,
   type RunInfo,
@@ -231,15 +234,33 @@ export class SmoothedStore {
   }
 }
 
+/** What the x axis shows: the step, wall-clock time, or seconds since the run's first record. */
+export type XAxisMode = 'step' | 'time' | 'relative';
+export const X_AXIS_MODES: readonly XAxisMode[] = ['step', 'time', 'relative'];
+
 export interface Prefs {
   logLoss: boolean;
   /** EMA weight in [0, 0.999]. */
   smoothing: number;
   /** Visible step range, or null to follow the whole run. */
   view: [number, number] | null;
+  xAxis: XAxisMode;
+  logX: boolean;
+  /** The user metrics the user chose to chart, in the order chosen. */
+  metricsShown: string[];
+  /** All shown metrics on one chart with a shared y axis (else one chart each). */
+  metricsShared: boolean;
 }
 
-export const DEFAULT_PREFS: Prefs = { logLoss: true, smoothing: 0.9, view: null };
+export const DEFAULT_PREFS: Prefs = {
+  logLoss: true,
+  smoothing: 0.9,
+  view: null,
+  xAxis: 'step',
+  logX: false,
+  metricsShown: [],
+  metricsShared: false,
+};
 
 /** What the webview persists with setState. Bounded: series are decimated. */
 export interface PanelState {
@@ -247,6 +268,8 @@ export interface PanelState {
   run: RunInfo | null;
   lastSeq: number | null;
   series: SeriesChunk;
+  /** The user's metrics, decimated like `series`. */
+  metrics?: MetricChunk;
   markers: Marker[];
   status: PanelStatus | null;
   suggestion: Suggestion | null;
@@ -257,6 +280,15 @@ export interface PanelState {
 
 export type ApplyResult = 'applied' | 'gap' | 'stale';
 
+/**
+ * A user metric holds at most this many points in the panel; past it, the
+ * store is decimated to METRIC_COMPACT_BUCKETS min/max columns (extremes and
+ * gaps kept, see SeriesStore.visible) and goes on appending. Up to 64
+ * metrics logged every step would otherwise hold 64 × the loss's points.
+ */
+export const METRIC_POINTS_CAP = 1 << 17;
+export const METRIC_COMPACT_BUCKETS = 1 << 14;
+
 export class PanelModel {
   readonly stores = {} as Record<SeriesKey, SeriesStore>;
   markers: Marker[] = [];
@@ -266,7 +298,9 @@ export class PanelModel {
   plateaus: PlateauPoint[] = [];
   run: RunInfo | null = null;
   lastSeq: number | null = null;
-  prefs: Prefs = { ...DEFAULT_PREFS };
+  prefs: Prefs = { ...DEFAULT_PREFS, metricsShown: [] };
+  /** The user's metrics by name, in the order they first arrived (at most MAX_USER_METRICS). */
+  readonly metrics = new Map<string, SeriesStore>();
 
   constructor() {
     for (const k of SERIES_KEYS) this.stores[k] = new SeriesStore();
@@ -276,7 +310,25 @@ export class PanelModel {
   get points(): number {
     let n = 0;
     for (const k of SERIES_KEYS) n += this.stores[k].length;
+    for (const s of this.metrics.values()) n += s.length;
     return n;
+  }
+
+  /** Appends points of the user's metrics; names past MAX_USER_METRICS or malformed are dropped. */
+  private appendMetrics(c: MetricChunk): void {
+    for (const [k, v] of Object.entries(c)) {
+      let s = this.metrics.get(k);
+      if (!s) {
+        if (this.metrics.size >= MAX_USER_METRICS || !isMetricName(k)) continue;
+        this.metrics.set(k, (s = new SeriesStore()));
+      }
+      s.append(v);
+      if (s.length > METRIC_POINTS_CAP) {
+        const d = s.decimated(METRIC_COMPACT_BUCKETS);
+        s.clear();
+        s.append(d);
+      }
+    }
   }
 
   /** Largest step seen on any step-axis series. */
@@ -306,6 +358,7 @@ export class PanelModel {
   applyUpdate(m: UpdateMessage): ApplyResult {
     if (m.reset) {
       for (const k of SERIES_KEYS) this.stores[k].clear();
+      this.metrics.clear();
       this.markers = [];
       this.suggestion = null;
       this.apply = null;
@@ -319,6 +372,7 @@ export class PanelModel {
     }
     this.lastSeq = m.seq;
     if (m.series) for (const [k, c] of Object.entries(m.series) as [SeriesKey, Columns][]) this.stores[k].append(c);
+    if (m.metrics) this.appendMetrics(m.metrics);
     if (m.markers) this.markers.push(...m.markers);
     if (m.status) this.status = m.status;
     if (m.suggestion !== undefined) this.suggestion = m.suggestion;
@@ -330,11 +384,14 @@ export class PanelModel {
   toState(): PanelState {
     const series: SeriesChunk = {};
     for (const k of SERIES_KEYS) if (this.stores[k].length) series[k] = this.stores[k].decimated();
+    const metrics: MetricChunk = {};
+    for (const [k, s] of this.metrics) if (s.length) metrics[k] = s.decimated();
     return {
       version: 1,
       run: this.run,
       lastSeq: this.lastSeq,
       series,
+      metrics,
       markers: this.markers.slice(-500),
       status: this.status,
       suggestion: this.suggestion,
@@ -360,6 +417,14 @@ export class PanelModel {
       if (typeof p.smoothing === 'number' && p.smoothing >= 0 && p.smoothing < 1) m.prefs.smoothing = p.smoothing;
       if (Array.isArray(p.view) && p.view.length === 2 && p.view.every(Number.isFinite) && p.view[0] < p.view[1])
         m.prefs.view = [p.view[0], p.view[1]];
+      if (X_AXIS_MODES.includes(p.xAxis as XAxisMode)) m.prefs.xAxis = p.xAxis as XAxisMode;
+      if (typeof p.logX === 'boolean') m.prefs.logX = p.logX;
+      if (typeof p.metricsShared === 'boolean') m.prefs.metricsShared = p.metricsShared;
+      if (Array.isArray(p.metricsShown))
+        m.prefs.metricsShown = [...new Set(p.metricsShown.filter((n): n is string => typeof n === 'string' && isMetricName(n)))].slice(
+          0,
+          MAX_USER_METRICS,
+        );
     }
     if (o.run && typeof o.run.id === 'string' && typeof o.run.title === 'string') m.run = o.run;
     if (typeof o.lastSeq === 'number' && Number.isInteger(o.lastSeq)) m.lastSeq = o.lastSeq;
@@ -368,6 +433,13 @@ export class PanelModel {
         const c = o.series[k];
         if (c && Array.isArray(c.xs) && Array.isArray(c.ys) && c.xs.length === c.ys.length) m.stores[k].append(c);
       }
+    }
+    if (o.metrics && typeof o.metrics === 'object' && !Array.isArray(o.metrics)) {
+      const ok: MetricChunk = {};
+      for (const [k, c] of Object.entries(o.metrics)) {
+        if (isMetricName(k) && c && Array.isArray(c.xs) && Array.isArray(c.ys) && c.xs.length === c.ys.length) ok[k] = c;
+      }
+      m.appendMetrics(ok);
     }
     if (Array.isArray(o.markers))
       m.markers = o.markers.filter(

@@ -1,11 +1,16 @@
 /** The toolbar (#toolbar): loss scale, smoothing, follow the run, export. Edits model.prefs. */
 import type { PanelContext } from './context';
+import { X_AXIS_MODES, type XAxisMode } from './store';
+
+const AXIS_TEXT: Record<XAxisMode, string> = { step: 'step', time: 'wall-clock time', relative: 'relative time' };
 
 export interface ToolbarActions {
   /** model.prefs.logLoss changed. */
   logLossChanged(): void;
   /** model.prefs.smoothing changed. */
   smoothingChanged(): void;
+  /** model.prefs.xAxis or model.prefs.logX changed. */
+  axisChanged(): void;
   follow(): void;
   export(): void;
 }
@@ -26,8 +31,26 @@ export class Toolbar {
       'Follow run',
     );
     const exportButton = el('button', { id: 'export', title: 'Export records, analysis and charts' }, 'Export…');
+    const axisSelect = el(
+      'select',
+      { id: 'x-axis', title: 'x axis of the step charts (time: the records\' "time", else when they arrived)' },
+      ...X_AXIS_MODES.map((m) => el('option', { value: m }, AXIS_TEXT[m])),
+    );
+    const logX = el('input', { type: 'checkbox', id: 'log-x' });
+    axisSelect.value = model.prefs.xAxis;
+    logX.checked = model.prefs.logX;
+    axisSelect.addEventListener('change', () => {
+      model.prefs.xAxis = axisSelect.value as XAxisMode;
+      on.axisChanged();
+    });
+    logX.addEventListener('change', () => {
+      model.prefs.logX = logX.checked;
+      on.axisChanged();
+    });
     this.element.append(
       el('label', {}, logBox, ' log loss'),
+      el('label', {}, ' x: ', axisSelect),
+      el('label', {}, logX, ' log x'),
       el('label', {}, ' smoothing ', smoothRange, smoothLabel),
       this.followButton,
       exportButton,

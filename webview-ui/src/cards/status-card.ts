@@ -54,9 +54,24 @@ export class StatusCard {
       ['Backend', s.backend ?? '—', 'status-backend'],
       ['Records', `${fmtInt(s.records)}; skipped ${fmtInt(s.skipped)}`, 'status-skipped'],
     ];
+    const stalled = s.stalledFor !== undefined && s.stalledFor !== null;
     this.element.replaceChildren(
       el('h2', {}, model.run?.title ?? 'FDR monitor'),
       el('div', { class: `state-badge state-${s.state}`, id: 'state-badge' }, STATE_TEXT[s.state] ?? s.state),
+      ...(stalled
+        ? [
+            ' ',
+            el(
+              'div',
+              {
+                class: 'state-badge state-stalled',
+                id: 'stall-badge',
+                title: `No record for longer than the stall time (${fmtDuration(s.stallAfter ?? null)}): the trainer may be hung, its data loader stuck, or the connection silently dead.`,
+              },
+              `stalled: no record for ${fmtDuration(s.stalledFor as number)}`,
+            ),
+          ]
+        : []),
       el('dl', {}, ...rows.flatMap(([k, v, id]) => [el('dt', {}, k), el('dd', id ? { id } : {}, v)])),
     );
     if (s.skipReasons.length)

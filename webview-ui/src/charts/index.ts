@@ -13,11 +13,14 @@ import { PlateauChart } from './plateau-chart';
 import { createRunCharts, type RunCharts } from './run-charts';
 import { Smoothing } from './smoothing';
 import { drawStepChart, markerLines } from './step-chart';
+import { MetricCharts } from './metric-charts';
+import { xAxisOf } from '../x-axis';
 
 export class Charts {
   private readonly smoothing: Smoothing;
   private readonly run: RunCharts;
   private readonly plateaus: PlateauChart;
+  private readonly metrics: MetricCharts;
 
   /**
    * @param box the #charts container the charts are appended to
@@ -28,9 +31,11 @@ export class Charts {
     box: HTMLElement,
     setView: (v: [number, number] | null) => void,
   ) {
-    const env = { ctx, box, setView, markers: markerLines(ctx) };
+    const axis = () => xAxisOf(ctx.model);
+    const env = { ctx, box, setView, markers: markerLines(ctx, axis), axis };
     this.smoothing = new Smoothing(ctx.model);
     this.run = createRunCharts(env, this.smoothing);
+    this.metrics = new MetricCharts(env);
     this.plateaus = new PlateauChart(env);
   }
 
@@ -39,8 +44,10 @@ export class Charts {
     const model = this.ctx.model;
     this.smoothing.sync();
     const range = currentRange(model);
+    const axis = xAxisOf(model);
     let drawn = 0;
-    for (const sc of this.run.all) drawn += drawStepChart(sc, range);
+    for (const sc of this.run.all) drawn += drawStepChart(sc, range, axis);
+    drawn += this.metrics.render(range, axis);
     const lrStore = model.stores.lr;
     this.run.lr.box.dataset.lastLr = lrStore.length ? String(lrStore.lastY) : '';
     this.run.lr.box.dataset.changes = String(lrStore.length);
@@ -50,7 +57,7 @@ export class Charts {
 
   /** model.prefs.logLoss changed. */
   logLossChanged(): void {
-    this.run.loss.chart.options.scales!.y!.type = this.ctx.model.prefs.logLoss ? 'logarithmic' : 'linear';
+    // The next frame picks the loss scale (log, or symmetric log for values ≤ 0: run-charts.ts).
   }
 
   /** model.prefs.smoothing changed. */
@@ -78,10 +85,8 @@ export class Charts {
 
   /** The charts on screen as one PNG data URL. */
   image(): string {
-    const shown = [
-      ...this.run.all.filter((c) => !c.box.classList.contains('hidden')).map((c) => c.chart),
-      ...(this.plateaus.box.classList.contains('hidden') ? [] : [this.plateaus.chart]),
-    ];
+    const steps = [...this.run.all, ...this.metrics.charts].filter((c) => !c.box.classList.contains('hidden')).map((c) => c.chart);
+    const shown = [...steps, ...(this.plateaus.box.classList.contains('hidden') ? [] : [this.plateaus.chart])];
     return composeImage(
       this.ctx.document,
       shown.map((c) => c.canvas),
@@ -90,6 +95,6 @@ export class Charts {
   }
 
   private charts(): Chart[] {
-    return [...this.run.all.map((c) => c.chart), this.plateaus.chart];
+    return [...this.run.all.map((c) => c.chart), ...this.metrics.charts.map((c) => c.chart), this.plateaus.chart];
   }
 }

@@ -3,7 +3,9 @@
  * deviation ε with its band and the ±X tolerance, the learning rate with the
  * drop markers, and FDR2 (shown once the run reports it).
  */
+import { Ticks } from 'chart.js';
 import type { Marker, SeriesKey } from '../../../src/shared/messages';
+import { linearBand, needsSymlog, symlog, symlogLabel, symlogTicks } from './symlog';
 import { alpha } from '../theme';
 import type { Smoothing } from './smoothing';
 import { line, makeStepChart, toXY, type ChartEnv, type StepChart, type XY } from './step-chart';
@@ -29,6 +31,39 @@ export function createRunCharts(env: ChartEnv, smoothing: Smoothing): RunCharts 
     ],
     model.prefs.logLoss ? 'logarithmic' : 'linear',
   );
+  // Log loss: a log axis while every visible loss is positive, else the
+  // symmetric log of symlog.ts (its linear band c is stated in the title).
+  const lossTitle = loss.box.querySelector('h3')!;
+  let band: number | null = null;
+  const ly = loss.chart.options.scales!.y!;
+  ly.ticks!.callback = function (v, i, ticks) {
+    if (band !== null) return symlogLabel(Number(v), band);
+    return (ly.type === 'logarithmic' ? Ticks.formatters.logarithmic : Ticks.formatters.numeric).call(this, Number(v), i, ticks);
+  };
+  (ly as { afterBuildTicks?: (s: { min: number; max: number; height: number; ticks: { value: number }[] }) => void }).afterBuildTicks = (
+    scale,
+  ) => {
+    // About one label per 22 px of axis.
+    if (band !== null)
+      scale.ticks = symlogTicks(scale.min, scale.max, band, scale.height > 0 ? Math.floor(scale.height / 22) : 6).map((value) => ({
+        value,
+      }));
+  };
+  loss.afterData = () => {
+    const all = loss.bound.flatMap((b) => b.ds.data.map((p) => p.y));
+    band = model.prefs.logLoss && needsSymlog(all) ? linearBand(all) : null;
+    if (band !== null) {
+      for (const b of loss.bound) for (const p of b.ds.data) if (p.y !== null) p.y = symlog(p.y, band);
+    }
+    const type = model.prefs.logLoss && band === null ? 'logarithmic' : 'linear';
+    if (ly.type !== type) ly.type = type;
+    const title =
+      band === null
+        ? 'Minibatch loss'
+        : `Minibatch loss (symmetric log: linear within ±${symlogLabel(symlog(band, band), band)}, the loss reaches ≤ 0)`;
+    if (lossTitle.textContent !== title) lossTitle.textContent = title;
+    loss.box.dataset.scale = band === null ? type : `symlog:${band}`;
+  };
 
   const olor = makeStepChart(env, 'olor', 'OL = θ·g and OR = (η/2)(1+μ)/(1−δ)|buf|²', [
     { store: S('ol'), ds: line('_OL raw', alpha(theme.purple, 0.25)) },

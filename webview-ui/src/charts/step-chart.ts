@@ -21,6 +21,7 @@ import zoomPlugin from 'chartjs-plugin-zoom';
 import type { Columns } from '../../../src/shared/messages';
 import type { PanelContext } from '../context';
 import type { SeriesStore } from '../store';
+import { drawnRange, pointsOnAxis, type XAxis } from '../x-axis';
 
 Chart.register(
   LineController,
@@ -70,10 +71,12 @@ export interface ChartEnv {
   setView(v: [number, number] | null): void;
   /** Drawn on every step chart (markerLines). */
   markers: Plugin;
+  /** The x axis now (step, wall-clock or relative time; log or linear). */
+  axis(): XAxis;
 }
 
 /** Vertical lines at suggested (dashed) and applied (solid) drops, on every step chart. */
-export function markerLines(ctx: PanelContext): Plugin {
+export function markerLines(ctx: PanelContext, axis: () => XAxis): Plugin {
   return {
     id: 'fdrMarkers',
     afterDatasetsDraw(chart) {
@@ -84,7 +87,7 @@ export function markerLines(ctx: PanelContext): Plugin {
       const theme = ctx.theme;
       c.save();
       for (const m of ctx.model.markers) {
-        const px = x.getPixelForValue(m.step);
+        const px = x.getPixelForValue(axis().toX(m.step));
         if (px < area.left || px > area.right) continue;
         c.strokeStyle = m.kind === 'applied' ? theme.green : theme.orange;
         c.setLineDash(m.kind === 'applied' ? [] : [4, 3]);
@@ -142,7 +145,11 @@ export function makeStepChart(
       maintainAspectRatio: false,
       interaction: { mode: 'nearest', axis: 'x', intersect: false },
       scales: {
-        x: { type: 'linear', ticks: { color: theme.muted, maxTicksLimit: 8 }, grid: { color: theme.grid } },
+        x: {
+          type: 'linear',
+          ticks: { color: theme.muted, maxTicksLimit: 8, callback: (v) => env.axis().label(Number(v)) },
+          grid: { color: theme.grid },
+        },
         y: { type: yType, ticks: { color: theme.muted, maxTicksLimit: 6 }, grid: { color: theme.grid } },
         ...(y2
           ? { y2: { type: 'linear', position: 'right', ticks: { color: theme.muted, maxTicksLimit: 6 }, grid: { display: false } } }
@@ -156,9 +163,9 @@ export function makeStepChart(
             wheel: { enabled: true },
             pinch: { enabled: true },
             mode: 'x',
-            onZoomComplete: ({ chart: c }) => env.setView([c.scales.x.min, c.scales.x.max]),
+            onZoomComplete: ({ chart: c }) => env.setView(stepsOf(env.axis(), c)),
           },
-          pan: { enabled: true, mode: 'x', onPanComplete: ({ chart: c }) => env.setView([c.scales.x.min, c.scales.x.max]) },
+          pan: { enabled: true, mode: 'x', onPanComplete: ({ chart: c }) => env.setView(stepsOf(env.axis(), c)) },
         },
       },
     },
@@ -168,8 +175,13 @@ export function makeStepChart(
   return { name, box, chart, bound: datasets };
 }
 
+/** The step range a zoomed or panned chart shows. */
+function stepsOf(axis: XAxis, c: Chart): [number, number] {
+  return [axis.toStep(c.scales.x.min), axis.toStep(c.scales.x.max)];
+}
+
 /** Fills the chart with the range [x0, x1] decimated to its pixel width, or hides it. Returns the points drawn. */
-export function drawStepChart(sc: StepChart, range: [number, number] | null): number {
+export function drawStepChart(sc: StepChart, range: [number, number] | null, axis: XAxis): number {
   const visible = sc.showWhen ? sc.showWhen() : true;
   sc.box.classList.toggle('hidden', !visible);
   if (!visible || !range) return 0;
@@ -177,11 +189,19 @@ export function drawStepChart(sc: StepChart, range: [number, number] | null): nu
   const px = Math.max(64, Math.floor(sc.chart.chartArea ? sc.chart.chartArea.right - sc.chart.chartArea.left : sc.chart.width));
   let n = 0;
   for (const b of sc.bound) {
-    b.ds.data = b.store ? toXY(b.store().visible(x0, x1, px)) : b.compute!(x0, x1);
+    if (b.store) b.ds.data = pointsOnAxis(b.store(), x0, x1, px, axis);
+    else {
+      b.ds.data = b.compute!(x0, x1);
+      if (axis.mode !== 'step') for (const p of b.ds.data) p.x = axis.toX(p.x);
+    }
     n += b.ds.data.length;
   }
-  sc.chart.options.scales!.x!.min = x0;
-  sc.chart.options.scales!.x!.max = x1;
+  const [a, b] = drawnRange(axis, range);
+  const xs = sc.chart.options.scales!.x!;
+  const type = axis.log ? 'logarithmic' : 'linear';
+  if (xs.type !== type) xs.type = type;
+  xs.min = a;
+  xs.max = b;
   sc.afterData?.();
   sc.chart.update('none');
   sc.box.dataset.points = String(n);
