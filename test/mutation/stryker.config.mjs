@@ -17,6 +17,7 @@ const fast = [
   'out/test/core/stats.test.js',
   'out/test/core/decision.test.js',
   'out/test/core/protocol.test.js',
+  'out/test/core/protocol-metrics.test.js',
   'out/test/core/estimators.test.js',
   'out/test/core/nqm.test.js',
   'out/test/core/nqm-peers.test.js',
