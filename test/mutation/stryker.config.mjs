@@ -15,6 +15,7 @@
 const fast = [
   'out/test/core/numbers.test.js',
   'out/test/core/stats.test.js',
+  'out/test/core/plateaus.test.js',
   'out/test/core/decision.test.js',
   'out/test/core/estimate.test.js',
   'out/test/core/protocol.test.js',
