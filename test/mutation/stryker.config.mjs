@@ -17,6 +17,7 @@ const fast = [
   'out/test/core/stats.test.js',
   'out/test/core/plateaus.test.js',
   'out/test/core/decision.test.js',
+  'out/test/core/decision-evidence.test.js',
   'out/test/core/estimate.test.js',
   'out/test/core/protocol.test.js',
   'out/test/core/protocol-metrics.test.js',
