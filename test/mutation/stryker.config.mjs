@@ -22,6 +22,7 @@ const fast = [
   'out/test/core/protocol.test.js',
   'out/test/core/protocol-metrics.test.js',
   'out/test/core/estimators.test.js',
+  'out/test/core/estimators-guards.test.js',
   'out/test/core/nqm.test.js',
   'out/test/core/nqm-peers.test.js',
   'out/test/core/fdr1.test.js',
@@ -56,7 +57,9 @@ export default {
   incremental: true,
   incrementalFile: 'reports/mutation/stryker-incremental.json',
   concurrency: 2,
-  timeoutMS: 20000,
+  // Generous: on two shared cores a covering run can take several times its dry-run time, and a
+  // false timeout would count as a kill. Real infinite loops are cut short by the hit limit.
+  timeoutMS: 30000,
   timeoutFactor: 3,
   dryRunTimeoutMinutes: 15,
   // out/test stays in the project: the incremental diff compares the compiled test
