@@ -30,6 +30,7 @@ const fast = [
   'out/test/core/analyzer.test.js',
   'out/test/core/evidence.test.js',
   'out/test/core/transient.test.js',
+  'out/test/trainer/observables-options.test.js',
   'out/test/trainer/observables.test.js',
 ];
 const calibrations = ['out/test/core/fdr2.test.js', 'out/test/core/stationary.test.js', 'out/test/core/fdr2-pathwise.test.js'];
