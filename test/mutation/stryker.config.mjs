@@ -18,6 +18,7 @@ const fast = [
   'out/test/core/plateaus.test.js',
   'out/test/core/decision.test.js',
   'out/test/core/decision-evidence.test.js',
+  'out/test/core/segment-decision.test.js',
   'out/test/core/estimate.test.js',
   'out/test/core/protocol.test.js',
   'out/test/core/protocol-metrics.test.js',
