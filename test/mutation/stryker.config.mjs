@@ -14,6 +14,8 @@
 // whose coverage Stryker cannot see; the same core code is covered directly here).
 const fast = [
   'out/test/core/numbers.test.js',
+  'out/test/core/options.test.js',
+  'out/test/core/nqm-model.test.js',
   'out/test/core/stats.test.js',
   'out/test/core/plateaus.test.js',
   'out/test/core/decision.test.js',
