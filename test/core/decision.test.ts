@@ -143,6 +143,14 @@ test('forecastSteps at the boundaries: |ε̂| = X, |ε̂| − h = X, and an earl
   // An earlier point at n = 0 gives no rate (ln(n/0) = ∞): null, not an infinite forecast.
   assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, POINT, { n: 0, eps: 0.04 }), null);
   assert.equal(forecastSteps(1000, 0.02, 0.005, 0.01, 1.5, EQ, { n: 0, eps: 0.04 }), null);
+  // The interval's end exactly at X (0.002 + 0.028 = 0.03 in float64, while 0.03 − 0.002 < 0.028):
+  // inside, so no further steps, not one step from the rounding of X − |ε̂|.
+  assert.equal(0.002 + 0.028, 0.03);
+  assert.ok(0.03 - 0.002 < 0.028);
+  assert.equal(forecastSteps(1000, 0.002, 0.028, 0.03, 1.5, EQ), 0);
+  // A shrink rate that overflows (|ε₀|/|ε̂| = ∞ in float64) is no rate: not converging.
+  assert.equal(forecastSteps(1000, 1e-300, 1e-301, 1e-300, 1.5, EQ, { n: 500, eps: 1e300 }), null);
+  assert.equal(forecastSteps(1000, 2e-300, 1e-301, 1e-300, 1.5, POINT, { n: 500, eps: 1e300 }), null);
 });
 
 test('driftingAway: |ε̂| grew every time over the last k, ended outside ±X, and at least doubled', () => {
