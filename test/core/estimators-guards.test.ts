@@ -92,3 +92,21 @@ test('a centre with no records, two records or three records in the window', () 
   assert.equal(three.dof, 1);
   assert.ok(Number.isFinite(three.epsilon));
 });
+
+test('batches exactly 10 τ̂ long are long enough: not merged', () => {
+  // 512 steps: the window [256, 511] is 32 blocks of 8 steps. Centre 5 on 5 steps of each block
+  // (t mod 8 < 5), its |θ − c|² alternating ±½: the residuals anticorrelate, τ̂ is held at its
+  // floor ½, and a batch of 160/32 = 5 records is exactly 10 τ̂.
+  const w = new SegmentWindow();
+  for (let t = 0; t < 512; t++) {
+    const r: StepRecord = { type: 'step', step: t, lr: 0.1, param_sq: 4, buf_sq: 1 };
+    if (t % 8 < 5) r.centers = [{ id: 5, param_sq: 2 + (t % 2 ? -0.5 : 0.5) }];
+    w.push(r, t);
+  }
+  const v = w.window(511);
+  assert.equal(v.blocks.length, 32);
+  const e = trendEstimate(v.blocks, 5, PLAIN, 0.95)!;
+  assert.equal(e.n, 160);
+  assert.equal(e.tau, 0.5);
+  assert.equal(e.dof, 30, '32 batches of 5 records, 5 ≥ 10·½: no merging');
+});
