@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SegmentWindow } from '../../src/core/window';
-import { trendEstimate } from '../../src/core/estimators';
+import { trendEstimate, classicEstimate } from '../../src/core/estimators';
 import type { StepRecord } from '../../src/core/protocol';
 
 const PLAIN = { lr: 0.1, momentum: 0, dampening: 0 };
@@ -91,6 +91,39 @@ test('a centre with no records, two records or three records in the window', () 
   assert.equal(three.n, 3);
   assert.equal(three.dof, 1);
   assert.ok(Number.isFinite(three.epsilon));
+  assert.ok(three.ci !== null, 'one degree of freedom is enough for a t interval');
+  // Three records in two blocks: two batches, no degree of freedom left, no interval.
+  const twoBlocks = trendEstimate(windowOf(origin, (t) => t === 1100 || t === 1101 || t === 1900).blocks, 5, PLAIN, 0.95)!;
+  assert.equal(twoBlocks.dof, 0);
+  assert.equal(twoBlocks.ci, null);
+});
+
+test('no |buf|² (⟨OR⟩ = 0): no trend and no classic estimate, rather than an infinite one', () => {
+  const u = noise(9);
+  const w = new SegmentWindow();
+  for (let t = 0; t < N; t++) w.push({ type: 'step', step: t, lr: 0.1, param_sq: 4 + u(), buf_sq: 0, theta_dot_grad: 0.1 + u() }, t);
+  const v = w.window(N - 1);
+  assert.equal(trendEstimate(v.blocks, 0, PLAIN, 0.95), null);
+  assert.equal(classicEstimate(v.blocks, PLAIN, 0.95), null);
+});
+
+test('classic estimate: the blocks with classic records are its batches (dof = batches − 1), two are enough for an interval', () => {
+  const u = noise(11);
+  const w = new SegmentWindow();
+  // theta_dot_grad only from step 1400 on: blocks 11 … 31 of the window (21 batches).
+  for (let t = 0; t < N; t++)
+    w.push(
+      { type: 'step', step: t, lr: 0.1, param_sq: 4, buf_sq: 1 + 0.1 * u(), theta_dot_grad: t >= 1400 ? 0.05 + 0.1 * u() : undefined },
+      t,
+    );
+  const v = w.window(N - 1);
+  const c = classicEstimate(v.blocks, PLAIN, 0.95)!;
+  assert.equal(c.dof, 20);
+  assert.equal(c.n, N - 1400);
+  const two = classicEstimate(v.blocks.slice(-2), PLAIN, 0.95)!;
+  assert.equal(two.dof, 1);
+  assert.ok(two.ci !== null);
+  assert.equal(classicEstimate(v.blocks.slice(0, 5), PLAIN, 0.95), null, 'no classic records in the first blocks');
 });
 
 test('batches exactly 10 τ̂ long are long enough: not merged', () => {
