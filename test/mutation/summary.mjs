@@ -15,13 +15,14 @@ const root = join(here, '..', '..');
 const reportPath = process.argv[2] ?? join(root, 'reports', 'mutation', 'stryker-incremental.json');
 const report = JSON.parse(readFileSync(reportPath, 'utf8'));
 
-// Rows of EQUIVALENT.md: | `file:line` | Mutator | `replacement` | why |
+// Rows of EQUIVALENT.md: | `file:line:column` | Mutator | `replacement` | why |  (column 1-based, as the HTML report shows it)
 const equivalent = new Set();
 for (const line of readFileSync(join(here, 'EQUIVALENT.md'), 'utf8').split('\n')) {
-  const m = /^\|\s*`([^`:]+):(\d+)`\s*\|\s*(\w+)\s*\|\s*`(.*?)`\s*\|/.exec(line);
-  if (m) equivalent.add(`${m[1]}:${m[2]}:${m[3]}:${m[4].replace(/\\\|/g, '|')}`);
+  const m = /^\|\s*`([^`:]+):(\d+):(\d+)`\s*\|\s*(\w+)\s*\|\s*`(.*?)`\s*\|/.exec(line);
+  if (m) equivalent.add(`${m[1]}:${m[2]}:${m[3]}:${m[4]}:${m[5].replace(/\\\|/g, '|')}`);
 }
-const keyOf = (file, m) => `${file}:${m.location.start.line}:${m.mutatorName}:${(m.replacement ?? '').replace(/\s+/g, ' ')}`;
+const keyOf = (file, m) =>
+  `${file}:${m.location.start.line}:${m.location.start.column}:${m.mutatorName}:${(m.replacement ?? '').replace(/\s+/g, ' ')}`;
 
 const rows = [];
 const open = [];
@@ -65,7 +66,7 @@ line('all', total);
 if (open.length) {
   console.log(`\nSurvivors not listed in EQUIVALENT.md (${open.length}):`);
   for (const { file, m } of open)
-    console.log(`${file}:${m.location.start.line} ${m.mutatorName} [${m.status}] ${JSON.stringify(m.replacement ?? '').slice(0, 100)}`);
+    console.log(`${file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName} [${m.status}] ${JSON.stringify(m.replacement ?? '').slice(0, 100)}`);
 }
 const stale = [...equivalent].filter((k) => !used.has(k));
 if (stale.length) {
