@@ -17,6 +17,7 @@ const fast = [
   'out/test/core/options.test.js',
   'out/test/core/nqm-model.test.js',
   'out/test/core/window.test.js',
+  'out/test/core/rng.test.js',
   'out/test/core/stats.test.js',
   'out/test/core/plateaus.test.js',
   'out/test/core/decision.test.js',
