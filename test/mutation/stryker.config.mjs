@@ -29,6 +29,7 @@ const fast = [
   'out/test/core/estimators.test.js',
   'out/test/core/estimators-guards.test.js',
   'out/test/core/estimators-fdr2.test.js',
+  'out/test/core/evidence-guards.test.js',
   'out/test/core/nqm.test.js',
   'out/test/core/nqm-peers.test.js',
   'out/test/core/fdr1.test.js',
