@@ -104,6 +104,8 @@ test('the loss: rising, flat, not resolved, no interval; the loss drives when FD
   // Half-width exactly w but the upper end above k: still falling, not "not resolved".
   assert.equal(l(0, [-1, 1]).loss.text, `${head('0', ' [-1, 1]', '0.02')}: still falling (may fall by more than 0.5·F̂ per window)`);
   assert.equal(l(0, [-1.2, 1.2]).loss.text, `${head('0', ' [-1.2, 1.2]', '0.02')}: not resolved yet (half-width > 1·F̂)`);
+  // Below zero but not resolved: not resolved, not rising.
+  assert.equal(l(-3, [-5, -1]).loss.text, `${head('-3', ' [-5, -1]', '0.02')}: not resolved yet (half-width > 1·F̂)`);
   assert.equal(l(0.3, null).loss.text, `${head('0.3', '', '0.02')}: no interval yet`);
   assert.equal(l(0.3, null).driving, null);
 

@@ -20,7 +20,7 @@ const near = (got: number | null | undefined, want: number, what: string, rel = 
 const T2 = 4.302653;
 
 function blocks(rows: Partial<Record<keyof BlockSums, number>>[]): BlockSums[] {
-  return rows.map((r) => Object.assign(new BlockSums(), r));
+  return rows.map((r) => Object.assign(new BlockSums(), Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined))));
 }
 
 /** Batch-means variance of a ratio ΣY/ΣX over B batches: Σ(Y_b − rX_b)²/(B(B − 1)X̄²). */
@@ -54,10 +54,13 @@ test('pathwise FDR2, plain SGD: A = ΣR/Σ(R + Q) with its t interval (2 dof), t
   const one = pathwiseFdr2(blocks([PATH[0]]), PLAIN, 0.95, [])!;
   near(one.anharmonicity, 0.1, 'A of one block');
   assert.deepEqual([one.ci, one.se], [null, null]);
-  // No pathwise records: null, nothing to explain.
+  // No pathwise records: null, nothing to explain (with momentum too).
   const none: string[] = [];
   assert.equal(pathwiseFdr2(blocks([{ ng: 3, sg: 1 }, {}]), PLAIN, 0.95, none), null);
+  assert.equal(pathwiseFdr2(blocks([{ ng: 3, sg: 1 }, {}]), { ...PLAIN, momentum: 0.9 }, 0.95, none), null);
   assert.deepEqual(none, []);
+  // Two blocks: one degree of freedom, an interval.
+  assert.ok(pathwiseFdr2(blocks(PATH.slice(0, 2)), PLAIN, 0.95, [])!.ci !== null);
   // W + Q′ summing to 0: no ratio.
   assert.equal(pathwiseFdr2(blocks([{ np: 1, sR: 1, sQ: -1 }]), PLAIN, 0.95, []), null);
 });
@@ -88,6 +91,7 @@ const TWO = [
   { ng: 2, sg: 4, n2: 2, sg2: 4, shb: 40, nq: 2, sq: 2, nq2: 2, sq2: 2, sbhq: 20 },
   { ng: 2, sg: 5, n2: 2, sg2: 5, shb: 60, nq: 2, sq: 2, nq2: 2, sq2: 2, sbhq: 30 },
   { ng: 2, sg: 6, n2: 2, sg2: 6, shb: 90, nq: 2, sq: 4, nq2: 2, sq2: 4, sbhq: 40 },
+  {}, // a block without FDR2 records is not a batch
 ];
 
 test('two-batch FDR2: A = 1 − fΣbuf·H·buf/Σ∇f₁·∇f₂, the Hessian scale, ⟨|∇f|²⟩ = 2.5 with its interval', () => {
@@ -119,7 +123,7 @@ test('two-batch FDR2: A = 1 − fΣbuf·H·buf/Σ∇f₁·∇f₂, the Hessian s
 });
 
 test('two-batch FDR2 withheld while ⟨|∇f|²⟩ is not resolved above 0; the pathwise estimate reported when there', () => {
-  const unresolved = TWO.map((b, i) => ({ ...b, sg: [1, -1, 0.5][i] }));
+  const unresolved = TWO.map((b, i) => ({ ...b, sg: [1, -1, 0.5, 0][i] }));
   const r = fdr2Estimate(blocks(unresolved), PLAIN, 0.95)!;
   assert.equal(
     r.note,
@@ -149,7 +153,35 @@ test('two-batch FDR2 withheld while ⟨|∇f|²⟩ is not resolved above 0; the 
   assert.ok(one.note !== undefined);
   // Nothing of FDR2 at all: null.
   assert.equal(fdr2Estimate(blocks([{ n: 5, nq: 5, sq: 5 }, {}]), PLAIN, 0.95), null);
-  assert.ok(fdr2Estimate(blocks([{ nq2: 1, sq2: 1, sbhq: 2 }]), PLAIN, 0.95) !== null, 'buf_h_buf with buf_sq alone: a Hessian scale');
+  const hOnly = fdr2Estimate(blocks([{ nq2: 1, sq2: 1, sbhq: 2 }]), PLAIN, 0.95)!;
+  assert.deepEqual(
+    [hOnly.hessian_scale, hOnly.gradNormSq, hOnly.gradNormSqCi],
+    [2, null, null],
+    'buf_h_buf with buf_sq alone: a Hessian scale',
+  );
+  // ⟨|∇f|²⟩ alone and not resolved: no anharmonicity to withhold, so no note.
+  assert.equal(fdr2Estimate(blocks(unresolved.map((b) => ({ ng: b.ng, sg: b.sg }))), PLAIN, 0.95)!.note, undefined);
+  // Two blocks with ∇f₁·∇f₂: one degree of freedom, an interval for ⟨|∇f|²⟩ and for A.
+  const two = fdr2Estimate(
+    blocks([
+      { ...TWO[0], sg: 40 },
+      { ...TWO[1], sg: 41 },
+    ]),
+    PLAIN,
+    0.95,
+  )!;
+  assert.ok(two.gradNormSqCi !== null && two.ci !== null);
+  // buf·H·buf on one block only, ⟨|∇f|²⟩ resolved over three: A without an interval.
+  const oneA = fdr2Estimate(blocks([TWO[0], { ng: 2, sg: 5 }, { ng: 2, sg: 6 }]), PLAIN, 0.95)!;
+  near(oneA.anharmonicity, 1 - 2 / 4, 'A of one block');
+  assert.equal(oneA.ci, null);
+  // Σ∇f₁·∇f₂ = 0 on the FDR2 records: no finite ratio, nothing reported.
+  const zero = fdr2Estimate(
+    blocks([{ ...TWO[0], sg2: 1 }, { ...TWO[1], sg2: -1 }, TWO[2]].map((b, i) => (i === 2 ? { ng: b.ng, sg: b.sg } : b))),
+    PLAIN,
+    0.95,
+  )!;
+  assert.deepEqual([zero.twoBatch, zero.anharmonicity, zero.estimator], [null, null, null]);
   assert.ok(fdr2Estimate(blocks([PATH[0]]), PLAIN, 0.95) !== null, 'pathwise sums alone');
 });
 
@@ -181,6 +213,8 @@ test('interpretAnharmonicity at each bound: ±0.1 close to quadratic, beyond ±0
     'anharmonic at this rate (A = 0.320, CI [0.300, 0.350]): treat the Hessian scale as a rough figure',
   );
   assert.match(interpretAnharmonicity(-0.25, [-0.3, -0.2])!, /^anharmonic at this rate/);
+  assert.match(interpretAnharmonicity(-0.32, [-0.35, -0.3])!, /^anharmonic at this rate/);
+  assert.match(interpretAnharmonicity(0.0006, [0.0005, 0.2])!, /A = 0\.001, CI \[0\.001, 0\.200\]/);
   assert.match(interpretAnharmonicity(0.2, [0.1, 0.3])!, /^anharmonic at this rate/);
   // Resolved by an end at 0 exactly? No: 0 is inside.
   assert.match(interpretAnharmonicity(0.2, [0, 0.25])!, /^anharmonicity not resolved yet/);

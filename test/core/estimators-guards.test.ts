@@ -96,6 +96,7 @@ test('a centre with no records, two records or three records in the window', () 
   const twoBlocks = trendEstimate(windowOf(origin, (t) => t === 1100 || t === 1101 || t === 1900).blocks, 5, PLAIN, 0.95)!;
   assert.equal(twoBlocks.dof, 0);
   assert.equal(twoBlocks.ci, null);
+  assert.deepEqual([twoBlocks.tau, twoBlocks.ess], [null, null], 'no long-run variance, no τ̂');
 });
 
 test('no |buf|² (⟨OR⟩ = 0): no trend and no classic estimate, rather than an infinite one', () => {
@@ -123,6 +124,8 @@ test('classic estimate: the blocks with classic records are its batches (dof = b
   const two = classicEstimate(v.blocks.slice(-2), PLAIN, 0.95)!;
   assert.equal(two.dof, 1);
   assert.ok(two.ci !== null);
+  const one = classicEstimate(v.blocks.slice(-1), PLAIN, 0.95)!;
+  assert.deepEqual([one.dof, one.ci], [0, null], 'one batch: no interval');
   assert.equal(classicEstimate(v.blocks.slice(0, 5), PLAIN, 0.95), null, 'no classic records in the first blocks');
 });
 
