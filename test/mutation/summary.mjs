@@ -66,7 +66,9 @@ line('all', total);
 if (open.length) {
   console.log(`\nSurvivors not listed in EQUIVALENT.md (${open.length}):`);
   for (const { file, m } of open)
-    console.log(`${file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName} [${m.status}] ${JSON.stringify(m.replacement ?? '').slice(0, 100)}`);
+    console.log(
+      `${file}:${m.location.start.line}:${m.location.start.column} ${m.mutatorName} [${m.status}] ${JSON.stringify(m.replacement ?? '').slice(0, 100)}`,
+    );
 }
 const stale = [...equivalent].filter((k) => !used.has(k));
 if (stale.length) {
