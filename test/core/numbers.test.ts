@@ -1,7 +1,7 @@
-/** Rounded learning rates (src/core/numbers.ts): what a suggestion carries. */
+/** Rounded learning rates and message numbers (src/core/numbers.ts): what a suggestion carries and how reasons show numbers. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { roundLr } from '../../src/core/numbers';
+import { roundLr, fmt } from '../../src/core/numbers';
 
 test('roundLr removes the float residue of a product and keeps 12 significant digits', () => {
   assert.notEqual(0.1 * 0.1, 0.01);
@@ -19,4 +19,19 @@ test('roundLr removes the float residue of a product and keeps 12 significant di
   assert.equal(roundLr(2.71828182845904e-7), 2.71828182846e-7);
   // A rate that already has ≤ 12 digits is unchanged.
   for (const lr of [0.1, 0.01, 3e-6, 0.000123456789012, 1e-300, 7]) assert.equal(roundLr(lr), lr);
+});
+
+test('fmt: 3 significant digits, exponent form below 1e-3 and from 1e5 on, 0 and non-finite as they are', () => {
+  assert.equal(fmt(0.0123456), '0.0123');
+  assert.equal(fmt(-0.0123456), '-0.0123');
+  assert.equal(fmt(0.001), '0.001');
+  assert.equal(fmt(0.000999), '9.99e-4');
+  assert.equal(fmt(-0.000999), '-9.99e-4');
+  assert.equal(fmt(1.23456), '1.23');
+  assert.equal(fmt(99949), '99900');
+  assert.equal(fmt(100000), '1.00e+5');
+  assert.equal(fmt(-250000), '-2.50e+5');
+  assert.equal(fmt(0), '0');
+  assert.equal(fmt(NaN), 'NaN');
+  assert.equal(fmt(-Infinity), '-Infinity');
 });

@@ -97,6 +97,8 @@ test('olsSlope and centredSxx: exact lines, two-pass values, and no slope withou
   assert.ok(Number.isNaN(olsSlope(sumsOf([2, 2, 2], [1, 2, 3]))), 'no spread in x');
   // Equal x that float sums do not cancel exactly: Σx² − n·x̄² = 5.6e-17, not 0; still no slope.
   assert.ok(Number.isNaN(olsSlope(sumsOf([0.3, 0.3, 0.3], [1, 2, 3]))), 'no spread in x, inexact');
+  // Large equal x: the residue of Σx² − n·x̄² is +2⁻¹¹ here, far below 10⁻¹²·Σx² = 3: still no spread.
+  assert.ok(Number.isNaN(olsSlope(sumsOf([1000000.1, 1000000.1, 1000000.1], [1, 2, 4]))), 'no spread in x, large x');
   assert.ok(Number.isNaN(olsSlope({ n: 0, sx: 0, sy: 0, sxx: 0, sxy: 0 })), 'no points');
   // Two points: the slope through them.
   assert.equal(olsSlope(sumsOf([1, 3], [5, 9])), 2);
