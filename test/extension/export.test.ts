@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { copyWithHeader, writeRows } from '../../src/extension/export-files';
 import { Session, SPOOL_COLUMNS } from '../../src/extension/session';
+import { testSessionOptions } from './session-options';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-export-'));
@@ -74,15 +75,7 @@ for (let s = 0; s < 300; s++) {
 console.log(JSON.stringify({ type: 'event', event: 'eval', test_acc: 0.9 }));`;
   const s = new Session(
     { kind: 'script', command: process.execPath, args: ['-e', script], cwd: ROOT, title: 'metrics trainer' },
-    {
-      analyzer: {},
-      trusted: true,
-      autoApply: false,
-      extensionRoot: ROOT,
-      nodePath: process.execPath,
-      spoolDir: path.join(tmp, 'spool'),
-      log: () => {},
-    },
+    testSessionOptions(tmp),
   );
   try {
     await s.start();

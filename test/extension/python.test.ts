@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { DEFAULT_PYTHON, probeTorch, resolveInterpreter, scriptSpec, TORCH_HINT } from '../../src/extension/interpreter';
 import { Session, torchExampleSource } from '../../src/extension/session';
 import { fakePython } from './fixtures/fake-python';
+import { testSessionOptions } from './session-options';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-python-'));
@@ -109,15 +110,7 @@ test('a Session runs the PyTorch example with the given Python and reads its str
   const py = fakePython(path.join(tmp, 'run'), { torch: true, steps: 400 });
   const s = new Session(
     { kind: 'example', example: 'torch-mnist-mlp', python: py.python, args: ['--epochs', '1'] },
-    {
-      analyzer: {},
-      trusted: true,
-      autoApply: false,
-      extensionRoot: ROOT,
-      nodePath: process.execPath,
-      spoolDir: path.join(tmp, 'spool'),
-      log: () => {},
-    },
+    testSessionOptions(tmp),
   );
   try {
     assert.equal(s.title, 'PyTorch MNIST MLP example');

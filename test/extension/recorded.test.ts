@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { readRecordedRun } from '../../src/extension/recorded';
 import { Session } from '../../src/extension/session';
 import { SNAPSHOT_BUCKETS } from '../../src/shared/messages';
+import { testSessionOptions } from './session-options';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'out', 'src', 'cli', 'main.js');
@@ -54,18 +55,7 @@ test('a recorded stream and its exported folder: analysed afresh, the same ε an
   assert.deepEqual(Object.keys(c.series).sort(), ['eps', 'epsHi', 'epsLo', 'loss', 'lr']);
 
   // The same run through a real Session (tail), exported, and read back as a folder.
-  const s = new Session(
-    { kind: 'tail', path: clean, from: 'start' },
-    {
-      analyzer: {},
-      trusted: true,
-      autoApply: false,
-      extensionRoot: ROOT,
-      nodePath: process.execPath,
-      spoolDir: path.join(tmp, 'spool'),
-      log: () => undefined,
-    },
-  );
+  const s = new Session({ kind: 'tail', path: clean, from: 'start' }, testSessionOptions(tmp));
   const dir = path.join(tmp, 'export');
   try {
     await s.start();

@@ -20,22 +20,14 @@ import * as path from 'node:path';
 import WebSocket from 'ws';
 import { Session, type SessionOptions } from '../../src/extension/session';
 import type { UpdateMessage } from '../../src/shared/messages';
+import { testSessionOptions } from './session-options';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'out', 'src', 'cli', 'main.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-session-runs-'));
 
 function options(log: string[]): SessionOptions {
-  return {
-    analyzer: {},
-    trusted: true,
-    autoApply: false,
-    extensionRoot: ROOT,
-    nodePath: process.execPath,
-    spoolDir: path.join(tmp, 'spool'),
-    log: (l) => log.push(l),
-    controlTimeoutMs: 5000,
-  };
+  return testSessionOptions(tmp, { log: (l) => log.push(l), controlTimeoutMs: 5000 });
 }
 
 async function until<T>(what: string, f: () => T | undefined | null | false, timeoutMs = 20_000): Promise<T> {

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { Alerts } from '../../src/extension/alerts';
 import { Session } from '../../src/extension/session';
 import type { PanelStatus, Suggestion, UpdateMessage } from '../../src/shared/messages';
+import { testSessionOptions } from './session-options';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-stall-'));
@@ -35,16 +36,7 @@ test(
   async () => {
     const s = new Session(
       { kind: 'script', command: process.execPath, args: ['-e', TRAINER], cwd: ROOT, title: 'silent trainer' },
-      {
-        analyzer: {},
-        trusted: true,
-        autoApply: false,
-        extensionRoot: ROOT,
-        nodePath: process.execPath,
-        spoolDir: path.join(tmp, 'spool'),
-        log: () => {},
-        stallSeconds: 1,
-      },
+      testSessionOptions(tmp, { stallSeconds: 1 }),
     );
     const updates: UpdateMessage[] = [];
     s.subscribe((u) => updates.push(u));

@@ -14,23 +14,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Session, NO_RECORDS, RESTRICTED_APPLY, RESTRICTED_SPAWN, type SessionOptions, type StartSpec } from '../../src/extension/session';
 import { MAX_UPDATES_PER_SECOND, type UpdateMessage } from '../../src/shared/messages';
+import { testSessionOptions } from './session-options';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const FIXTURE = path.join(ROOT, 'out', 'test', 'extension', 'fixtures', 'nqm-trainer.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-session-'));
 
 function options(extra: Partial<SessionOptions> = {}): SessionOptions {
-  return {
-    analyzer: {},
-    trusted: true,
-    autoApply: false,
-    extensionRoot: ROOT,
-    nodePath: process.execPath,
-    spoolDir: path.join(tmp, 'spool'),
-    log: () => {},
-    controlTimeoutMs: 5000,
-    ...extra,
-  };
+  return testSessionOptions(tmp, { controlTimeoutMs: 5000, ...extra });
 }
 
 const trainer = (...args: string[]): StartSpec => ({

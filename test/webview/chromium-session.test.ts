@@ -18,6 +18,7 @@ import { launchChromium } from '../../src/cli/host/browser';
 import { findChromium } from '../../src/cli/host/install';
 import { Session } from '../../src/extension/session';
 import type { UpdateMessage } from '../../src/shared/messages';
+import { testSessionOptions } from '../extension/session-options';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -47,16 +48,7 @@ test(
     const browser = await launchChromium(chromium, true);
     const session = new Session(
       { kind: 'script', command: process.execPath, args: ['-e', TRAINER], cwd: ROOT, title: 'trainer with validation metrics' },
-      {
-        analyzer: {},
-        trusted: true,
-        autoApply: false,
-        extensionRoot: ROOT,
-        nodePath: process.execPath,
-        spoolDir: path.join(tmp, 'spool'),
-        log: () => {},
-        stallSeconds: 2,
-      },
+      testSessionOptions(tmp, { stallSeconds: 2 }),
     );
     let sub: { dispose(): void } | undefined;
     let chain = Promise.resolve();
