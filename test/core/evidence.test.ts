@@ -18,6 +18,7 @@ import { lossFlat, describeEvidence, horizonScale } from '../../src/core/decisio
 import { Analyzer, plannedHorizon } from '../../src/core/analyzer';
 import type { Decision } from '../../src/core/types';
 import type { StepRecord } from '../../src/core/protocol';
+import { Rng } from '../../src/core/rng';
 
 test('F̂ = ⟨OR⟩/2 matches the exact NQM noise floor, and the loss-fall interval covers 0 at stationarity', () => {
   for (const o of [{ centerBlock: 0 }, { momentum: 0.9, lr: 0.005, weightDecay: 1e-3 }] as Partial<NqmConfig>[]) {
@@ -207,4 +208,25 @@ test('the analyzer reads total_steps from the meta record: the same stream drops
     const far = firstDrop(10 * free.step, seed);
     assert.equal(far?.step, free.step, `seed ${seed}: a distant planned end leaves the decision at ${free.step + 1}`);
   }
+});
+
+test('the loss residuals’ τ̂ is the AR(1) integrated time (1 + φ)/(2(1 − φ)), with a steep trend removed first', () => {
+  // loss_t = 1 − 1e-5·t + u_t with u_t = φ·u_{t−1} + σ·z_t (φ = 0.9): the residuals about the line are the AR(1)
+  // series, whose γ₀ = σ²/(1 − φ²) and long-run variance γ₀(1 + φ)/(1 − φ) give τ = σ²_LR/(2γ₀) = 9.5 (docs/math.md §4.3).
+  // The trend's own spread (1e-5·span)²/12 ≈ 10³·γ₀ would swamp γ₀ were it not subtracted. Batch means over ~30
+  // batches scatter τ̂ by about ±40% across seeds (4.0–14.5 over seeds 1–20), hence the factor-2 band; a τ̂ that
+  // misses γ₀ or the long-run variance lands at the 0.5 floor.
+  const lr = 0.1;
+  const phi = 0.9;
+  const rng = new Rng(7);
+  const w = new SegmentWindow();
+  let u = 0;
+  for (let t = 0; t < 64000; t++) {
+    u = phi * u + 1e-3 * rng.normal();
+    w.push({ type: 'step', step: t, lr, buf_sq: 2, loss: 1 - 1e-5 * t + u }, t);
+  }
+  const lt = lossTrend(w.window(63999).blocks, { lr, momentum: 0, dampening: 0 }, 0.95)!;
+  const expected = (1 + phi) / (2 * (1 - phi));
+  assert.ok(lt.tau !== null && lt.tau > 0.4 * expected && lt.tau < 2 * expected, `τ̂ ${lt.tau} vs ${expected}`);
+  assert.ok(Math.abs(lt.slope + 1e-5) < 1e-7, `slope ${lt.slope}`);
 });
