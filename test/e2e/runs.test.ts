@@ -104,7 +104,13 @@ test(
       const outA = path.join(tmp, 'a.jsonl');
       const outB = path.join(tmp, 'b.jsonl');
       trainers.push(trainer(url, 1, outA));
-      await waitForAttr(panel, '#runs', 'data-runs', (v) => v === '1', 60_000);
+      // The picker lists the session's first slot from the start: wait until A's run is in it (run-1), so that
+      // B connects second (a loaded machine can start A's process after B's otherwise).
+      const firstOption = panel.locator('#run-picker option').first();
+      for (const until = Date.now() + 60_000; !/^run-1 — /.test((await firstOption.textContent().catch(() => '')) ?? '');) {
+        assert.ok(Date.now() < until, 'trainer A connected as run-1');
+        await new Promise((r) => setTimeout(r, 100));
+      }
       trainers.push(trainer(url, 2, outB));
       await waitForAttr(panel, '#runs', 'data-runs', (v) => v === '2', 60_000);
       const options = await panel.locator('#run-picker option').allTextContents();
