@@ -173,9 +173,9 @@ async function main(): Promise<void> {
   const many = await scenario(TRAINERS);
   const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '—');
   console.log(
-    '| trainers | runs | latency p50 / p95 / max (ms) | frames | host CPU | peak RSS | heap | loop p99 | records/s (per trainer) |',
+    '| trainers | runs | latency p50 / p95 / max (ms) | frames | host CPU | CPU per record | peak RSS | heap | loop p99 | records/s (per trainer) | load |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of [one, many])
     console.log(
       `| ${r.trainers} | ${r.runs} | ${f(r.p50)} / ${f(r.p95)} / ${f(r.max)} | ${r.frames} | ${f(r.cpuPct)} % | ${f(r.cpuPerRecordUs, 1)} µs | ${f(r.rssMb)} MB | ${f(r.heapMb)} MB | ${f(r.loopP99, 1)} ms | ${f(r.recordsPerS)} (${f(r.perTrainer)}) | ${f(r.load, 1)} |`,
