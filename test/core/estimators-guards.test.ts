@@ -12,22 +12,12 @@ import assert from 'node:assert/strict';
 import { SegmentWindow } from '../../src/core/window';
 import { trendEstimate, classicEstimate } from '../../src/core/estimators';
 import type { StepRecord } from '../../src/core/protocol';
+import { uniformNoise } from '../support/xorshift';
 
 const PLAIN = { lr: 0.1, momentum: 0, dampening: 0 };
 const N = 2048;
 
-/** A small deterministic generator (xorshift32) for the noise: uniform on (−½, ½). */
-function noise(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
+const noise = uniformNoise;
 
 /**
  * param_sq about the origin is `origin(t)`; centre 5's is white noise on the

@@ -10,21 +10,12 @@ import assert from 'node:assert/strict';
 import { SegmentWindow } from '../../src/core/window';
 import { lossTrend, noiseFloor } from '../../src/core/evidence';
 import type { StepRecord } from '../../src/core/protocol';
+import { uniformNoise } from '../support/xorshift';
 
 const PLAIN = { lr: 0.1, momentum: 0, dampening: 0 };
 const N = 2048;
 
-function noise(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32 - 0.5;
-  };
-}
+const noise = uniformNoise;
 
 function windowOf(rec: (t: number) => Partial<StepRecord>) {
   const w = new SegmentWindow();
