@@ -18,8 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { launchChromium } from '../src/cli/host/browser';
 import { findChromium } from '../src/cli/host/install';
-
-const ROOT = path.resolve(__dirname, '..', '..');
+import { openPanelPage } from '../test/support/panel-page';
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -67,17 +66,10 @@ const PAGE_BENCH = `async ({ n, reps }) => {
 async function chartsBench(): Promise<void> {
   const chromium = findChromium();
   if (!chromium) throw new Error('chromium not found: sudo apt-get install chromium');
-  const js = fs.readFileSync(path.join(ROOT, 'out', 'webview', 'main.js'), 'utf8');
-  const css = fs.readFileSync(path.join(ROOT, 'out', 'webview', 'panel.css'), 'utf8');
   const browser = await launchChromium(chromium, true);
   try {
     const run = async (n: number, reps: number) => {
-      const page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
-      const shim = `window.acquireVsCodeApi = () => ({ postMessage: () => {}, getState: () => undefined, setState: () => {} });`;
-      await page.setContent(
-        `<!DOCTYPE html><html><head><style>${css}</style></head><body class="vscode-dark"><div id="app"></div><script>${shim}</script><script>${js.replace(/<\/script/g, '<\\/script')}</script></body></html>`,
-      );
-      await page.waitForFunction('!!window.__fdrPanel');
+      const { page } = await openPanelPage(browser, { width: 1200, height: 1400 });
       const r = (await page.evaluate(`(${PAGE_BENCH})({ n: ${n}, reps: ${reps} })`)) as { times: number[]; points: number };
       await page.close();
       return r;

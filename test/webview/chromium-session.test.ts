@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { launchChromium } from '../../src/cli/host/browser';
 import { findChromium } from '../../src/cli/host/install';
+import { openPanelPage } from '../support/panel-page';
 import { Session } from '../../src/extension/session';
 import type { UpdateMessage } from '../../src/shared/messages';
 import { testSessionOptions } from '../extension/session-options';
@@ -42,8 +43,6 @@ test(
   async () => {
     const chromium = findChromium();
     assert.ok(chromium, 'chromium not found: sudo apt-get install chromium');
-    const js = fs.readFileSync(path.join(ROOT, 'out', 'webview', 'main.js'), 'utf8');
-    const css = fs.readFileSync(path.join(ROOT, 'out', 'webview', 'panel.css'), 'utf8');
     fs.mkdirSync(RESULTS, { recursive: true });
     const browser = await launchChromium(chromium, true);
     const session = new Session(
@@ -53,14 +52,7 @@ test(
     let sub: { dispose(): void } | undefined;
     let chain = Promise.resolve();
     try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 1700 } });
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      const shim = `window.acquireVsCodeApi = () => ({ postMessage: () => {}, getState: () => undefined, setState: () => {} });`;
-      await page.setContent(
-        `<!DOCTYPE html><html><head><style>${css}</style></head><body class="vscode-dark"><div id="app"></div><script>${shim}</script><script>${js.replace(/<\/script/g, '<\\/script')}</script></body></html>`,
-      );
-      await page.waitForFunction('!!window.__fdrPanel');
+      const { page, errors } = await openPanelPage(browser, { width: 1100, height: 1700 });
       // Deliver updates in order, as JSON (as VS Code does).
       const deliver = (u: UpdateMessage): void => {
         const json = JSON.stringify(u);

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { launchChromium } from '../../src/cli/host/browser';
 import { findChromium } from '../../src/cli/host/install';
+import { openPanelPage } from '../support/panel-page';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const RESULTS = path.join(ROOT, 'test-results');
@@ -45,19 +46,10 @@ test(
   async () => {
     const chromium = findChromium();
     assert.ok(chromium, 'chromium not found: sudo apt-get install chromium');
-    const js = fs.readFileSync(path.join(ROOT, 'out', 'webview', 'main.js'), 'utf8');
-    const css = fs.readFileSync(path.join(ROOT, 'out', 'webview', 'panel.css'), 'utf8');
     fs.mkdirSync(RESULTS, { recursive: true });
     const browser = await launchChromium(chromium, true);
     try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 1900 } });
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      const shim = `window.acquireVsCodeApi = () => ({ postMessage: () => {}, getState: () => undefined, setState: () => {} });`;
-      await page.setContent(
-        `<!DOCTYPE html><html><head><style>${css}</style></head><body class="vscode-dark"><div id="app"></div><script>${shim}</script><script>${js.replace(/<\/script/g, '<\\/script')}</script></body></html>`,
-      );
-      await page.waitForFunction('!!window.__fdrPanel');
+      const { page, errors } = await openPanelPage(browser, { width: 1100, height: 1900 });
       await page.evaluate(`(${FEED})()`);
 
       assert.match((await page.getAttribute('#chart-loss', 'data-scale')) ?? '', /^symlog:/, 'the loss goes below 0: symmetric log');
