@@ -15,20 +15,11 @@ import { readRecordedRun } from '../../src/extension/recorded';
 import { Session } from '../../src/extension/session';
 import { SNAPSHOT_BUCKETS } from '../../src/shared/messages';
 import { testSessionOptions } from './session-options';
+import { until } from '../support/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'out', 'src', 'cli', 'main.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-recorded-'));
-
-async function until<T>(what: string, f: () => T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 test('a recorded stream and its exported folder: analysed afresh, the same ε and suggestions, bad lines counted, bounded', async () => {
   const clean = path.join(tmp, 'clean.jsonl');
@@ -59,7 +50,7 @@ test('a recorded stream and its exported folder: analysed afresh, the same ε an
   const dir = path.join(tmp, 'export');
   try {
     await s.start();
-    await until('every record tailed', () => s.feed.records === lines.length);
+    await until('every record tailed', () => s.feed.records === lines.length, 30_000);
     await s.exportTo(dir);
   } finally {
     await s.dispose();

@@ -21,6 +21,7 @@ import WebSocket from 'ws';
 import { Session, type SessionOptions } from '../../src/extension/session';
 import type { UpdateMessage } from '../../src/shared/messages';
 import { testSessionOptions } from './session-options';
+import { until } from '../support/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const CLI = path.join(ROOT, 'out', 'src', 'cli', 'main.js');
@@ -28,16 +29,6 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fdr-session-runs-'));
 
 function options(log: string[]): SessionOptions {
   return testSessionOptions(tmp, { log: (l) => log.push(l), controlTimeoutMs: 5000 });
-}
-
-async function until<T>(what: string, f: () => T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** Opens a WebSocket to `url` with extra headers; resolves with the socket or the HTTP status it was refused with. */

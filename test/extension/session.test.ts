@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { Session, NO_RECORDS, RESTRICTED_APPLY, RESTRICTED_SPAWN, type SessionOptions, type StartSpec } from '../../src/extension/session';
 import { MAX_UPDATES_PER_SECOND, type UpdateMessage } from '../../src/shared/messages';
 import { testSessionOptions } from './session-options';
+import { until, alive } from '../support/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const FIXTURE = path.join(ROOT, 'out', 'test', 'extension', 'fixtures', 'nqm-trainer.js');
@@ -31,25 +32,6 @@ const trainer = (...args: string[]): StartSpec => ({
   cwd: ROOT,
   title: 'nqm fixture',
 });
-
-async function until<T>(what: string, f: () => T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 test('records arrive, a drop is suggested, Apply is acknowledged by the trainer, Stop ends it', async () => {
   const s = new Session(trainer('--rate', '3000'), options());

@@ -12,6 +12,7 @@ import * as vscode from 'vscode';
 import WebSocket from 'ws';
 import { EXTENSION_ID, pickerItems, quantile, runSuite, setSetting, testState, until, type Test } from '../harness';
 import { fakePython } from '../fixtures/fake-python';
+import { alive } from '../../support/wait';
 
 const COMMANDS = [
   'fdrMonitor.start',
@@ -24,15 +25,6 @@ const COMMANDS = [
 ];
 /** A demo-speed NQM run: slow enough that Apply lands while it runs. */
 export const NQM_ARGS = (process.env.FDR_TEST_NQM_ARGS ?? '--rate 2000').split(' ').filter(Boolean);
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 let pid = 0;
 
