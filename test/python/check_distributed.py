@@ -15,13 +15,14 @@ import json
 import os
 import sys
 import tempfile
-import traceback
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from fdr_monitor import Monitor
+
+from checks import run_checks
 
 STEPS = 40
 SET_AT, STOP_AT = 9, 25
@@ -164,20 +165,7 @@ def sharded():
 
 
 def main():
-    passed = failed = 0
-    for fn in (ddp, sharded):
-        if sys.argv[1:] and fn.__name__ not in sys.argv[1:]:
-            continue
-        try:
-            fn()
-            passed += 1
-            print("ok", fn.__name__)
-        except Exception:
-            failed += 1
-            print("FAIL", fn.__name__)
-            traceback.print_exc(file=sys.stdout)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_checks((ddp, sharded))
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ import math
 import os
 import sys
 import tempfile
-import traceback
 
 import torch
 
 from fdr_monitor import Monitor
+
+from checks import run_checks
 
 CHECKS = []
 
@@ -401,21 +402,7 @@ def stop_over_the_control_file_ends_the_run():
 
 
 def main():
-    passed = failed = 0
-    only = sys.argv[1:]
-    for fn in CHECKS:
-        if only and not any(o in fn.__name__ for o in only):
-            continue
-        try:
-            fn()
-            passed += 1
-            print("ok", fn.__name__)
-        except Exception:
-            failed += 1
-            print("FAIL", fn.__name__)
-            traceback.print_exc(file=sys.stdout)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_checks(CHECKS)
 
 
 if __name__ == "__main__":
