@@ -6,16 +6,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { delta, openPanel, RUN, snapshot, status, suggestion, type TestPanel } from './harness';
-
-async function withPanel(body: (p: TestPanel) => Promise<void>): Promise<void> {
-  const p = openPanel();
-  try {
-    await body(p);
-  } finally {
-    await p.close();
-  }
-}
+import { delta, RUN, snapshot, status, suggestion, withPanel } from './harness';
 
 test('before any run: "No run yet", no status card, and Start posts start', () =>
   withPanel(async (p) => {

@@ -180,3 +180,13 @@ export function snapshot(seq: number, over: Partial<UpdateMessage> = {}): Update
 export function delta(seq: number, over: Partial<UpdateMessage> = {}): UpdateMessage {
   return { type: 'update', seq, series: { loss: cols(1234 + 10 * seq, 1244 + 10 * seq, () => 0.2) }, ...over };
 }
+
+/** Runs `body` on a fresh panel (with `vscode` as its host API when given) and closes the panel after, pass or fail. */
+export async function withPanel(body: (p: TestPanel) => Promise<void>, vscode?: FakeVsCodeApi): Promise<void> {
+  const p = openPanel(vscode);
+  try {
+    await body(p);
+  } finally {
+    await p.close();
+  }
+}

@@ -7,16 +7,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { cols, delta, openPanel, snapshot, status, type TestPanel } from './harness';
-
-async function withPanel(body: (p: TestPanel) => Promise<void>): Promise<void> {
-  const p = openPanel();
-  try {
-    await body(p);
-  } finally {
-    await p.close();
-  }
-}
+import { cols, delta, snapshot, status, withPanel } from './harness';
 
 test('malformed host messages are rejected without breaking the panel', () =>
   withPanel(async (p) => {

@@ -8,16 +8,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { cols, delta, FakeVsCodeApi, openPanel, snapshot, status, type TestPanel } from './harness';
-
-async function withPanel(body: (p: TestPanel) => Promise<void>, vscode?: FakeVsCodeApi): Promise<void> {
-  const p = openPanel(vscode);
-  try {
-    await body(p);
-  } finally {
-    await p.close();
-  }
-}
+import { cols, delta, FakeVsCodeApi, snapshot, status, type TestPanel, withPanel } from './harness';
 
 /** Validation loss every 100 steps (at 99, 199, …), accuracy likewise, gradient norm every step. */
 const METRICS = {

@@ -8,18 +8,9 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { cols, delta, FakeVsCodeApi, openPanel, snapshot, status, suggestion, type TestPanel } from './harness';
+import { cols, delta, FakeVsCodeApi, snapshot, status, suggestion, type TestPanel, withPanel } from './harness';
 import { parseHostMessage, type ComparisonRun, type RunEntry } from '../../../src/shared/messages';
 import { currentRange } from '../../../webview-ui/src/step-axis';
-
-async function withPanel(body: (p: TestPanel) => Promise<void>, vscode?: FakeVsCodeApi): Promise<void> {
-  const p = openPanel(vscode);
-  try {
-    await body(p);
-  } finally {
-    await p.close();
-  }
-}
 
 function entry(n: number, over: Partial<RunEntry> = {}): RunEntry {
   return {
