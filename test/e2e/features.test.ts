@@ -22,7 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame, Locator, Page } from 'playwright-core';
 import { openWorkbenchSession, REPO_ROOT, resultPath, type Workbench } from '../host/ui';
-import { printPanelDiagnostics, waitForAttr } from './helpers';
+import { printLogTail, printPanelDiagnostics, waitForAttr } from './helpers';
 
 const LOG_FILE = resultPath('features-e2e-monitor.log');
 const STALL_SECONDS = 3;
@@ -184,8 +184,7 @@ test('workbench: a validation metric picked and charted, time axes, a stalled tr
   } catch (e) {
     await wb?.screenshot('features-failure.png').catch(() => undefined);
     await printPanelDiagnostics(panel).catch(() => undefined);
-    if (fs.existsSync(LOG_FILE))
-      console.log(`--- monitor log (${LOG_FILE}), last lines:\n${fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-40).join('\n')}`);
+    printLogTail(LOG_FILE, 40);
     throw e;
   } finally {
     await wb?.close();

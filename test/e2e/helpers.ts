@@ -1,6 +1,7 @@
 /**
  * Helpers shared by the end-to-end panel tests (test/e2e/*.test.ts).
  */
+import * as fs from 'node:fs';
 import type { Frame } from 'playwright-core';
 
 /**
@@ -33,6 +34,12 @@ export async function printPanelDiagnostics(frame: Frame | undefined): Promise<v
   for (const a of ['data-latencies', 'data-arrivals', 'data-render-ms', 'data-handle-ms']) {
     console.log(`${a}: ${(await frame?.locator('body').getAttribute(a, { timeout: 5000 }))?.slice(-600)}`);
   }
+}
+
+/** The last `lines` lines of the monitor's log file, printed when an e2e test fails (nothing when there is no log). */
+export function printLogTail(file: string, lines: number): void {
+  if (!fs.existsSync(file)) return;
+  console.log(`--- monitor log (${file}), last lines:\n${fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n')}`);
 }
 
 /** p50 and p95 of a comma-separated list of numbers (a data-* attribute). */

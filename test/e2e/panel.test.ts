@@ -12,7 +12,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openWorkbenchSession, REPO_ROOT, resultPath, type Workbench } from '../host/ui';
-import { waitForAttr } from './helpers';
+import { printLogTail, waitForAttr } from './helpers';
 
 const LOG_FILE = resultPath('panel-e2e-monitor.log');
 
@@ -91,8 +91,7 @@ test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → a
     } catch {
       /* diagnostics only */
     }
-    if (fs.existsSync(LOG_FILE))
-      console.log(`--- monitor log (${LOG_FILE}), last lines:\n${fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-40).join('\n')}`);
+    printLogTail(LOG_FILE, 40);
     throw e;
   } finally {
     await wb?.close();

@@ -19,7 +19,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { openWorkbenchSession, REPO_ROOT, resultPath, type Workbench } from '../host/ui';
-import { waitForAttr } from './helpers';
+import { printLogTail, waitForAttr } from './helpers';
 
 const LOG_FILE = resultPath('runs-e2e-monitor.log');
 const CLI = path.join(REPO_ROOT, 'out', 'src', 'cli', 'main.js');
@@ -182,8 +182,7 @@ test(
       await wb.screenshot('runs-second.png');
     } catch (e) {
       await wb?.screenshot('runs-failure.png').catch(() => undefined);
-      if (fs.existsSync(LOG_FILE))
-        console.log(`--- monitor log (${LOG_FILE}), last lines:\n${fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-60).join('\n')}`);
+      printLogTail(LOG_FILE, 60);
       throw e;
     } finally {
       for (const t of trainers) t.kill();

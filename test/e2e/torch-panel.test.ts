@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Frame } from 'playwright-core';
 import { openWorkbenchSession, REPO_ROOT, resultPath, type Workbench } from '../host/ui';
-import { percentiles, printPanelDiagnostics, waitForAttr } from './helpers';
+import { percentiles, printLogTail, printPanelDiagnostics, waitForAttr } from './helpers';
 
 const LOG_FILE = resultPath('torch-panel-e2e-monitor.log');
 const PYTHON = process.env.FDR_TEST_PYTHON ?? '/usr/bin/python3';
@@ -91,8 +91,7 @@ test(
     } catch (e) {
       await wb?.screenshot('torch-panel-failure.png').catch(() => undefined);
       await printPanelDiagnostics(panel).catch(() => undefined);
-      if (fs.existsSync(LOG_FILE))
-        console.log(`--- monitor log (${LOG_FILE}), last lines:\n${fs.readFileSync(LOG_FILE, 'utf8').split('\n').slice(-40).join('\n')}`);
+      printLogTail(LOG_FILE, 40);
       throw e;
     } finally {
       await wb?.close();
