@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { cols, delta, FakeVsCodeApi, snapshot, status, suggestion, type TestPanel, withPanel } from './harness';
+import { cols, delta, FakeVsCodeApi, openPanel, snapshot, status, suggestion, type TestPanel, withPanel } from './harness';
 import { parseHostMessage, type ComparisonRun, type RunEntry } from '../../../src/shared/messages';
 import { currentRange } from '../../../webview-ui/src/step-axis';
 
