@@ -11,9 +11,7 @@
  */
 import { before, test, type TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -27,6 +25,7 @@ import {
 } from '../../src/cli/host/install';
 import { startCodeServer } from '../../src/cli/host/server';
 import { host, REPO_ROOT } from './runner';
+import { runNode, httpStatus } from '../support/child';
 
 const HOST_CLI = path.join(REPO_ROOT, 'out', 'src', 'cli', 'host', 'index.js');
 const LAUNCH = path.join(REPO_ROOT, 'out', 'src', 'cli', 'launch.js');
@@ -68,20 +67,6 @@ function writtenUnder(home: string): string[] {
   return found;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
-
 test("code-server's version is found on any line of its output, e.g. after the first run's config notice", () => {
   const firstRun =
     '[2026-12-01T08:41:00.000Z] info  Wrote default config file to /home/u/.config/code-server/config.yaml\n4.139.1 53c2f3253bcf32886706fc023e794bbeb253c90f with Code 1.139.1\n';
@@ -94,11 +79,11 @@ test("code-server's version is found on any line of its output, e.g. after the f
 
 test('with an empty HOME the host check passes from the cache, without reinstalling, and writes nothing to .config or .local', async (t) => {
   const { home, env } = freshHome(t);
-  const install = await run([HOST_CLI, 'install'], env);
+  const install = await runNode([HOST_CLI, 'install'], env);
   assert.equal(install.code, 0, install.out);
   assert.match(install.out, new RegExp(`code-server ${CODE_SERVER_VERSION.replace(/\./g, '\\.')}: cached`), install.out);
   assert.doesNotMatch(install.out, /installing/, install.out);
-  const status = await run([HOST_CLI, 'status'], env);
+  const status = await runNode([HOST_CLI, 'status'], env);
   assert.equal(status.code, 0, status.out);
   assert.match(status.out, /^installed in /, status.out);
   assert.deepEqual(writtenUnder(home), []);
@@ -108,23 +93,12 @@ test('with an empty HOME `npm start -- --check` reaches a live panel and writes 
   const { home, env } = freshHome(t);
   const png = path.join(REPO_ROOT, 'test-results', 'npm-start-fresh-home.png');
   fs.rmSync(png, { force: true });
-  const r = await run([LAUNCH, '--check', '--example', 'mnist-mlp', '--screenshot', png], env);
+  const r = await runNode([LAUNCH, '--check', '--example', 'mnist-mlp', '--screenshot', png], env);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /LIVE_PANEL_SECONDS=[\d.]+/, r.out);
   assert.ok(fs.statSync(png).size > 10_000, 'screenshot missing or tiny');
   assert.deepEqual(writtenUnder(home), []);
 });
-
-function get(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      })
-      .on('error', reject);
-  });
-}
 
 test("a user's own CODE_SERVER_CONFIG is neither read nor changed by the host's code-server", async (t) => {
   // Settings that would break the host if read: TLS on (plain-http /healthz fails) and password auth.
@@ -138,7 +112,7 @@ test("a user's own CODE_SERVER_CONFIG is neither read nor changed by the host's 
   let server: Awaited<ReturnType<typeof startCodeServer>> | undefined;
   try {
     server = await startCodeServer({ host: paths, folder: dir });
-    assert.equal(await get(`http://127.0.0.1:${server.port}/healthz`), 200);
+    assert.equal(await httpStatus(`http://127.0.0.1:${server.port}/healthz`), 200);
   } finally {
     if (saved === undefined) delete process.env.CODE_SERVER_CONFIG;
     else process.env.CODE_SERVER_CONFIG = saved;
@@ -161,7 +135,7 @@ test('the install marker decides: a complete copy without one is checked and mar
   assert.equal(locateHost(cache), undefined);
 
   const { home, env } = freshHome(t);
-  const r = await run([HOST_CLI, 'install'], { ...env, FDR_MONITOR_CACHE: cache });
+  const r = await runNode([HOST_CLI, 'install'], { ...env, FDR_MONITOR_CACHE: cache });
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /cached copy checked/, r.out);
   assert.doesNotMatch(r.out, /installing/, r.out);

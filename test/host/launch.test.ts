@@ -6,28 +6,13 @@
  */
 import { before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { host, REPO_ROOT } from './runner';
+import { runNode } from '../support/child';
 
 const LAUNCH = path.join(REPO_ROOT, 'out', 'src', 'cli', 'launch.js');
-
-function runLaunch(args: string[], timeoutMs = 300_000): Promise<{ code: number | null; out: string; ms: number }> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const child = spawn(process.execPath, [LAUNCH, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, ms: Date.now() - t0 });
-    });
-  });
-}
 
 before(async () => {
   await host();
@@ -35,7 +20,7 @@ before(async () => {
 
 test('unknown options and bad values are refused with the usage text, exit 2', async () => {
   for (const args of [['--bogus'], ['--example', 'resnet'], ['--port', '70000']]) {
-    const r = await runLaunch(args);
+    const r = await runNode([LAUNCH, ...args]);
     assert.equal(r.code, 2, r.out);
     assert.match(r.out, /usage: npm start/);
   }
@@ -46,7 +31,7 @@ test('a port already in use is explained, exit 1', async () => {
   await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
   const port = (blocker.address() as net.AddressInfo).port;
   try {
-    const r = await runLaunch(['--code-server', '--port', String(port)]);
+    const r = await runNode([LAUNCH, '--code-server', '--port', String(port)]);
     assert.equal(r.code, 1, r.out);
     assert.match(r.out, new RegExp(`port ${port} is already in use on 127\\.0\\.0\\.1`));
   } finally {
@@ -57,7 +42,7 @@ test('a port already in use is explained, exit 1', async () => {
 test('--check: npm start reaches a live FDR panel with the MNIST run (screenshot)', async () => {
   const png = path.join(REPO_ROOT, 'test-results', 'npm-start-panel.png');
   fs.rmSync(png, { force: true });
-  const r = await runLaunch(['--check', '--example', 'mnist-mlp', '--screenshot', png]);
+  const r = await runNode([LAUNCH, '--check', '--example', 'mnist-mlp', '--screenshot', png]);
   assert.equal(r.code, 0, r.out);
   const m = /LIVE_PANEL_SECONDS=([\d.]+)/.exec(r.out);
   assert.ok(m, r.out);

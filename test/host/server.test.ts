@@ -8,7 +8,6 @@ import { before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -25,6 +24,7 @@ import {
 } from '../../src/cli/host/install';
 import { assertPortFree, startCodeServer } from '../../src/cli/host/server';
 import { host } from './runner';
+import { httpStatus } from '../support/child';
 
 let paths: HostPaths;
 before(async () => {
@@ -114,22 +114,11 @@ function listeningAddresses(port: number): string[] {
   return out.sort();
 }
 
-function get(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      })
-      .on('error', reject);
-  });
-}
-
 test('code-server answers /healthz on 127.0.0.1 only, and stop() ends its whole process group', async () => {
   const server = await startCodeServer({ host: paths, folder: os.tmpdir() });
   const { pid, port, workDir } = server;
   try {
-    assert.equal(await get(`http://127.0.0.1:${port}/healthz`), 200);
+    assert.equal(await httpStatus(`http://127.0.0.1:${port}/healthz`), 200);
     assert.ok(fs.existsSync(path.join(server.userDataDir, 'User', 'settings.json')));
     // Bound to loopback: the kernel's table of listening sockets has the port on 127.0.0.1 and nowhere else.
     assert.deepEqual(listeningAddresses(port), ['127.0.0.1'], `sockets listening on port ${port}`);
@@ -137,11 +126,11 @@ test('code-server answers /healthz on 127.0.0.1 only, and stop() ends its whole 
     const other = Object.values(os.networkInterfaces())
       .flat()
       .find((a) => a && a.family === 'IPv4' && !a.internal);
-    if (other) await assert.rejects(get(`http://${other.address}:${port}/healthz`), /ECONNREFUSED/);
+    if (other) await assert.rejects(httpStatus(`http://${other.address}:${port}/healthz`), /ECONNREFUSED/);
   } finally {
     await server.stop();
   }
   assert.throws(() => process.kill(-pid, 0), /ESRCH/, 'processes of the group are still running');
-  await assert.rejects(get(`http://127.0.0.1:${port}/healthz`), /ECONNREFUSED/);
+  await assert.rejects(httpStatus(`http://127.0.0.1:${port}/healthz`), /ECONNREFUSED/);
   assert.equal(fs.existsSync(workDir), false, 'temp work folder left behind');
 });
