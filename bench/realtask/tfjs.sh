@@ -36,9 +36,11 @@ for seed in $seeds; do
       monitor|monitor-budget)
         budget=--no-total-steps
         [ "$p" = monitor-budget ] && budget=
+        # --epochs STEPS: more epochs than steps, so --steps ends the run (the example's default is 20 epochs).
         nice -n 15 node "$main" watch --json --auto-apply --run -- node "$main" train mnist-mlp --seed "$seed" \
-          --steps "$steps" --plateau-steps 0 --fdr2-every 0 --eval-every 250 $budget --out "$out/$name.$p.jsonl" --stdout \
+          --steps "$steps" --epochs "$steps" --plateau-steps 0 --fdr2-every 0 --eval-every 250 $budget --out "$out/$name.$p.jsonl" --stdout \
           > "$out/$name.$p.decisions" 2> "$out/$name.$p.log"
+        grep -q "finished after $steps steps (completed)" "$out/$name.$p.log" || { echo "tfjs.sh: $name $p did not run $steps steps" >&2; exit 1; }
         node "$drv" ev "$out/$name.$p.jsonl" "$out/$name.$p.ev"
         gzip -f "$out/$name.$p.jsonl" ;;
       *) echo "tfjs.sh: unknown policy $p" >&2; exit 2 ;;
