@@ -5,7 +5,7 @@
 # at a time:
 #   sh bench/realtask/tfjs.sh OUTDIR STEPS "SEEDS" [GRID] [POLICIES]
 # POLICIES (default: all) from: never (with single ×0.1 drops forked at each
-# step of GRID, default 500,1000,2000,3000), yaida, plateau (bench/realtask/tfjs.ts),
+# step of GRID, default 500,1000,2000,3000,3500), yaida, plateau (bench/realtask/tfjs.ts),
 # monitor and monitor-budget (the real CLI: `watch --json --auto-apply --run --
 # node … train mnist-mlp`, the drop applied through the trainer's control
 # channel; monitor-budget states the planned length, total_steps, in the meta
@@ -16,7 +16,7 @@
 # and for the monitor runs their stream (.jsonl.gz) and decision lines (.decisions).
 # Needs `npm run build` (out/).
 set -e
-out=$1; steps=$2; seeds=$3; grid=${4:-500,1000,2000,3000}; policies=${5:-never yaida plateau monitor monitor-budget}
+out=$1; steps=$2; seeds=$3; grid=${4:-500,1000,2000,3000,3500}; policies=${5:-never yaida plateau monitor monitor-budget}
 here=$(dirname "$0")
 root=$(cd "$here/../.." && pwd)
 main="$root/out/src/cli/main.js"
