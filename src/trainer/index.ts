@@ -56,7 +56,7 @@ export interface TrainOptions<B> {
   model: TrainableModel<B>;
   data: DataSource<B>;
   sgd: SgdOptions;
-  /** Stop after this many steps (default: until a `stop` request, SIGINT/SIGTERM, or — when the monitor launched the trainer and set FDR_MONITOR_STDIN_CONTROL=1 — stdin closing). */
+  /** Stop after this many steps; stated in the meta record as `total_steps` = first step + steps (docs/protocol.md) unless `meta` overrides it (default: until a `stop` request, SIGINT/SIGTERM, or — when the monitor launched the trainer and set FDR_MONITOR_STDIN_CONTROL=1 — stdin closing). */
   steps?: number;
   /** Extra `meta` fields (run name, dataset, batch_size …). */
   meta?: Record<string, unknown>;
@@ -105,6 +105,8 @@ export async function train<B>(opts: TrainOptions<B>): Promise<LoopResult> {
     ...sgd.metaFields(),
     backend: backend.backend,
     ...(backend.notes.length ? { backend_notes: backend.notes } : {}),
+    // The planned length (docs/protocol.md: steps 0 … total_steps − 1): the drop advice's loss test then looks ahead only to the end.
+    ...(opts.steps !== undefined && Number.isInteger(opts.steps) && opts.steps >= 1 ? { total_steps: sgd.step + opts.steps } : {}),
     ...opts.meta,
   };
   const onControl = (line: string, _source: 'ws', channel: string) => control.pushLine(line, 'ws', channel);

@@ -392,6 +392,27 @@ export class InstrumentedSgd<B> {
     };
   }
 
+  /**
+   * Resumes from a snapshot of this trainer (same variables): θ, buf, the step
+   * index and η. A new segment starts at the snapshot's step, as after `setLr`
+   * (the snapshot's centres are not restored: the centre schedule restarts).
+   */
+  restore(s: SgdSnapshot): void {
+    if (this.disposed) throw new Error('trainer disposed');
+    validateLr(s.lr);
+    if (!Number.isInteger(s.step) || s.step < 0) throw new Error(`snapshot step must be an integer ≥ 0, got ${s.step}`);
+    const fits = (parts: Float32Array[]) => parts.length === this.sizes.length && parts.every((p, i) => p.length === this.sizes[i]);
+    if (!fits(s.theta) || !fits(s.buf)) throw new Error("snapshot does not match this trainer's variables");
+    tf.tidy(() => {
+      this.vars.forEach((v, i) => v.assign(tf.tensor(s.theta[i], v.shape, 'float32')));
+      this.bufs.forEach((b, i) => b.assign(tf.tensor(s.buf[i], b.shape, 'float32')));
+    });
+    this._lr = s.lr;
+    this._step = s.step;
+    this.segmentStart = s.step;
+    this.dropCenters();
+  }
+
   /** Splits a flat parameter-vector copy into per-variable arrays. */
   private split(flatValues: Float32Array): Float32Array[] {
     let o = 0;

@@ -112,6 +112,7 @@ test('train(): complete stream to a file — meta, centres, FDR2 every k, finish
     const meta = recs[0] as MetaRecord;
     assert.equal(meta.type, 'meta');
     assert.equal(meta.run, 'api-test');
+    assert.equal(meta.total_steps, 40, 'the planned length (docs/protocol.md)');
     assert.equal(meta.params, I * H + H + H * K + K);
     assert.equal(meta.control_file, `${file}.control`);
     assert.deepEqual(meta.control, ['file']);
@@ -148,5 +149,41 @@ test('train(): complete stream to a file — meta, centres, FDR2 every k, finish
   } finally {
     m.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('InstrumentedSgd.restore: from a snapshot the same batches give the same steps, bit for bit; a foreign snapshot is refused', () => {
+  const m = net();
+  const model = fromLayersModel(m, (mm, b: B) => softmaxCrossEntropy(mm.apply(b.x) as tf.Tensor, b.y));
+  // A replayable source: batch k is always the same data.
+  const log: { x: Float32Array; y: Float32Array }[] = [];
+  const gen = randomData(11, log);
+  let k = 0;
+  const data: DataSource<B> = {
+    next: () => {
+      while (log.length <= k) tf.dispose(gen.next() as unknown as tf.TensorContainer);
+      const b = log[k++];
+      return { x: tf.tensor2d(b.x, [N, I]), y: tf.tensor2d(b.y, [N, K]) };
+    },
+  };
+  const sgd = new InstrumentedSgd(model, data, { lr: 0.1, momentum: 0.9, weightDecay: 1e-3, fdr2Every: 0, centerBlock: 0 });
+  try {
+    const stepsOf = (n: number) => Array.from({ length: n }, () => sgd.next().find((r): r is StepRecord => r.type === 'step')!);
+    stepsOf(3);
+    const snap = sgd.snapshot();
+    const first = stepsOf(4).map(({ time: _t, ...r }) => r);
+    sgd.setLr(0.5); // moved away: η, θ and buf all differ from the snapshot now
+    stepsOf(2);
+    sgd.restore(snap);
+    assert.equal(sgd.step, 3);
+    assert.equal(sgd.lr, 0.1);
+    k = 3;
+    const again = stepsOf(4).map(({ time: _t, ...r }) => r);
+    assert.deepEqual(again, first);
+    assert.throws(() => sgd.restore({ ...snap, theta: snap.theta.slice(1) }), /does not match this trainer's variables/);
+    assert.throws(() => sgd.restore({ ...snap, lr: 0 }), /learning rate must be a finite number > 0/);
+  } finally {
+    sgd.dispose();
+    m.dispose();
   }
 });

@@ -142,3 +142,62 @@ test('native tfjs-node backend: used when built, otherwise a forced request fail
     tr.proc.kill();
   }
 });
+
+/** The meta record and the eval events of a short real run of the example. */
+async function shortRun(args: string[]): Promise<{ meta: MetaRecord; steps: StepRecord[]; evals: EventRecord[] }> {
+  const tr = spawnTrainer(['mnist-mlp', '--train-per-class', '100', '--test-per-class', '50', '--fdr2-every', '0', ...args]);
+  try {
+    const code = await withTimeout(tr.exit, 120000, `mnist-mlp ${args.join(' ')}`);
+    assert.equal(code, 0, tr.stderr.join('\n'));
+    const meta = tr.out.records[0] as MetaRecord;
+    assert.equal(meta.type, 'meta');
+    return {
+      meta,
+      steps: tr.out.records.filter((r): r is StepRecord => r.type === 'step'),
+      evals: tr.out.records.filter((r): r is EventRecord => isEvent('eval')(r)),
+    };
+  } finally {
+    tr.proc.kill();
+  }
+}
+
+test('mnist-mlp states its planned length in the meta record (total_steps): the epochs, or --steps when fewer; not with --no-total-steps', async () => {
+  const epochs = await shortRun(['--epochs', '2']);
+  assert.equal(epochs.meta.total_steps, 2 * Math.floor(1000 / 64));
+  assert.equal(epochs.steps.length, epochs.meta.total_steps);
+  const steps = await shortRun(['--epochs', '2', '--steps', '7']);
+  assert.equal(steps.meta.total_steps, 7);
+  assert.equal(steps.steps.length, 7);
+  const more = await shortRun(['--epochs', '1', '--steps', '40']);
+  assert.equal(more.meta.total_steps, 15, 'the epochs end the run before --steps');
+  assert.equal(more.steps.length, 15);
+  const unstated = await shortRun(['--epochs', '1', '--no-total-steps']);
+  assert.equal(unstated.meta.total_steps, undefined);
+  assert.equal(unstated.steps.length, 15);
+});
+
+test('mnist-mlp --eval-every N: a test evaluation every N steps and one after the last step', async () => {
+  const r = await shortRun(['--epochs', '2', '--steps', '10', '--eval-every', '4']);
+  assert.deepEqual(
+    r.evals.map((e) => e.step),
+    [3, 7, 9],
+  );
+  for (const e of r.evals) {
+    assert.ok(Number.isFinite(e.test_loss) && (e.test_accuracy as number) >= 0 && (e.test_accuracy as number) <= 1, JSON.stringify(e));
+    assert.equal(e.epoch, ((e.step as number) + 1) / 15);
+  }
+});
+
+test('nqm states --steps as its planned length; without --steps it states none', async () => {
+  const planned = spawnTrainer(['nqm', '--steps', '30']);
+  const open = spawnTrainer(['nqm', '--rate', '200']);
+  try {
+    assert.equal(await withTimeout(planned.exit, 60000, 'nqm --steps 30'), 0, planned.stderr.join('\n'));
+    assert.equal((planned.out.records[0] as MetaRecord).total_steps, 30);
+    const meta = await open.out.waitFor<MetaRecord>((r) => r.type === 'meta', 'the meta record of an open-ended run');
+    assert.equal(meta.total_steps, undefined);
+  } finally {
+    planned.proc.kill();
+    open.proc.kill();
+  }
+});

