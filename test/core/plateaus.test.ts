@@ -90,3 +90,13 @@ test('rows that count: a finite <|∇f|²> at η > 0; fewer than two is not a ch
   assert.deepEqual(withJunk, two);
   near(two.slope, (0.1 + 0.38) / 0.05, 1e-12, 'slope');
 });
+
+test('a standard error must be finite and > 0 to weigh a row: an infinite one falls back to the CI', () => {
+  // As in the test above: se₁ from the CI [0.98, 1.02] (half-width/1.959964), se₂ = 0.01.
+  const se1 = 0.02 / 1.959963984540054;
+  const w1 = 1 / se1 ** 2;
+  const s = (w1 * 0.1 * 1.0 + 1e4 * 0.2 * 1.9) / (w1 * 0.01 + 1e4 * 0.04);
+  near(harmonicCheck([row(0.1, 1.0, Infinity, [0.98, 1.02]), row(0.2, 1.9, 0.01)])!.slope, s, 1e-9, 'se = ∞');
+  // An infinite se and no CI: not every row has an interval, so equal weights (s = Σηy/Ση² = 9.6).
+  near(harmonicCheck([row(0.1, 1.0, Infinity), row(0.2, 1.9, 0.01)])!.slope, 9.6, 1e-12, 'se = ∞ without a CI');
+});

@@ -25,6 +25,7 @@ const fast = [
   'out/test/core/segment-decision.test.js',
   'out/test/core/estimate.test.js',
   'out/test/core/protocol.test.js',
+  'out/test/core/protocol-parse.test.js',
   'out/test/core/protocol-metrics.test.js',
   'out/test/core/estimators.test.js',
   'out/test/core/estimators-guards.test.js',
