@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { harmonicCheck } from '../../src/core/plateaus';
+import { harmonicCheck, chiSquareSurvival } from '../../src/core/plateaus';
 import type { PlateauRow } from '../../src/core/types';
 
 const row = (lr: number, g: number | null, se?: number | null, ci: [number, number] | null = null): PlateauRow => ({
@@ -99,4 +99,26 @@ test('a standard error must be finite and > 0 to weigh a row: an infinite one fa
   near(harmonicCheck([row(0.1, 1.0, Infinity, [0.98, 1.02]), row(0.2, 1.9, 0.01)])!.slope, s, 1e-9, 'se = ∞');
   // An infinite se and no CI: not every row has an interval, so equal weights (s = Σηy/Ση² = 9.6).
   near(harmonicCheck([row(0.1, 1.0, Infinity), row(0.2, 1.9, 0.01)])!.slope, 9.6, 1e-12, 'se = ∞ without a CI');
+});
+
+test('chiSquareSurvival equals the closed forms for even dof, in the series range and in the continued-fraction tail', () => {
+  // For k = 2m dof, P(X ≥ x) = e^{−x/2} Σ_{j<m} (x/2)^j / j! (a Poisson sum). The code switches from the series to the
+  // continued fraction at x/2 = k/2 + 1, so x from 0.05 to 400 runs both, and a far tail (e^{−200}) stays resolved.
+  const closed = (x: number, k: number) => {
+    let term = 1;
+    let sum = 1;
+    for (let j = 1; j < k / 2; j++) sum += term *= x / 2 / j;
+    return Math.exp(-x / 2) * sum;
+  };
+  for (const k of [2, 4, 6, 10])
+    for (const x of [0.05, 0.7, 1.9, 2.5, 3.9, 4.1, 6, 9.5, 12, 15, 30, 80, 400]) {
+      const want = closed(x, k);
+      const got = chiSquareSurvival(x, k);
+      assert.ok(Math.abs(got - want) <= 1e-12 * want, `k = ${k}, x = ${x}: ${got} vs ${want}`);
+    }
+  // x ≤ 0 (and NaN): the whole distribution.
+  assert.deepEqual([chiSquareSurvival(0, 3), chiSquareSurvival(-1, 3), chiSquareSurvival(NaN, 3)], [1, 1, 1]);
+  // An odd dof: k = 1 at x = 1 is P(|Z| ≥ 1) = 0.31731050786291410 (normal tables).
+  assert.ok(Math.abs(chiSquareSurvival(1, 1) - 0.3173105078629141) < 1e-13);
+  assert.ok(Math.abs(chiSquareSurvival(9, 1) - 0.0026997960632601866) < 1e-15, 'P(|Z| ≥ 3)');
 });

@@ -40,6 +40,8 @@ const fast = [
   'out/test/core/transient.test.js',
   'out/test/trainer/observables-options.test.js',
   'out/test/trainer/observables.test.js',
+  // The trainer's pathwise FDR2 fields against a float64 recomputation (a few seconds).
+  'out/test/trainer/fdr2-pathwise.test.js',
 ];
 const calibrations = ['out/test/core/fdr2.test.js', 'out/test/core/stationary.test.js', 'out/test/core/fdr2-pathwise.test.js'];
 // MUTATE_FAST=1 leaves the calibrations out: a surviving mutant then costs about a
