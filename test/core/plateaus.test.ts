@@ -118,6 +118,7 @@ test('chiSquareSurvival equals the closed forms for even dof, in the series rang
     }
   // x ≤ 0 (and NaN): the whole distribution.
   assert.deepEqual([chiSquareSurvival(0, 3), chiSquareSurvival(-1, 3), chiSquareSurvival(NaN, 3)], [1, 1, 1]);
+  assert.equal(chiSquareSurvival(0, 0), 1, 'χ² with 0 dof is a point mass at 0: P(X ≥ 0) = 1');
   // An odd dof: k = 1 at x = 1 is P(|Z| ≥ 1) = 0.31731050786291410 (normal tables).
   assert.ok(Math.abs(chiSquareSurvival(1, 1) - 0.3173105078629141) < 1e-13);
   assert.ok(Math.abs(chiSquareSurvival(9, 1) - 0.0026997960632601866) < 1e-15, 'P(|Z| ≥ 3)');

@@ -276,4 +276,11 @@ test('the stream parser: an over-long last line without a newline is counted onc
   r.push('z'.repeat(MAX_LINE_LENGTH + 5));
   r.push('zz\n{"step":3,"lr":0.1}\n');
   assert.deepEqual([r.lineNo, r.skipped, r.records], [2, 1, 1]);
+  assert.deepEqual(
+    r.examples,
+    [{ line: 1, reason: 'line longer than 1 MiB' }],
+    'the tail of the long line is not read as a line of its own',
+  );
+  r.end();
+  assert.deepEqual([r.lineNo, r.skipped, r.pending], [2, 1, false], 'nothing left open after its newline');
 });
