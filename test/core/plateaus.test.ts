@@ -72,6 +72,11 @@ test('without an interval on every row: equal weights and the r² > 0.99 verdict
   near(off.slope, 6, 1e-12, 'slope');
   near(off.r2, 0.9, 1e-12, 'r²');
   assert.equal(off.verdict, 'not linear through the origin (no intervals to test against)');
+  // r² exactly 0.99 is not above 0.99. Rows (1, 1), (2, y): r² = 1 − (2 − y)²/(5(1 + y²)), 0.99 at a root of
+  // 0.95y² − 4y + 3.95 = 0, y ≈ 1.58159; this float is the one next to it where the computed r² is 0.99 to the bit.
+  const edge = harmonicCheck([row(1, 1), row(2, 1.5815855594175676)])!;
+  assert.equal(edge.r2, 0.99);
+  assert.equal(edge.verdict, 'not linear through the origin (no intervals to test against)');
   // All-zero <|∇f|²>: no r².
   assert.equal(harmonicCheck([row(0.1, 0), row(0.2, 0)])!.r2, null);
 });
