@@ -25,6 +25,7 @@ const fast = [
   'out/test/core/segment-decision.test.js',
   // The analyzer on short hand-built streams (fast): ahead of the NQM-based files that also cover it.
   'out/test/core/analyzer-records.test.js',
+  'out/test/core/analyzer-summary.test.js',
   'out/test/core/estimate.test.js',
   'out/test/core/protocol.test.js',
   'out/test/core/protocol-parse.test.js',
