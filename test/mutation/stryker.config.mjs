@@ -16,6 +16,7 @@ const fast = [
   'out/test/core/numbers.test.js',
   'out/test/core/options.test.js',
   'out/test/core/nqm-model.test.js',
+  'out/test/core/nqm-moments.test.js',
   'out/test/core/window.test.js',
   'out/test/core/rng.test.js',
   'out/test/core/stats.test.js',
