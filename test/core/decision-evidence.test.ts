@@ -122,6 +122,22 @@ test('the loss: rising, flat, not resolved, no interval; the loss drives when FD
   assert.equal(l(0.1, [0, 0.3], 0.25, 2).driving, null);
 });
 
+test('the loss with a planned end: the interval scaled by T/W, still falling before the planned end, or not resolved', () => {
+  // Window span W = 4000 steps, 2000 of the planned 12000 left: scale = 2000/4000 = ½. The fall 2·F̂ [1.2, 2.8]
+  // projects to 1·F̂ [0.6, 1.4]: the upper end 1.4 > k = 0.5, and the half-width 0.8·½ = 0.4 ≤ w = 1, so resolved
+  // and still falling (unscaled, 0.8 would be resolved too; divided by ½ instead, 1.6 would not be).
+  const horizon = { stepsLeft: 2000, total: 12000 };
+  const planned = (fallCi: [number, number]) =>
+    describeEvidence(null, false, '', { fall: 2, fallCi, floor: 0.011, span: 4000 }, X, 0.5, 1, horizon).loss.text;
+  const left = (ci: string) => `; 2000 of the planned 12000 steps left: staying gains ≈ 1·F̂${ci}`;
+  assert.equal(
+    planned([1.2, 2.8]),
+    `${head('2', ' [1.2, 2.8]', '0.011')}${left(' [0.6, 1.4]')}: still falling (may fall by more than 0.5·F̂ before the planned end)`,
+  );
+  // Half-width 2.2·½ = 1.1 > 1: not resolved even over the shorter horizon.
+  assert.equal(planned([-0.2, 4.2]), `${head('2', ' [-0.2, 4.2]', '0.011')}${left(' [-0.1, 2.1]')}: not resolved yet (half-width > 1·F̂)`);
+});
+
 test('numbers: 3 significant figures, exponent form below 10⁻³ and from 10⁵, 0 and non-finite as they are', () => {
   const shown = (x: number) =>
     describeEvidence(null, false, '', { fall: x, fallCi: null, floor: 1 }, X).loss.text.replace(/^loss fell by (.*?)·F̂.*$/, '$1');

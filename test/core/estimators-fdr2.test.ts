@@ -12,6 +12,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BlockSums } from '../../src/core/window';
 import { pathwiseFdr2, fdr2Estimate, interpretAnharmonicity } from '../../src/core/estimators';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- jstat ships no type declarations; typed here
+const { jStat } = require('jstat') as { jStat: { studentt: { inv(p: number, dof: number): number } } };
 
 const near = (got: number | null | undefined, want: number, what: string, rel = 1e-9) =>
   assert.ok(got !== null && got !== undefined && Math.abs(got - want) <= rel * Math.abs(want) + 1e-15, `${what}: ${got} vs ${want}`);
@@ -220,4 +222,81 @@ test('interpretAnharmonicity at each bound: ±0.1 close to quadratic, beyond ±0
   assert.match(interpretAnharmonicity(0.2, [0, 0.25])!, /^anharmonicity not resolved yet/);
   assert.match(interpretAnharmonicity(-0.2, [-0.25, 0])!, /^anharmonicity not resolved yet/);
   assert.match(interpretAnharmonicity(0.0004, [-0.0004, 0.0006])!, /A = 0\.000, CI \[0\.000, 0\.001\]/);
+});
+
+/** t_{0.975, 1} (printed tables). */
+const T1 = 12.706205;
+
+test('pathwise <|∇F|²>: batch means of (W + Q′)/(η(1 − δ)) per block, its t interval, and which <|∇F|²> the plateau table gets', () => {
+  // PATH, plain SGD, η = 0.1: per block (R + Q)/η = 10, 10, 12 over 2 records each, block means 5, 5, 6
+  // about 32/6 = 16/3: σ²_LR = 2·((1/3)² + (1/3)² + (2/3)²)/2 = 2/3, Var = (2/3)/6 = 1/9, se = 1/3.
+  const p = pathwiseFdr2(blocks(PATH), PLAIN, 0.95, [])!;
+  near(p.gradNormSq, 16 / 3, '<|∇F|²>');
+  near(p.gradNormSqSe, 1 / 3, 'se');
+  near(p.gradNormSqCi![0], 16 / 3 - T2 / 3, 'lo', 1e-6);
+  near(p.gradNormSqCi![1], 16 / 3 + T2 / 3, 'hi', 1e-6);
+  // Dampening 0.2: every value × 1/(1 − δ) = 1.25, the se too.
+  const d = pathwiseFdr2(blocks(PATH), { ...PLAIN, dampening: 0.2 }, 0.95, [])!;
+  near(d.gradNormSqSe, 1.25 / 3, 'se with dampening');
+  // Momentum rows of the test above: (W + Q′)/η = 10, 13, 7 over 2 records, means 5, 6.5, 3.5 about 5:
+  // σ²_LR = 2·(0 + 2.25 + 2.25)/2 = 4.5, Var = 4.5/6 = 0.75.
+  const mom = pathwiseFdr2(
+    blocks([
+      { np: 3, sR: 9, sQ: 9, nm: 2, sRm: 0.4, sQm: 0.6, sR1m: 2 },
+      { np: 2, sR: 9, sQ: 9, nm: 2, sRm: 0.2, sQm: 0.8, sR1m: 0 },
+      { np: 2, sR: 9, sQ: 9, nm: 2, sRm: 0.6, sQm: 0.4, sR1m: 4 },
+    ]),
+    { lr: 0.1, momentum: 0.5, dampening: 0 },
+    0.95,
+    [],
+  )!;
+  near(mom.gradNormSqSe, Math.sqrt(0.75), 'se with momentum');
+  // Two blocks (one degree of freedom): means 5 and 6 about 5.5, σ²_LR = 2·(0.25 + 0.25) = 1, Var = 1/4.
+  const two = pathwiseFdr2(blocks([PATH[0], PATH[2]]), PLAIN, 0.95, [])!;
+  near(two.gradNormSqSe, 0.5, 'se of two blocks');
+  near(two.gradNormSqCi![0], 5.5 - T1 * 0.5, 'lo (1 dof)', 1e-6);
+  near(two.gradNormSqCi![1], 5.5 + T1 * 0.5, 'hi (1 dof)', 1e-6);
+  // One block: a mean, no interval.
+  const one = pathwiseFdr2(blocks([PATH[0]]), PLAIN, 0.95, [])!;
+  near(one.gradNormSq, 5, '<|∇F|²> of one block');
+  assert.deepEqual([one.gradNormSqSe, one.gradNormSqCi], [null, null]);
+  // Heating that overflowed to +∞ in one block (records of a diverged run): the ratio ΣW/Σ(W + Q′) is 0 and
+  // <|∇F|²> infinite; no batch-means interval can be formed from an infinite block mean.
+  const inf = pathwiseFdr2(blocks([PATH[0], { np: 2, sR: 0.3, sQ: Infinity }, PATH[2]]), PLAIN, 0.95, [])!;
+  assert.equal(inf.gradNormSq, Infinity);
+  assert.deepEqual([inf.gradNormSqSe, inf.gradNormSqCi], [null, null]);
+
+  // fdr2Estimate: the pathwise <|∇F|²> once it has an interval, else the two-batch mean of ∇f₁·∇f₂.
+  const both = fdr2Estimate(blocks(TWO.map((b, i) => ({ ...b, ...PATH[i] }))), PLAIN, 0.95)!;
+  assert.equal(both.gradNormSqEstimator, 'pathwise');
+  near(both.gradNormSq, 16 / 3, 'pathwise <|∇F|²>, not the two-batch 2.5');
+  near(both.gradNormSqSe, 1 / 3, 'its se');
+  near(both.gradNormSqCi![0], 16 / 3 - T2 / 3, 'its lo', 1e-6);
+  // One block with both: the pathwise mean (1.0/(0.1·2) = 5) has no interval, so the two-batch 4/2 = 2 is shown.
+  const oneBoth = fdr2Estimate(blocks([{ ...TWO[0], ...PATH[0] }]), PLAIN, 0.95)!;
+  assert.equal(oneBoth.estimator, 'pathwise', 'the anharmonicity is still the pathwise one');
+  assert.equal(oneBoth.gradNormSqEstimator, 'two-batch');
+  assert.deepEqual([oneBoth.gradNormSq, oneBoth.gradNormSqSe, oneBoth.gradNormSqCi], [2, null, null]);
+  assert.equal(fdr2Estimate(blocks(TWO), PLAIN, 0.95)!.gradNormSqEstimator, 'two-batch');
+  // One pathwise block and no ∇f₁·∇f₂: no <|∇F|²> with an interval, and none from two batches either.
+  const pathOnly = fdr2Estimate(blocks([PATH[0]]), PLAIN, 0.95)!;
+  assert.deepEqual([pathOnly.gradNormSq, pathOnly.gradNormSqEstimator], [null, null]);
+});
+
+test('two-batch FDR2: a <|∇f|²> interval whose lower end is exactly 0 does not resolve it above 0', () => {
+  // Two single-record blocks ∇f₁·∇f₂ = t + 1 and t − 1 (t = t_{0.975, 1}): mean t, block means t ± 1,
+  // σ²_LR = (1 + 1)/1 = 2, Var = 2/2 = 1, so the interval is t ± t·1 and its lower end is t − t = 0.
+  // t is jstat's own quantile (the one the estimator uses), so that the end is 0 to the last bit.
+  const t = jStat.studentt.inv(0.975, 1);
+  const r = fdr2Estimate(
+    blocks([
+      { ng: 1, sg: t + 1, n2: 1, sg2: t + 1, shb: 1 },
+      { ng: 1, sg: t - 1, n2: 1, sg2: t - 1, shb: 1 },
+    ]),
+    PLAIN,
+    0.95,
+  )!;
+  assert.equal(r.gradNormSqCi![0], 0, 'the lower end is 0 exactly');
+  assert.deepEqual([r.anharmonicity, r.ci, r.twoBatch], [null, null, null]);
+  assert.match(r.note!, /its interval includes 0\): anharmonicity withheld$/);
 });

@@ -136,3 +136,21 @@ test('batches exactly 10 τ̂ long are long enough: not merged', () => {
   assert.equal(e.tau, 0.5);
   assert.equal(e.dof, 30, '32 batches of 5 records, 5 ≥ 10·½: no merging');
 });
+
+test('a series with no residual (|θ|² constant or exactly linear in t): ε̂ with a zero-width interval, and no τ̂', () => {
+  // Exact in float64: param_sq = 4 or 4 + t/64 (dyadic, so every sum is exact), buf_sq = 1, plain SGD at η = 0.1
+  // (k_a = 1/(2η) = 5, ⟨OR⟩ = η/2 = 0.05). The residual variance γ₀ is 0, so τ̂ = σ²_LR/(2γ₀) is 0/0: no τ̂, no ESS.
+  for (const [slope, eps] of [
+    [0, 0],
+    [1 / 64, (5 * (1 / 64)) / 0.05],
+  ]) {
+    const w = new SegmentWindow();
+    for (let t = 0; t < N; t++) w.push({ type: 'step', step: t, lr: 0.1, param_sq: 4 + slope * t, buf_sq: 1 }, t);
+    const e = trendEstimate(w.window(N - 1).blocks, 0, PLAIN, 0.95)!;
+    assert.equal(e.epsilon, eps, `ε̂ = k_a·β_a/⟨OR⟩ for slope ${slope}`);
+    assert.equal(e.se, 0);
+    assert.deepEqual(e.ci, [eps, eps]);
+    assert.deepEqual([e.tau, e.ess], [null, null], `slope ${slope}: no τ̂ without a residual`);
+    assert.equal(e.dof, 30, 'no merging without a τ̂');
+  }
+});

@@ -139,6 +139,9 @@ test('a stated budget shortens the horizon of the loss test to the steps left: m
   assert.equal(horizonScale(8000, 2000), 1, 'more steps left than the window: the rule unchanged');
   assert.equal(horizonScale(-3, 2000), 0, 'past the planned end');
   assert.equal(horizonScale(500, 0), 1, 'no span: no projection');
+  assert.equal(horizonScale(0, 0), 1, 'no span at the planned end: no projection (not 0/0)');
+  assert.equal(horizonScale(500, -100), 1, 'a negative span is no span');
+  assert.equal(horizonScale(500, NaN), 1, 'an unknown span is no span');
   // fall 0.76·F̂ [0.62, 0.90] per window: still falling over a window, too little with a quarter of it left.
   const l = { fall: 0.76, fallCi: [0.62, 0.9] as [number, number], floor: 0.011, span: 4000 };
   assert.equal(lossFlat(l), false);

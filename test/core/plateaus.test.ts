@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { harmonicCheck } from '../../src/core/plateaus';
+import { harmonicCheck, chiSquareSurvival } from '../../src/core/plateaus';
 import type { PlateauRow } from '../../src/core/types';
 
 const row = (lr: number, g: number | null, se?: number | null, ci: [number, number] | null = null): PlateauRow => ({
@@ -72,6 +72,11 @@ test('without an interval on every row: equal weights and the r² > 0.99 verdict
   near(off.slope, 6, 1e-12, 'slope');
   near(off.r2, 0.9, 1e-12, 'r²');
   assert.equal(off.verdict, 'not linear through the origin (no intervals to test against)');
+  // r² exactly 0.99 is not above 0.99. Rows (1, 1), (2, y): r² = 1 − (2 − y)²/(5(1 + y²)), 0.99 at a root of
+  // 0.95y² − 4y + 3.95 = 0, y ≈ 1.58159; this float is the one next to it where the computed r² is 0.99 to the bit.
+  const edge = harmonicCheck([row(1, 1), row(2, 1.5815855594175676)])!;
+  assert.equal(edge.r2, 0.99);
+  assert.equal(edge.verdict, 'not linear through the origin (no intervals to test against)');
   // All-zero <|∇f|²>: no r².
   assert.equal(harmonicCheck([row(0.1, 0), row(0.2, 0)])!.r2, null);
 });
@@ -89,4 +94,37 @@ test('rows that count: a finite <|∇f|²> at η > 0; fewer than two is not a ch
   const withJunk = harmonicCheck([row(0.1, 1.0, 0.01), row(0.3, null, 0.01), row(0, 5, 0.01), row(0.2, 1.9, 0.01)])!;
   assert.deepEqual(withJunk, two);
   near(two.slope, (0.1 + 0.38) / 0.05, 1e-12, 'slope');
+});
+
+test('a standard error must be finite and > 0 to weigh a row: an infinite one falls back to the CI', () => {
+  // As in the test above: se₁ from the CI [0.98, 1.02] (half-width/1.959964), se₂ = 0.01.
+  const se1 = 0.02 / 1.959963984540054;
+  const w1 = 1 / se1 ** 2;
+  const s = (w1 * 0.1 * 1.0 + 1e4 * 0.2 * 1.9) / (w1 * 0.01 + 1e4 * 0.04);
+  near(harmonicCheck([row(0.1, 1.0, Infinity, [0.98, 1.02]), row(0.2, 1.9, 0.01)])!.slope, s, 1e-9, 'se = ∞');
+  // An infinite se and no CI: not every row has an interval, so equal weights (s = Σηy/Ση² = 9.6).
+  near(harmonicCheck([row(0.1, 1.0, Infinity), row(0.2, 1.9, 0.01)])!.slope, 9.6, 1e-12, 'se = ∞ without a CI');
+});
+
+test('chiSquareSurvival equals the closed forms for even dof, in the series range and in the continued-fraction tail', () => {
+  // For k = 2m dof, P(X ≥ x) = e^{−x/2} Σ_{j<m} (x/2)^j / j! (a Poisson sum). The code switches from the series to the
+  // continued fraction at x/2 = k/2 + 1, so x from 0.05 to 400 runs both, and a far tail (e^{−200}) stays resolved.
+  const closed = (x: number, k: number) => {
+    let term = 1;
+    let sum = 1;
+    for (let j = 1; j < k / 2; j++) sum += term *= x / 2 / j;
+    return Math.exp(-x / 2) * sum;
+  };
+  for (const k of [2, 4, 6, 10])
+    for (const x of [0.05, 0.7, 1.9, 2.5, 3.9, 4.1, 6, 9.5, 12, 15, 30, 80, 400]) {
+      const want = closed(x, k);
+      const got = chiSquareSurvival(x, k);
+      assert.ok(Math.abs(got - want) <= 1e-12 * want, `k = ${k}, x = ${x}: ${got} vs ${want}`);
+    }
+  // x ≤ 0 (and NaN): the whole distribution.
+  assert.deepEqual([chiSquareSurvival(0, 3), chiSquareSurvival(-1, 3), chiSquareSurvival(NaN, 3)], [1, 1, 1]);
+  assert.equal(chiSquareSurvival(0, 0), 1, 'χ² with 0 dof is a point mass at 0: P(X ≥ 0) = 1');
+  // An odd dof: k = 1 at x = 1 is P(|Z| ≥ 1) = 0.31731050786291410 (normal tables).
+  assert.ok(Math.abs(chiSquareSurvival(1, 1) - 0.3173105078629141) < 1e-13);
+  assert.ok(Math.abs(chiSquareSurvival(9, 1) - 0.0026997960632601866) < 1e-15, 'P(|Z| ≥ 3)');
 });

@@ -107,6 +107,12 @@ test('olsSlope and centredSxx: exact lines, two-pass values, and no slope withou
   // Σ(x − x̄)(y − ȳ) is 5.6e−17): still no slope, never ±∞ or a huge number.
   assert.ok(Number.isNaN(olsSlope(sumsOf([0.1, 0.1, 0.1], [1, 2, 3]))), 'rounding residue < 0');
   assert.ok(Number.isNaN(olsSlope(sumsOf([0.1, 0.1], [0.1, 4.869230769230769]))), 'Sxx = 0 with Sxy ≠ 0');
+  // x = 1e-200 and 2e-200: each x² underflows to 0, so Σx² = 0 and Σ(x − x̄)² from sums is 0 − 2·(1.5e-200)² = 0,
+  // the bound 10⁻¹²·Σx² is 0 too, while Σ(x − x̄)(y − ȳ) = 1 − 1.5e-200·1e200 = −0.5: no spread that the
+  // sums can show, so no slope (not −0.5/0 = −∞).
+  const tiny = sumsOf([1e-200, 2e-200], [1e200, 0]);
+  assert.deepEqual([tiny.sxx, centredSxx(tiny)], [0, 0]);
+  assert.ok(Number.isNaN(olsSlope(tiny)), 'Σx² underflowed to 0');
 });
 
 /** §4.3 written out from the points: block residual sums R_b, σ²_LR = Σ R_b²/n_b/(B−2), Var β = σ²_LR Σ n_b w̄_b². */

@@ -16,6 +16,7 @@ const fast = [
   'out/test/core/numbers.test.js',
   'out/test/core/options.test.js',
   'out/test/core/nqm-model.test.js',
+  'out/test/core/nqm-moments.test.js',
   'out/test/core/window.test.js',
   'out/test/core/rng.test.js',
   'out/test/core/stats.test.js',
@@ -23,8 +24,12 @@ const fast = [
   'out/test/core/decision.test.js',
   'out/test/core/decision-evidence.test.js',
   'out/test/core/segment-decision.test.js',
+  // The analyzer on short hand-built streams (fast): ahead of the NQM-based files that also cover it.
+  'out/test/core/analyzer-records.test.js',
+  'out/test/core/analyzer-summary.test.js',
   'out/test/core/estimate.test.js',
   'out/test/core/protocol.test.js',
+  'out/test/core/protocol-parse.test.js',
   'out/test/core/protocol-metrics.test.js',
   'out/test/core/estimators.test.js',
   'out/test/core/estimators-guards.test.js',
@@ -39,6 +44,8 @@ const fast = [
   'out/test/core/transient.test.js',
   'out/test/trainer/observables-options.test.js',
   'out/test/trainer/observables.test.js',
+  // The trainer's pathwise FDR2 fields against a float64 recomputation (a few seconds).
+  'out/test/trainer/fdr2-pathwise.test.js',
 ];
 const calibrations = ['out/test/core/fdr2.test.js', 'out/test/core/stationary.test.js', 'out/test/core/fdr2-pathwise.test.js'];
 // MUTATE_FAST=1 leaves the calibrations out: a surviving mutant then costs about a
