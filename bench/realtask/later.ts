@@ -92,8 +92,17 @@ async function main(): Promise<void> {
       const end = s.rows.length ? s.rows[s.rows.length - 1] : undefined;
       const pass = s.rows.find((r) => r.x >= 1000 && passes(r, null));
       const passB = budget !== null ? s.rows.find((r) => r.x >= 1000 && passes(r, budget)) : undefined;
+      // Over the checks from x = 1 000 on: F̂ and the fall's half-width against the never-drop run's at the same x.
+      const pairs = s.rows
+        .filter((r) => r.x >= 1000)
+        .map((r) => [r, ref.rows.find((q) => q.x === r.x)] as const)
+        .filter(([r, q]) => q && r.loss && q.loss && Number.isFinite(halfWidth(r)) && Number.isFinite(halfWidth(q)));
+      const median = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+      const floorRatio = median(pairs.map(([r, q]) => q!.loss!.floor / r.loss!.floor));
+      const hRatio = median(pairs.map(([r, q]) => halfWidth(r) / halfWidth(q!)));
       console.log(
-        `segment at ${s.start}: ${s.rows.length} checks; default rule passes at ${pass ? pass.step + 1 : 'never'}` +
+        `segment at ${s.start}: F̂ ${floorRatio.toFixed(1)}× smaller, half-width ${hRatio.toFixed(1)}× wider than with η unchanged (median over ${pairs.length} checks); ` +
+          `${s.rows.length} checks; default rule passes at ${pass ? pass.step + 1 : 'never'}` +
           (budget !== null ? `, told the budget ${budget}: ${passB ? passB.step + 1 : 'never'}` : '') +
           (end ? `; at its last check (x ${end.x}) a flat loss would need a segment of ≈ ${Math.round(segmentNeeded(end))} steps` : ''),
       );
