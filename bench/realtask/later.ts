@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { StreamParser, type StreamRecord } from '../../src/core/protocol';
 import { EvidenceCollector, type EvidenceRow } from '../evidence-features';
-import { lossResolved, lossResolvedWithin, point } from '../rule-candidates';
+import { lastCall, lossResolved, lossResolvedWithin, point } from '../rule-candidates';
 
 export interface Segment {
   start: number;
@@ -92,6 +92,7 @@ async function main(): Promise<void> {
       const end = s.rows.length ? s.rows[s.rows.length - 1] : undefined;
       const pass = s.rows.find((r) => r.x >= 1000 && passes(r, null));
       const passB = budget !== null ? s.rows.find((r) => r.x >= 1000 && passes(r, budget)) : undefined;
+      const passL = budget !== null ? s.rows.find((r) => r.x >= 1000 && (passes(r, budget) || lastCall(r, budget))) : undefined;
       // Over the checks from x = 1 000 on: F̂ and the fall's half-width against the never-drop run's at the same x.
       const pairs = s.rows
         .filter((r) => r.x >= 1000)
@@ -103,7 +104,9 @@ async function main(): Promise<void> {
       console.log(
         `segment at ${s.start}: F̂ ${floorRatio.toFixed(1)}× smaller, half-width ${hRatio.toFixed(1)}× wider than with η unchanged (median over ${pairs.length} checks); ` +
           `${s.rows.length} checks; default rule passes at ${pass ? pass.step + 1 : 'never'}` +
-          (budget !== null ? `, told the budget ${budget}: ${passB ? passB.step + 1 : 'never'}` : '') +
+          (budget !== null
+            ? `, told the budget ${budget}: ${passB ? passB.step + 1 : 'never'}, with the last call: ${passL ? passL.step + 1 : 'never'}`
+            : '') +
           (end ? `; at its last check (x ${end.x}) a flat loss would need a segment of ≈ ${Math.round(segmentNeeded(end))} steps` : ''),
       );
       console.log(
