@@ -8,7 +8,7 @@
 # writes OUTDIR/<net>-m<μ>-s<seed>.<policy>.ev (test loss every 250 steps) and,
 # for monitor, .monitor.decisions (the CLI's decision lines) and .monitor.jsonl.gz
 # (the stream as the CLI read it, drops included: the trainer's stdout goes
-# through tee; its stdin stays the CLI's control channel). monitor-budget: the
+# through tee, its exit status is kept; its stdin stays the CLI's control channel). monitor-budget: the
 # same, with the run's planned length in its meta record (total_steps).
 set -e
 out=$1; steps=$2; runs=$3; policies=${4:-monitor yaida plateau}
@@ -24,7 +24,8 @@ for r in $runs; do
     [ "$p" = monitor-budget ] && args="--net $net --momentum $mu --seed $seed --steps $steps --evals $out/$name.$p.ev --policy monitor --announce-budget"
     if [ "$p" = monitor ] || [ "$p" = monitor-budget ]; then
       nice -n 10 node "$root/out/src/cli/main.js" watch --json --auto-apply --run -- \
-        sh -c '"$@" | tee "$0"' "$out/$name.$p.jsonl" /usr/bin/python3 "$here/train.py" $args \
+        sh -c 'rc=$0.rc; { "$@"; echo $? > "$rc"; } | tee "$0"; r=$(cat "$rc"); rm -f "$rc"; exit "$r"' \
+        "$out/$name.$p.jsonl" /usr/bin/python3 "$here/train.py" $args \
         > "$out/$name.$p.decisions" 2> "$out/$name.$p.log"
       gzip -f "$out/$name.$p.jsonl"
     else
