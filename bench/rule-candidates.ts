@@ -28,6 +28,18 @@ export const lossResolvedWithin = (r: EvidenceRow, budget: number, k = 0.5, w = 
   return r.loss.fallCi[1] * s <= k && ((r.loss.fallCi[1] - r.loss.fallCi[0]) / 2) * s <= w;
 };
 
+/**
+ * A last call before a known budget's end (docs/decisions.md, "Later drops"): within the last R steps, drop
+ * unless the loss is resolved to still fall by more than k·F̂ over what is left (the lower end of the projected
+ * fall above k) — the burden of proof turned round, for a segment whose trend cannot be resolved at its floor.
+ */
+export const lastCall = (r: EvidenceRow, budget: number, R = 500, k = 0.5): boolean => {
+  const left = budget - r.step;
+  if (left > R || r.loss === null || r.loss.fallCi === null) return false;
+  const s = Math.min(1, Math.max(0, left) / Math.max(r.loss.span, 1));
+  return r.loss.fallCi[0] * s <= k;
+};
+
 export const CANDIDATES: { name: string; rule: RowRule }[] = [
   { name: 'fdr (before)', rule: fdr },
   { name: 'fdr|origin', rule: (r) => fdr(r) || point(r.origin) },

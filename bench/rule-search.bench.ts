@@ -18,7 +18,7 @@ import { NQM_DEFAULTS, type NqmConfig } from '../src/core/nqm/model';
 import { YaidaQuencher } from './peers/yaida';
 import { SasaPlus } from './peers/sasa';
 import { EvidenceCollector, firstDrop, type EvidenceRow } from './evidence-features';
-import { CANDIDATES, lossResolvedWithin, point } from './rule-candidates';
+import { CANDIDATES, lastCall, lossResolvedWithin, point } from './rule-candidates';
 
 const seeds = Number(process.env.FDR_BENCH_SEEDS ?? 8);
 
@@ -116,6 +116,14 @@ const rules: { name: string; drop: (c: Cached) => number | null }[] = [
     drop: (c: Cached) => {
       const budget = list.find((s) => s.name === c.scenario)!.steps;
       return firstDrop(c.rows, (r) => point(r.centred ?? r.origin) || lossResolvedWithin(r, budget));
+    },
+  },
+  // The same with a last call in the final 500 steps (bench/rule-candidates.ts lastCall): not the default.
+  {
+    name: 'default+budget+last',
+    drop: (c: Cached) => {
+      const budget = list.find((s) => s.name === c.scenario)!.steps;
+      return firstDrop(c.rows, (r) => point(r.centred ?? r.origin) || lossResolvedWithin(r, budget) || lastCall(r, budget));
     },
   },
 ];

@@ -14,7 +14,7 @@ import { createGunzip } from 'node:zlib';
 import { StreamParser, type StreamRecord } from '../../src/core/protocol';
 import { Analyzer } from '../../src/core/analyzer';
 import { EvidenceCollector, firstDrop, type EvidenceRow } from '../evidence-features';
-import { CANDIDATES, lossResolvedWithin, point } from '../rule-candidates';
+import { CANDIDATES, lastCall, lossResolvedWithin, point } from '../rule-candidates';
 import { YaidaQuencher } from '../peers/yaida';
 import { SasaPlus } from '../peers/sasa';
 
@@ -96,6 +96,10 @@ export async function evaluateStream(file: string, epochSteps = 80): Promise<Off
   drops.set(
     'default+budget',
     firstDrop(col.rows, (r) => point(r.centred ?? r.origin) || lossResolvedWithin(r, budget)),
+  );
+  drops.set(
+    'default+budget+last',
+    firstDrop(col.rows, (r) => point(r.centred ?? r.origin) || lossResolvedWithin(r, budget) || lastCall(r, budget)),
   );
   return { file, rows: col.rows, drops, steps };
 }

@@ -6,7 +6,9 @@
 # come from record.sh.
 #   sh bench/realtask/policies.sh OUTDIR STEPS "net:momentum:seed …" [POLICIES]
 # writes OUTDIR/<net>-m<μ>-s<seed>.<policy>.ev (test loss every 250 steps) and,
-# for monitor, .monitor.decisions (the CLI's decision lines). monitor-budget: the
+# for monitor, .monitor.decisions (the CLI's decision lines) and .monitor.jsonl.gz
+# (the stream as the CLI read it, drops included: the trainer's stdout goes
+# through tee, its exit status is kept; its stdin stays the CLI's control channel). monitor-budget: the
 # same, with the run's planned length in its meta record (total_steps).
 set -e
 out=$1; steps=$2; runs=$3; policies=${4:-monitor yaida plateau}
@@ -22,7 +24,10 @@ for r in $runs; do
     [ "$p" = monitor-budget ] && args="--net $net --momentum $mu --seed $seed --steps $steps --evals $out/$name.$p.ev --policy monitor --announce-budget"
     if [ "$p" = monitor ] || [ "$p" = monitor-budget ]; then
       nice -n 10 node "$root/out/src/cli/main.js" watch --json --auto-apply --run -- \
-        /usr/bin/python3 "$here/train.py" $args > "$out/$name.$p.decisions" 2> "$out/$name.$p.log"
+        sh -c 'rc=$0.rc; { "$@"; echo $? > "$rc"; } | tee "$0"; r=$(cat "$rc"); rm -f "$rc"; exit "$r"' \
+        "$out/$name.$p.jsonl" /usr/bin/python3 "$here/train.py" $args \
+        > "$out/$name.$p.decisions" 2> "$out/$name.$p.log"
+      gzip -f "$out/$name.$p.jsonl"
     else
       nice -n 10 /usr/bin/python3 "$here/train.py" $args --out /dev/null --no-stream 2> "$out/$name.$p.log"
     fi
