@@ -154,11 +154,16 @@ test(
       assert.equal(await input.inputValue(), recorded, 'the file dialog holds the recorded stream');
       await input.press('Enter');
       const card = panel.locator('#comparison-card:not(.hidden)');
-      await card.waitFor({ timeout: 10_000 }).catch(async () => {
-        // The dialog may want its OK button instead of Enter.
-        const ok = page.locator('.quick-input-widget .monaco-button', { hasText: 'Open beside the live run' });
-        if (await ok.isVisible()) await ok.click();
-      });
+      // Enter accepts the path and closes the dialog; should the dialog stay open (it may want its OK button
+      // instead), press that. Waiting on the dialog, not on the card: on a loaded machine the card can take
+      // longer than any fixed wait, and by then the dialog, long closed, has no button to click.
+      await page
+        .locator('.quick-input-widget')
+        .waitFor({ state: 'hidden', timeout: 10_000 })
+        .catch(async () => {
+          const ok = page.locator('.quick-input-widget .monaco-button', { hasText: 'Open beside the live run' });
+          await ok.click({ timeout: 5_000 }).catch(() => undefined);
+        });
       await card.waitFor({ timeout: 60_000 });
       assert.equal(((await panel.locator('#comparison-legend').textContent()) ?? '').trim(), 'nqm (earlier.jsonl) (recorded)');
       assert.equal(
