@@ -104,13 +104,8 @@ async function hostBench(): Promise<void> {
   try {
     const page = wb.page;
     await wb.runCommand('FDR: Start FDR monitor', 180_000);
-    const pick = async (text: string) => {
-      const option = page.locator('.quick-input-widget [role="option"]', { hasText: text });
-      await option.first().waitFor({ timeout: 30_000 });
-      await option.first().click();
-    };
-    await pick('Run a training script');
-    await pick('train.js');
+    await wb.pick('Run a training script');
+    await wb.pick('train.js');
     const panel = await wb.webview('#charts', 90_000);
     await panel.locator('#apply-button').waitFor({ timeout: 90_000 });
     // The panel's CSP forbids evaluating script; it publishes these as data-* attributes.

@@ -95,14 +95,9 @@ test('workbench: a validation metric picked and charted, time axes, a stalled tr
     });
     const page = wb.page;
     await wb.runCommand('FDR: Start FDR monitor', 180_000);
-    const pick = async (text: string) => {
-      const option = page.locator('.quick-input-widget [role="option"]', { hasText: text });
-      await option.first().waitFor({ timeout: 30_000 });
-      await option.first().click();
-    };
-    await pick('Run a training script');
+    await wb.pick('Run a training script');
     const started = Date.now() / 1000;
-    await pick('train.js');
+    await wb.pick('train.js');
     panel = await wb.webview('#charts', 90_000);
     const p = panel;
     await waitForAttr(p, '#chart-loss', 'data-points', (v) => Number(v) > 50, 90_000);

@@ -33,9 +33,7 @@ test('F1 → Start FDR monitor → NQM → charts → suggestion → Apply → a
     const page = wb.page;
     await wb.runCommand('FDR: Start FDR monitor', 120_000);
     // The quick pick: choose the NQM example.
-    const option = page.locator('.quick-input-widget [role="option"]', { hasText: 'NQM example' });
-    await option.first().waitFor({ timeout: 30_000 });
-    await option.first().click();
+    await wb.pick('NQM example');
 
     const panel = await wb.webview('#charts', 90_000);
     // Charts show data.

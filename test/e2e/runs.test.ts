@@ -96,9 +96,7 @@ test(
       });
       const page = wb.page;
       await wb.runCommand('FDR: Start FDR monitor', 120_000);
-      const option = page.locator('.quick-input-widget [role="option"]', { hasText: 'Listen for trainers' });
-      await option.first().waitFor({ timeout: 30_000 });
-      await option.first().click();
+      await wb.pick('Listen for trainers');
       const panel = await wb.webview('#charts', 90_000);
 
       const outA = path.join(tmp, 'a.jsonl');

@@ -47,9 +47,7 @@ test(
       await wb.runCommand('FDR: Start FDR monitor', 120_000);
       // The quick pick: choose the PyTorch example (while the torch probe still
       // runs, choosing it waits for the probe).
-      const option = page.locator('.quick-input-widget [role="option"]', { hasText: 'PyTorch MNIST MLP example' });
-      await option.first().waitFor({ timeout: 30_000 });
-      await option.first().click();
+      await wb.pick('PyTorch MNIST MLP example');
       const t0 = Date.now();
 
       panel = await wb.webview('#charts', 120_000);

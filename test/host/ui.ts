@@ -37,7 +37,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Frame, Page } from 'playwright-core';
-import { launchChromium, openWorkbench, runCommand, screenshotTo, waitForWorkbench, webviewFrame } from '../../src/cli/host/browser';
+import {
+  launchChromium,
+  openWorkbench,
+  pickOption,
+  runCommand,
+  screenshotTo,
+  waitForWorkbench,
+  webviewFrame,
+} from '../../src/cli/host/browser';
 import { startCodeServer, type CodeServer, type Trust } from '../../src/cli/host/server';
 import { host, REPO_ROOT } from './runner';
 
@@ -67,6 +75,8 @@ export interface Workbench {
   /** The URL the page opened. */
   url: string;
   runCommand(title: string, timeoutMs?: number): Promise<void>;
+  /** Chooses the open quick pick's row that contains `text`. */
+  pick(text: string, timeoutMs?: number): Promise<void>;
   webview(selector?: string, timeoutMs?: number): Promise<Frame>;
   /** PNG of the whole window under test-results/ (or an absolute path); returns the path. */
   screenshot(name: string): Promise<string>;
@@ -113,6 +123,7 @@ export async function openWorkbenchSession(opts: WorkbenchOptions = {}): Promise
       page,
       url,
       runCommand: (title, timeoutMs) => runCommand(page, title, timeoutMs),
+      pick: (text, timeoutMs) => pickOption(page, text, timeoutMs),
       webview: (selector, timeoutMs) => webviewFrame(page, { selector, timeoutMs }),
       screenshot: (name) => screenshotTo(page, resultPath(name)),
       close,

@@ -205,9 +205,7 @@ describe('the packaged .vsix, installed into the real VS Code host', () => {
         // Only the installed copy can be running: no development path was given.
         assert.ok(!wb.url.includes('extensionDevelopmentPath'));
         await wb.runCommand('FDR: Start FDR monitor', 120_000);
-        const pick = wb.page.locator('.quick-input-widget [role="option"]', { hasText: 'NQM example' }).first();
-        await pick.waitFor({ state: 'visible', timeout: 30_000 });
-        await pick.click();
+        await wb.pick('NQM example');
         phases.push(`NQM started ${since()}`);
         const panel = await wb.webview('#charts', 90_000);
         // The suggestion card's Apply button, or — fail fast — the source reported as failed.

@@ -93,6 +93,13 @@ export async function runCommand(page: Page, title: string, timeoutMs = 90_000):
   }
 }
 
+/** Chooses the row of the open quick pick whose text contains `text` (waits for it to be listed). */
+export async function pickOption(page: Page, text: string, timeoutMs = 30_000): Promise<void> {
+  const option = page.locator('.quick-input-widget [role="option"]', { hasText: text }).first();
+  await option.waitFor({ state: 'visible', timeout: timeoutMs });
+  await option.click();
+}
+
 /**
  * The content frame of a webview: `iframe.webview.ready` → `#active-frame`.
  * With `selector`, the first webview whose content has a matching element
