@@ -59,7 +59,7 @@ def main():
                     continue
                 be, _ = trajectory(b, a.steps)
                 runs["drop@%d" % s] = (s, [e for e in ne if e["step"] < s] + be)
-            for p in ("yaida", "plateau", "monitor", "monitor-budget"):
+            for p in ("yaida", "plateau", "monitor", "monitor-budget", "monitor-last"):
                 rows = read(os.path.join(a.policies, "%s.%s.ev" % (name, p)))
                 if rows is None:
                     continue
@@ -85,7 +85,7 @@ def main():
             out = f % xs[0] if len(xs) == 1 else (f + " ± " + f) % (statistics.mean(xs), statistics.stdev(xs))
             return out if len(xs) == n else "%s (%d of %d seeds; the others never)" % (out, len(xs), n)
 
-        order = ["never"] + ["drop@%d" % s for s in grid] + ["yaida", "plateau", "monitor", "monitor-budget"]
+        order = ["never"] + ["drop@%d" % s for s in grid] + ["yaida", "plateau", "monitor", "monitor-budget", "monitor-last"]
         grid_means = {k: statistics.mean(x[1] for x in per[k]) for k in per if k.startswith("drop@")}
         oracle = min(grid_means, key=grid_means.get) if grid_means else None
         for k in order:
@@ -94,7 +94,8 @@ def main():
             v = per[k]
             label = {"yaida": "Yaida (every 1000 steps, \\|OL/OR − 1\\| < 0.01)", "plateau": "ReduceLROnPlateau (torch defaults)",
                      "monitor": "monitor advice (`watch --auto-apply`)",
-                     "monitor-budget": "monitor advice, budget stated (`total_steps`)"}.get(k, k)
+                     "monitor-budget": "monitor advice, budget stated (`total_steps`)",
+                     "monitor-last": "monitor advice, budget stated, last call (`--last-call 500`)"}.get(k, k)
             if k == oracle:
                 label += " (oracle: best grid)"
             alld = "; ".join(", ".join(str(d) for d in x[4]) or "none" for x in v)

@@ -172,13 +172,14 @@ export function usageFailure(command: string, err: unknown, usage?: string): num
 
 // ------------------------------------------------------------- decision options
 
-/** --tolerance, --confidence, --drop-factor, --min-steps, --estimator (analyze and watch). */
+/** --tolerance, --confidence, --drop-factor, --min-steps, --estimator, --last-call (analyze and watch). */
 export const DECISION_OPTIONS = {
   tolerance: number({ above: 0, below: 1 }),
   confidence: number({ above: 0, below: 1 }),
   'drop-factor': number({ above: 0, below: 1 }),
   'min-steps': number({ integer: true, min: 0 }),
   estimator: choice('auto', 'trend', 'classic'),
+  'last-call': number({ integer: true, min: 0 }),
 } as const;
 
 /** The analyzer options given on the command line (absent ones keep the analyzer's defaults). */
@@ -189,5 +190,6 @@ export function decisionOptions(v: OptionValues<typeof DECISION_OPTIONS>): Parti
   if (v['drop-factor'] !== undefined) o.dropFactor = v['drop-factor'];
   if (v['min-steps'] !== undefined) o.minSteps = v['min-steps'];
   if (v.estimator !== undefined) o.estimator = v.estimator;
+  if (v['last-call'] !== undefined) o.lastCall = v['last-call'];
   return o;
 }

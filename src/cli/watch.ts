@@ -65,6 +65,7 @@ output:
 
 decision options (as 'analyze'):
   --tolerance X  --confidence C  --drop-factor F  --min-steps N  --estimator auto|trend|classic
+  --last-call N
   -h, --help             this help
 
 Exit status: 0 when the source ended normally or on SIGINT/SIGTERM; the trainer's

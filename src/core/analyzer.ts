@@ -163,7 +163,7 @@ export class Analyzer implements StreamAnalyzer {
     this.tuning = { ...DEFAULT_TUNING, ...stripUndefined(tuning ?? {}) };
     this.hooks = hooks ?? {};
     validateOptions(this.options);
-    const { tolerance, confidence, minSteps } = this.options;
+    const { tolerance, confidence, minSteps, lastCall } = this.options;
     const { rule, maxHalfWidth, guardConfidence, confirmations, lossEvidence, lossFallMax, lossHalfWidthMax } = this.tuning;
     this.rule = {
       tolerance,
@@ -176,6 +176,7 @@ export class Analyzer implements StreamAnalyzer {
       lossEvidence,
       lossFallMax,
       lossHalfWidthMax,
+      lastCall,
     };
   }
 
@@ -559,6 +560,7 @@ function validateOptions(o: AnalyzerOptions): void {
   if (!(o.confidence > 0 && o.confidence < 1)) bad(`confidence must be in (0, 1), got ${o.confidence}`);
   if (!(o.dropFactor > 0 && o.dropFactor < 1)) bad(`drop factor must be in (0, 1), got ${o.dropFactor}`);
   if (!(Number.isInteger(o.minSteps) && o.minSteps >= 0)) bad(`min steps must be an integer ≥ 0, got ${o.minSteps}`);
+  if (!(Number.isInteger(o.lastCall) && o.lastCall >= 0)) bad(`last call must be an integer ≥ 0 (steps before the planned end), got ${o.lastCall}`);
   if (!['auto', 'trend', 'classic'].includes(o.estimator)) bad(`estimator must be auto, trend or classic, got ${o.estimator}`);
 }
 

@@ -166,6 +166,23 @@ export function horizonScale(stepsLeft: number | null, span: number): number {
   return Math.min(1, Math.max(0, stepsLeft) / span);
 }
 
+/**
+ * The last call before a stated budget's end (docs/math.md §5.2): at a check with fewer than
+ * `lastCall` steps left, the burden of proof turns round. A drop's gain comes within the first
+ * few hundred steps at the new rate (docs/decisions.md, "Later drops"), while a loss at its
+ * floor cannot be resolved flat in the steps that are left; so the drop is made unless the
+ * loss is resolved to still fall by more than k·F̂ before the end: s·CI_lo > k. Off (false)
+ * without a budget or with lastCall = 0.
+ */
+export function inLastCall(horizon: Horizon | null, lastCall: number): boolean {
+  return horizon !== null && lastCall > 0 && horizon.stepsLeft < lastCall;
+}
+
+/** The last call's test: the lower end of the fall projected over what is left, s·CI_lo, is ≤ k (in units of F̂). */
+export function lastCallDrops(l: LossEvidenceInput | null, k = LOSS_FALL_MAX, scale = 1): boolean {
+  return !!l && !!l.fallCi && l.fallCi[0] * scale <= k;
+}
+
 /** The planned budget as the rule sees it at a check: steps left after it and the planned total. */
 export interface Horizon {
   stepsLeft: number;
@@ -219,6 +236,7 @@ export function describeEvidence(
   k = LOSS_FALL_MAX,
   w = LOSS_HALF_WIDTH_MAX,
   horizon: Horizon | null = null,
+  lastCall = 0,
 ): DecisionEvidence {
   const where = fdr ? (fdr.center === 0 ? 'about the origin' : `about centre ${fdr.center}`) : '';
   const ciText = (ci: [number, number] | null) => (ci ? ` [${f3(ci[0])}, ${f3(ci[1])}]` : '');
@@ -237,7 +255,9 @@ export function describeEvidence(
     fdrText = `FDR1 ${where}: ε = ${f3(fdr.epsilon)}${ciText(fdr.ci)}, not within ±${tolerance}${motion}`;
   }
   const scale = loss && horizon ? horizonScale(horizon.stepsLeft, loss.span ?? 0) : 1;
-  const lossHolds = lossFlat(loss, k, w, scale);
+  const resolvedFlat = lossFlat(loss, k, w, scale);
+  const lastCallNow = inLastCall(horizon, lastCall);
+  const lossHolds = resolvedFlat || (lastCallNow && lastCallDrops(loss, k, scale));
   let lossText: string;
   if (!loss) lossText = 'loss: no trend (needs `loss` and `buf_sq` on the records)';
   else {
@@ -247,10 +267,14 @@ export function describeEvidence(
       head += `; ${horizon.stepsLeft} of the planned ${horizon.total} steps left: staying gains ≈ ${f3(loss.fall * scale)}·F̂${ci}`;
     }
     if (lossHolds && loss.fallCi && loss.fallCi[1] < 0) lossText = `${head}: rising — nothing left to gain at this η`;
-    else if (lossHolds && scale < 1)
+    else if (resolvedFlat && scale < 1)
       lossText = `${head}: too little left to gain before the planned end — less than ${k}·F̂, less than a drop gains`;
-    else if (lossHolds) lossText = `${head}: flat enough — it falls by less than ${k}·F̂ per window, less than a drop gains`;
+    else if (resolvedFlat) lossText = `${head}: flat enough — it falls by less than ${k}·F̂ per window, less than a drop gains`;
+    else if (lossHolds)
+      lossText = `${head}: last call before the planned end — not resolved to gain more than ${k}·F̂ by staying, and a drop gains at once`;
     else if (!loss.fallCi) lossText = `${head}: no interval yet`;
+    else if (lastCallNow)
+      lossText = `${head}: still falling — resolved to gain more than ${k}·F̂ before the planned end (last call: staying wins)`;
     else if (((loss.fallCi[1] - loss.fallCi[0]) / 2) * scale > w) lossText = `${head}: not resolved yet (half-width > ${w}·F̂)`;
     else lossText = `${head}: still falling (may fall by more than ${k}·F̂ ${scale < 1 ? 'before the planned end' : 'per window'})`;
   }

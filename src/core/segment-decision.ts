@@ -36,6 +36,8 @@ export interface RuleSettings {
   lossEvidence: boolean;
   lossFallMax: number;
   lossHalfWidthMax: number;
+  /** Steps before a stated budget's end in which the last call applies (decision.ts inLastCall); 0 = off. */
+  lastCall: number;
 }
 
 /** The rule on one candidate: the CI half-width h, inside ±X, the §4.4 guard, and whether it passes. */
@@ -177,6 +179,7 @@ export class SegmentDecision {
         this.r.lossFallMax,
         this.r.lossHalfWidthMax,
         horizon,
+        this.r.lastCall,
       );
       this.evidence = ev;
       const pass = pick.v.pass || (x >= minSteps && ev.loss.holds);

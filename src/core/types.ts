@@ -16,6 +16,12 @@ export interface AnalyzerOptions {
   /** No stationary call before a segment has this many steps. */
   minSteps: number;
   estimator: EstimatorChoice;
+  /**
+   * The last call (docs/math.md §5.2, decision.ts inLastCall): with a stated budget (meta
+   * `total_steps`), at a check with fewer than this many steps left, drop unless the loss is
+   * resolved to still fall by more than ½·F̂ before the end. 0 = off.
+   */
+  lastCall: number;
 }
 
 export const DEFAULT_OPTIONS: AnalyzerOptions = {
@@ -24,6 +30,7 @@ export const DEFAULT_OPTIONS: AnalyzerOptions = {
   dropFactor: 0.1,
   minSteps: 1000,
   estimator: 'auto',
+  lastCall: 0,
 };
 
 /** What the advice is. */

@@ -33,6 +33,7 @@ const RULE: RuleSettings = {
   lossEvidence: true,
   lossFallMax: 0.5,
   lossHalfWidthMax: 1,
+  lastCall: 0,
 };
 
 const est = (epsilon: number, ci: [number, number] | null, se = 0.001): EpsilonEstimate => ({
