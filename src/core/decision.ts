@@ -168,19 +168,19 @@ export function horizonScale(stepsLeft: number | null, span: number): number {
 
 /**
  * The last call before a stated budget's end (docs/math.md §5.2): at a check with fewer than
- * `lastCall` steps left, the burden of proof turns round. A drop's gain comes within the first
- * few hundred steps at the new rate (docs/decisions.md, "Later drops"), while a loss at its
- * floor cannot be resolved flat in the steps that are left; so the drop is made unless the
- * loss is resolved to still fall by more than k·F̂ before the end: s·CI_lo > k. Off (false)
- * without a budget or with lastCall = 0.
+ * `lastCall` steps left there is no time left to resolve the trend, so the rule decides on the
+ * best estimate instead of waiting for a resolved interval: staying gains ≈ s·fall (the trend
+ * held over what is left), a drop ≈ (1 − Y)·F̂ within a few hundred steps at the new rate
+ * (docs/decisions.md, "Later drops"); drop when s·fall ≤ k, the margin of the window test.
+ * Off (false) without a budget or with lastCall = 0.
  */
 export function inLastCall(horizon: Horizon | null, lastCall: number): boolean {
   return horizon !== null && lastCall > 0 && horizon.stepsLeft < lastCall;
 }
 
-/** The last call's test: the lower end of the fall projected over what is left, s·CI_lo, is ≤ k (in units of F̂). */
+/** The last call's test: the fall's estimate projected over what is left, s·fall, is ≤ k (in units of F̂); needs the trend's interval. */
 export function lastCallDrops(l: LossEvidenceInput | null, k = LOSS_FALL_MAX, scale = 1): boolean {
-  return !!l && !!l.fallCi && l.fallCi[0] * scale <= k;
+  return !!l && !!l.fallCi && l.fall * scale <= k;
 }
 
 /** The planned budget as the rule sees it at a check: steps left after it and the planned total. */
@@ -271,10 +271,10 @@ export function describeEvidence(
       lossText = `${head}: too little left to gain before the planned end — less than ${k}·F̂, less than a drop gains`;
     else if (resolvedFlat) lossText = `${head}: flat enough — it falls by less than ${k}·F̂ per window, less than a drop gains`;
     else if (lossHolds)
-      lossText = `${head}: last call before the planned end — not resolved to gain more than ${k}·F̂ by staying, and a drop gains at once`;
+      lossText = `${head}: last call before the planned end — staying is estimated to gain less than ${k}·F̂, less than a drop gains at once`;
     else if (!loss.fallCi) lossText = `${head}: no interval yet`;
     else if (lastCallNow)
-      lossText = `${head}: still falling — resolved to gain more than ${k}·F̂ before the planned end (last call: staying wins)`;
+      lossText = `${head}: still falling — estimated to gain more than ${k}·F̂ before the planned end (last call: staying wins)`;
     else if (((loss.fallCi[1] - loss.fallCi[0]) / 2) * scale > w) lossText = `${head}: not resolved yet (half-width > ${w}·F̂)`;
     else lossText = `${head}: still falling (may fall by more than ${k}·F̂ ${scale < 1 ? 'before the planned end' : 'per window'})`;
   }

@@ -122,6 +122,7 @@ test('unusable arguments exit 2, an unreadable file exits 1, with a clear messag
     [[file, '--confidence'], /--confidence needs a value/],
     [[file, '--estimator', 'best'], /--estimator must be auto, trend or classic/],
     [[file, '--min-steps', '1.5'], /--min-steps must be an integer/],
+    [[file, '--last-call', '-500'], /--last-call must be an integer/],
     [[file, '--frobnicate'], /unknown option '--frobnicate'/],
     [[], /missing input/],
     [[file, '--json', '--decisions'], /cannot be combined/],

@@ -188,11 +188,22 @@ test('unusable arguments: exit 2 with a clear message', async () => {
   ] as [string[], RegExp][]) {
     assert.throws(() => parseWatchArgs(args), msg, args.join(' '));
   }
-  const ok = parseWatchArgs(['--tail=f', '--from-end', '--tolerance', '0.02', '--min-steps=300', '--control-timeout', '2.5', '--json']);
+  const ok = parseWatchArgs([
+    '--tail=f',
+    '--from-end',
+    '--tolerance',
+    '0.02',
+    '--min-steps=300',
+    '--last-call',
+    '500',
+    '--control-timeout',
+    '2.5',
+    '--json',
+  ]);
   assert.notEqual(ok, 'help');
   if (ok !== 'help') {
     assert.deepEqual(ok.spec, { kind: 'tail', path: 'f', from: 'end', controlTimeoutMs: 2500 });
-    assert.deepEqual(ok.options, { tolerance: 0.02, minSteps: 300 });
+    assert.deepEqual(ok.options, { tolerance: 0.02, minSteps: 300, lastCall: 500 });
     assert.equal(ok.json, true);
   }
   const run = parseWatchArgs(['--run', '--cwd', '/tmp', '--', 'python', 'train.py', '--lr', '0.1']);
