@@ -261,13 +261,20 @@ for (const c of cells) {
 
 console.log(`\nper class and budget (changed = runs whose first drop the last call changes; Δ = relative change of E f(θ_T) − f*)`);
 console.log(
-  '| class | T | scenarios | runs | E f(θ_T)/E f_∞: never, oracle (median) | first last-call drop vs never (max) | changed | better / worse | median Δ (changed) | worst Δ | median regret vs oracle: default+budget → +last |',
+  '| class | T | scenario × budget | runs | E f(θ_T)/E f_∞: never, oracle (median) | first last-call drop vs never (max) | changed | better / worse | median Δ (changed) | worst Δ | median regret vs oracle: default+budget → +last |',
 );
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-const labels = [...FACTORS.map((c) => `${c}·t_s`), ...FIXED.map(String)];
+/** Budgets grouped for the table: each transit place on its own, the later ones (at the floor) together. */
+const GROUPS: { label: string; of: string[] }[] = [
+  ...[0.5, 0.75, 1].map((c) => ({ label: `${c}·t_s`, of: [`${c}·t_s`] })),
+  { label: '1.5–3·t_s', of: ['1.5·t_s', '2·t_s', '3·t_s'] },
+  { label: '1 500', of: ['1500'] },
+  { label: '2 500', of: ['2500'] },
+  { label: '4 000–6 000', of: ['4000', '6000'] },
+];
 for (const cls of ['centred', 'uncentred', 'stress'] as Cls[]) {
-  for (const label of labels) {
-    const cs = cells.filter((c) => c.cls === cls && c.label === label);
+  for (const { label, of } of GROUPS) {
+    const cs = cells.filter((c) => c.cls === cls && of.includes(c.label));
     if (cs.length === 0) continue;
     const d = cs.flatMap((c) => c.changed.map((k) => rel(c.fc[k], c.fb[k])));
     const rb = cs.flatMap((c) => c.fb.map((f) => rel(f, c.oracle)));
