@@ -8,7 +8,7 @@
  *   never                      no drop;
  *   default+budget             FDR1 point rule or the loss test projected over the steps left
  *                              (bench/rule-candidates.ts point, lossResolvedWithin; as rule-search);
- *   default+budget+last        the same or a last call in the final 500 steps (lastCall);
+ *   default+budget+last        the same or a last call in the final 500 steps (lastCall, the analyzer's; FDR_LAST=lower: lastCallLowerEnd);
  *   oracle                     the best single drop step s ∈ [0, T] in hindsight (s = T: none).
  *
  * Budgets: at 0.5, 0.75, 1, 1.5, 2 and 3 times the settling step t_s of E f (test/support/nqm-judge.ts), where
@@ -29,12 +29,15 @@ import { join } from 'node:path';
 import { scenarios, judgeOf, median, type Scenario } from './scenarios';
 import { stressScenarios } from './stress-scenarios';
 import { NqmSimulator } from '../src/core/nqm/simulator';
-import { curvatures, type NqmConfig } from '../src/core/nqm/model';
+import { NQM_DEFAULTS, curvatures, type NqmConfig } from '../src/core/nqm/model';
 import { NqmMoments, coordinateDynamics, expectedObjective, stationaryMoments, type CoordinateDynamics } from '../src/core/nqm/moments';
 import { EvidenceCollector, firstDrop, type EvidenceRow, type RowRule } from './evidence-features';
-import { lastCall, lossResolvedWithin, point } from './rule-candidates';
+import { lastCall, lastCallLowerEnd, lossResolvedWithin, point } from './rule-candidates';
 
 const seeds = Number(process.env.FDR_BENCH_SEEDS ?? 8);
+/** Which last call: 'point' (the analyzer's, s·fall ≤ ½) or 'lower' (the lower end, s·CI_lo ≤ ½; measured, rejected). */
+const variant = process.env.FDR_LAST === 'lower' ? 'lower' : 'point';
+const lastCallRule = variant === 'lower' ? lastCallLowerEnd : lastCall;
 const DROP = 0.1;
 /** Relative change of E f(θ_T) counted as a change at all (rounding of the exact recursion). */
 const ROUNDING = 1e-9;
@@ -116,10 +119,32 @@ function simulate(s: Scenario, seed: number, steps: number): Cached {
   return { scenario: s.name, seed, rows: col.rows };
 }
 
-type Cls = 'centred' | 'uncentred' | 'stress';
+/**
+ * Slow transients (small η, far start): at the short budgets E f is still several floors above its value at η,
+ * the loss falls by tens of F̂ per window but noisily, and a drop raises E f at the end.
+ */
+function transitScenarios(n: number): Scenario[] {
+  const base: NqmConfig = { ...NQM_DEFAULTS, dim: 20, sigma: 1, fdr2Every: 0 };
+  const seedsOf = Array.from({ length: n }, (_, i) => 200 + i);
+  return [
+    {
+      name: 'slow-ill-unc',
+      about: 'h ∈ [0.01, 1], θ* 4, start 3 away, η 0.005, uncentred',
+      cfg: { ...base, hmin: 0.01, hmax: 1, offset: 4, initDistance: 3, lr: 0.005, centerBlock: 0 },
+    },
+    {
+      name: 'slow-mid',
+      about: 'h ∈ [0.05, 1], θ* 3, start 3 away, η 0.01, centred',
+      cfg: { ...base, hmin: 0.05, hmax: 1, offset: 3, initDistance: 3, lr: 0.01 },
+    },
+  ].map((s) => ({ ...s, seeds: seedsOf, steps: 0 }));
+}
+
+type Cls = 'centred' | 'uncentred' | 'stress' | 'transit';
 const list: { s: Scenario; cls: Cls }[] = [
   ...scenarios(seeds).map((s) => ({ s, cls: (s.cfg.centerBlock > 0 ? 'centred' : 'uncentred') as Cls })),
   ...stressScenarios(seeds).map((s) => ({ s, cls: 'stress' as Cls })),
+  ...transitScenarios(seeds).map((s) => ({ s, cls: 'transit' as Cls })),
 ];
 const settle = new Map(list.map(({ s }) => [s.name, judgeOf(s).settlingStep]));
 const budgetsOf = (name: string): { label: string; T: number }[] =>
@@ -130,7 +155,7 @@ const budgetsOf = (name: string): { label: string; T: number }[] =>
 
 const t0 = Date.now();
 const dir = join(__dirname, '..', '..', 'out', 'bench-cache');
-const file = join(dir, `last-call-${seeds}.json`);
+const file = join(dir, `last-call-v2-${seeds}.json`);
 const cached = existsSync(file);
 let cache: Cached[];
 if (cached) cache = JSON.parse(readFileSync(file, 'utf8'));
@@ -162,7 +187,7 @@ const withBudget =
 const withLast =
   (T: number): RowRule =>
   (r) =>
-    withBudget(T)(r) || lastCall(r, T);
+    withBudget(T)(r) || lastCallRule(r, T);
 
 interface Cell {
   cls: Cls;
@@ -228,6 +253,7 @@ const fmtDrops = (d: (number | null)[]) => {
   return n.length ? `${n.length}/${d.length} at ${range(n)}` : `0/${d.length}`;
 };
 
+console.log(`\nlast call: ${variant === 'point' ? "the estimate, s·fall ≤ ½ (the analyzer's)" : 'the lower end, s·CI_lo ≤ ½'}`);
 console.log(
   `\nE f(θ_T) in units of the floor E f_∞(η); regret = E f(θ_T)/oracle − 1 (median over runs); "first last-call drop": E f(θ_T) after a drop at the first check in the last 500 steps, against never`,
 );
@@ -272,7 +298,7 @@ const GROUPS: { label: string; of: string[] }[] = [
   { label: '2 500', of: ['2500'] },
   { label: '4 000–6 000', of: ['4000', '6000'] },
 ];
-for (const cls of ['centred', 'uncentred', 'stress'] as Cls[]) {
+for (const cls of ['centred', 'uncentred', 'stress', 'transit'] as Cls[]) {
   for (const { label, of } of GROUPS) {
     const cs = cells.filter((c) => c.cls === cls && of.includes(c.label));
     if (cs.length === 0) continue;

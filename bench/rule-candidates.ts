@@ -32,12 +32,26 @@ export const lossResolvedWithin = (r: EvidenceRow, budget: number, k = 0.5, w = 
  * A last call before a known budget's end (docs/decisions.md, "Later drops"): within the last R steps, drop
  * unless the loss is resolved to still fall by more than k·F̂ over what is left (the lower end of the projected
  * fall above k) — the burden of proof turned round, for a segment whose trend cannot be resolved at its floor.
+ * Measured and rejected (bench/last-call.bench.ts, FDR_LAST=lower): it drops on slow transients whose large fall is
+ * not resolved, and raises E f at the budget's end.
+ */
+export const lastCallLowerEnd = (r: EvidenceRow, budget: number, R = 500, k = 0.5): boolean => {
+  const left = budget - r.step;
+  if (left > R || r.loss === null || r.loss.fallCi === null) return false;
+  const s = Math.min(1, Math.max(0, left) / Math.max(r.loss.span, 1));
+  return r.loss.fallCi[0] * s <= k;
+};
+
+/**
+ * The last call as the analyzer has it (src/core/decision.ts lastCallDrops, option lastCall): within the last R
+ * steps, drop when the fall's estimate projected over what is left is ≤ k·F̂ (an interval must exist) — the
+ * decision on the best estimate, neither burden of proof.
  */
 export const lastCall = (r: EvidenceRow, budget: number, R = 500, k = 0.5): boolean => {
   const left = budget - r.step;
   if (left > R || r.loss === null || r.loss.fallCi === null) return false;
   const s = Math.min(1, Math.max(0, left) / Math.max(r.loss.span, 1));
-  return r.loss.fallCi[0] * s <= k;
+  return r.loss.fall * s <= k;
 };
 
 export const CANDIDATES: { name: string; rule: RowRule }[] = [

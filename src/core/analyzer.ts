@@ -560,7 +560,8 @@ function validateOptions(o: AnalyzerOptions): void {
   if (!(o.confidence > 0 && o.confidence < 1)) bad(`confidence must be in (0, 1), got ${o.confidence}`);
   if (!(o.dropFactor > 0 && o.dropFactor < 1)) bad(`drop factor must be in (0, 1), got ${o.dropFactor}`);
   if (!(Number.isInteger(o.minSteps) && o.minSteps >= 0)) bad(`min steps must be an integer ≥ 0, got ${o.minSteps}`);
-  if (!(Number.isInteger(o.lastCall) && o.lastCall >= 0)) bad(`last call must be an integer ≥ 0 (steps before the planned end), got ${o.lastCall}`);
+  if (!(Number.isInteger(o.lastCall) && o.lastCall >= 0))
+    bad(`last call must be an integer ≥ 0 (steps before the planned end), got ${o.lastCall}`);
   if (!['auto', 'trend', 'classic'].includes(o.estimator)) bad(`estimator must be auto, trend or classic, got ${o.estimator}`);
 }
 

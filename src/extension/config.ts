@@ -9,6 +9,8 @@ export interface MonitorConfig {
   confidence: number;
   dropFactor: number;
   minSteps: number;
+  /** The last call before a stated budget's end, in steps (AnalyzerOptions.lastCall); 0 = off. */
+  lastCall: number;
   autoApply: boolean;
   defaultSource: string;
   wsHost: string;
@@ -34,6 +36,7 @@ export function readConfig(): MonitorConfig {
     confidence: c.get<number>('confidence', 0.95),
     dropFactor: c.get<number>('dropFactor', 0.1),
     minSteps: c.get<number>('minSteps', 1000),
+    lastCall: c.get<number>('lastCallSteps', 0),
     autoApply: c.get<boolean>('autoApply', false),
     defaultSource: c.get<string>('defaultSource', 'ask'),
     wsHost: c.get<string>('websocket.host', '127.0.0.1'),

@@ -69,7 +69,13 @@ export class Monitor implements vscode.Disposable {
     }
     await this.stopSession();
     const session = new Session(spec, {
-      analyzer: { tolerance: cfg.tolerance, confidence: cfg.confidence, dropFactor: cfg.dropFactor, minSteps: cfg.minSteps },
+      analyzer: {
+        tolerance: cfg.tolerance,
+        confidence: cfg.confidence,
+        dropFactor: cfg.dropFactor,
+        minSteps: cfg.minSteps,
+        lastCall: cfg.lastCall,
+      },
       trusted: vscode.workspace.isTrusted,
       autoApply: cfg.autoApply,
       extensionRoot: this.context.extensionPath,
@@ -204,6 +210,7 @@ export class Monitor implements vscode.Disposable {
       confidence: cfg.confidence,
       dropFactor: cfg.dropFactor,
       minSteps: cfg.minSteps,
+      lastCall: cfg.lastCall,
     });
     this.log(`recorded run ${c.title}: ${c.records} records, ${c.skipped} lines skipped, ${c.suggestions.length} suggestions`);
     this.comparison = c;

@@ -82,7 +82,17 @@ test('NQM after a drop, at its new floor: the last call drops where the window t
   // is ten times smaller while the minibatch loss is as noisy, so its fall is not resolved in the 1 400 steps left
   // (the same as on the real networks after a drop, docs/decisions.md "Later drops"). The advice is recorded, not
   // applied: the judge compares E f at the planned end with and without a second drop at the advised step.
-  const cfg: NqmConfig = { ...NQM_DEFAULTS, dim: 20, hmin: 0.2, hmax: 1, offset: 3, lr: 0.05, sigma: 1, initStationary: true, fdr2Every: 0 };
+  const cfg: NqmConfig = {
+    ...NQM_DEFAULTS,
+    dim: 20,
+    hmin: 0.2,
+    hmax: 1,
+    offset: 3,
+    lr: 0.05,
+    sigma: 1,
+    initStationary: true,
+    fdr2Every: 0,
+  };
   const total = 3400;
   const first: LrSchedule = [{ step: 2000, lr: cfg.lr * 0.1 }];
   const stay = objectiveAt(cfg, first, total);

@@ -100,6 +100,7 @@ test('the user guide documents exactly the settings the manifest contributes, an
     'fdrMonitor.confidence',
     'fdrMonitor.dropFactor',
     'fdrMonitor.minSteps',
+    'fdrMonitor.lastCallSteps',
     'fdrMonitor.websocket.port',
   ]) {
     const row = guide.split('\n').find((l) => l.startsWith(`| \`${s}\``));
