@@ -12,6 +12,7 @@ import { Analyzer } from '../core/analyzer';
 import { STEP_NUMERIC_FIELDS, type StreamRecord } from '../core/protocol';
 import type { AnalyzerOptions, Decision, EvaluationPoint } from '../core/types';
 import type { Run } from '../sources';
+import { CsvSpool } from './csv-spool';
 import { copyWithHeader, writeRows } from './export-files';
 import { PanelFeed } from './feed';
 import type { ApplyView } from '../shared/messages';
@@ -35,6 +36,12 @@ export interface SlotOptions {
   onDecision?: (slot: RunSlot, d: Decision) => void;
 }
 
+/** A run's two spool files: records.csv's body (one row per step record) and metrics.csv's body (step,metric,value). */
+interface Spools {
+  records: CsvSpool;
+  metrics: CsvSpool;
+}
+
 export class RunSlot {
   readonly feed: PanelFeed;
   readonly analyzer: Analyzer;
@@ -44,12 +51,8 @@ export class RunSlot {
   readonly decisions: Decision[] = [];
   readonly applying = new Map<string, Promise<ApplyView>>();
   summaryAt = 0;
-  readonly spoolPath: string | null;
-  readonly metricSpoolPath: string | null;
-  private spool: fs.WriteStream | null = null;
-  private spoolRows: string[] = [];
-  private metricRows: string[] = [];
-  private metricSpool: fs.WriteStream | null = null;
+  /** This run's spool files; null without a spoolDir (a recorded run). */
+  private readonly spools: Spools | null = null;
   /** When this run was made (the oldest ended run is let go first past MAX_RUNS). */
   readonly createdAt = Date.now();
 
@@ -71,9 +74,23 @@ export class RunSlot {
         opts.onDecision?.(this, d);
       },
     });
-    const safe = opts.id.replace(/[^A-Za-z0-9._-]/g, '_');
-    this.spoolPath = opts.spoolDir ? path.join(opts.spoolDir, `${safe}.csv`) : null;
-    this.metricSpoolPath = opts.spoolDir ? path.join(opts.spoolDir, `${safe}-metrics.csv`) : null;
+    if (opts.spoolDir) {
+      const safe = opts.id.replace(/[^A-Za-z0-9._-]/g, '_');
+      this.spools = {
+        records: new CsvSpool(path.join(opts.spoolDir, `${safe}.csv`), opts.log),
+        metrics: new CsvSpool(path.join(opts.spoolDir, `${safe}-metrics.csv`), opts.log),
+      };
+    }
+  }
+
+  /** This run's spool file of step records (null: no spool). */
+  get spoolPath(): string | null {
+    return this.spools?.records.path ?? null;
+  }
+
+  /** This run's spool file of user metrics (null: no spool). */
+  get metricSpoolPath(): string | null {
+    return this.spools?.metrics.path ?? null;
   }
 
   get id(): string {
@@ -88,7 +105,7 @@ export class RunSlot {
 
   /** Feeds one record to the spool, the feed and the analyzer. */
   push(rec: StreamRecord): void {
-    if (this.spoolPath) this.writeSpool(rec);
+    if (this.spools) this.writeSpool(rec, this.spools);
     this.feed.pushRecord(rec);
     this.analyzer.push(rec);
   }
@@ -98,11 +115,11 @@ export class RunSlot {
    * buffered and written once per flush: one string per record, no
    * re-serialisation of the JSON.
    */
-  private writeSpool(rec: StreamRecord): void {
+  private writeSpool(rec: StreamRecord, spools: Spools): void {
     if (rec.type !== 'meta' && rec.metrics) {
       // An event without a step is placed at the last step seen, as the panel places it.
       const step = rec.step ?? this.feed.status().step;
-      if (step !== null) for (const k in rec.metrics) this.metricRows.push(`${step},${csvField(k)},${rec.metrics[k]}`);
+      if (step !== null) for (const k in rec.metrics) spools.metrics.push(`${step},${csvField(k)},${rec.metrics[k]}`);
     }
     if (rec.type !== 'step') return;
     let row = '';
@@ -111,27 +128,13 @@ export class RunSlot {
       if (i) row += ',';
       if (v !== undefined) row += String(v);
     }
-    this.spoolRows.push(row);
+    spools.records.push(row);
   }
 
+  /** Writes the buffered rows to the spool files (once per flush). */
   drainSpool(): void {
-    if (this.metricRows.length && this.metricSpoolPath) {
-      if (!this.metricSpool) {
-        const p = this.metricSpoolPath;
-        this.metricSpool = fs.createWriteStream(p, { flags: 'a' });
-        this.metricSpool.on('error', (e) => this.opts.log(`spool file ${p}: ${e.message}`));
-      }
-      this.metricSpool.write(this.metricRows.join('\n') + '\n');
-      this.metricRows = [];
-    }
-    if (!this.spoolRows.length || !this.spoolPath) return;
-    if (!this.spool) {
-      const p = this.spoolPath;
-      this.spool = fs.createWriteStream(p, { flags: 'a' });
-      this.spool.on('error', (e) => this.opts.log(`spool file ${p}: ${e.message}`));
-    }
-    this.spool.write(this.spoolRows.join('\n') + '\n');
-    this.spoolRows = [];
+    this.spools?.metrics.drain();
+    this.spools?.records.drain();
   }
 
   /** Warnings and plateaus come from the full summary: refreshed at most once a second unless forced. */
@@ -161,9 +164,8 @@ export class RunSlot {
    */
   async exportTo(dir: string, header: { title: string; source: string }): Promise<string[]> {
     this.drainSpool();
-    const flushed = (w: fs.WriteStream | null) => new Promise<void>((r) => (w ? w.write('', () => r()) : r()));
-    await flushed(this.spool);
-    await flushed(this.metricSpool);
+    await this.spools?.records.flushed();
+    await this.spools?.metrics.flushed();
     await fs.promises.mkdir(dir, { recursive: true });
     const written: string[] = [];
     const recordsCsv = path.join(dir, 'records.csv');
@@ -209,10 +211,8 @@ export class RunSlot {
   /** Closes the spool files; `remove` also deletes them (a run let go past MAX_RUNS). */
   async close(remove = false): Promise<void> {
     this.drainSpool();
-    await new Promise<void>((r) => (this.spool ? this.spool.end(() => r()) : r()));
-    await new Promise<void>((r) => (this.metricSpool ? this.metricSpool.end(() => r()) : r()));
-    this.spool = this.metricSpool = null;
-    if (remove) for (const p of [this.spoolPath, this.metricSpoolPath]) if (p) await fs.promises.rm(p, { force: true });
+    await this.spools?.records.close(remove);
+    await this.spools?.metrics.close(remove);
   }
 }
 

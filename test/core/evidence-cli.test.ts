@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NqmSimulator } from '../../src/core/nqm/simulator';
-import { NQM_DEFAULTS } from '../../src/core/nqm/model';
+import { UNCENTRED_FAR_MINIMUM } from '../support/nqm-cases';
 import { formatLine } from '../../src/core/protocol';
 import type { AnalysisSummary, Decision } from '../../src/core/types';
 
@@ -27,18 +27,7 @@ function cli(args: string[]) {
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'fdr-evidence-'));
   file = join(dir, 'nqm-uncentred.jsonl');
-  const sim = new NqmSimulator({
-    ...NQM_DEFAULTS,
-    dim: 20,
-    hmin: 0.01,
-    hmax: 1,
-    offset: 4,
-    initDistance: 3,
-    lr: 0.05,
-    centerBlock: 0,
-    fdr2Every: 0,
-    seed: 1,
-  });
+  const sim = new NqmSimulator({ ...UNCENTRED_FAR_MINIMUM, seed: 1 });
   const lines = [formatLine(sim.meta())];
   for (let i = 0; i < 12000; i++) for (const r of sim.next()) lines.push(formatLine(r));
   writeFileSync(file, lines.join(''));

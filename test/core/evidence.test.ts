@@ -12,6 +12,7 @@ import { NqmSimulator } from '../../src/core/nqm/simulator';
 import { NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm/model';
 import { stationaryObjective } from '../../src/core/nqm/moments';
 import { SegmentJudge } from '../support/nqm-judge';
+import { UNCENTRED_FAR_MINIMUM } from '../support/nqm-cases';
 import { SegmentWindow } from '../../src/core/window';
 import { lossTrend } from '../../src/core/evidence';
 import { lossFlat, describeEvidence, horizonScale } from '../../src/core/decision';
@@ -87,18 +88,7 @@ test('a flat loss needs a resolved interval: an upper end below ½ from a noisy 
 });
 
 test('uncentred stream, minimum far away, ill-conditioned: the loss evidence decides, never prematurely, and says so', () => {
-  const cfg: NqmConfig = {
-    ...NQM_DEFAULTS,
-    dim: 20,
-    hmin: 0.01,
-    hmax: 1,
-    offset: 4,
-    initDistance: 3,
-    lr: 0.05,
-    sigma: 1,
-    centerBlock: 0,
-    fdr2Every: 0,
-  };
+  const cfg = UNCENTRED_FAR_MINIMUM;
   const judge = new SegmentJudge(cfg, 0);
   const drops: number[] = [];
   for (let seed = 1; seed <= 4; seed++) {
@@ -175,18 +165,7 @@ test('a stated budget shortens the horizon of the loss test to the steps left: m
 test('the analyzer reads total_steps from the meta record: the same stream drops sooner when its planned end is near', () => {
   // The uncentred far-minimum NQM of the test above: without a budget the loss evidence decides at D; told the run
   // ends soon after 2 000 steps, the drop comes before D and no later than the planned end, and says why.
-  const cfg: NqmConfig = {
-    ...NQM_DEFAULTS,
-    dim: 20,
-    hmin: 0.01,
-    hmax: 1,
-    offset: 4,
-    initDistance: 3,
-    lr: 0.05,
-    sigma: 1,
-    centerBlock: 0,
-    fdr2Every: 0,
-  };
+  const cfg = UNCENTRED_FAR_MINIMUM;
   const firstDrop = (total: number | null, seed: number): Decision | null => {
     const sim = new NqmSimulator({ ...cfg, seed });
     let drop: Decision | null = null;
