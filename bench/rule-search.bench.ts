@@ -14,10 +14,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scenarios, judgeOf, median, type Scenario } from './scenarios';
 import { NqmSimulator } from '../src/core/nqm/simulator';
-import { NQM_DEFAULTS, type NqmConfig } from '../src/core/nqm/model';
 import { YaidaQuencher } from './peers/yaida';
 import { SasaPlus } from './peers/sasa';
 import { EvidenceCollector, firstDrop, type EvidenceRow } from './evidence-features';
+import { stressScenarios } from './stress-scenarios';
 import { CANDIDATES, lastCall, lossResolvedWithin, point } from './rule-candidates';
 
 const seeds = Number(process.env.FDR_BENCH_SEEDS ?? 8);
@@ -48,41 +48,7 @@ function simulate(s: Scenario, seed: number): Cached {
   return { scenario: s.name, seed, rows: col.rows, yaida: drops[0], sasa: drops[1] };
 }
 
-/**
- * Stress scenarios (as bench/rule-variants.bench.ts) and the transients of
- * test/core/transient.test.ts: far starts with the minimum at and away from
- * the origin, where a drop must not come early.
- */
-function extra(n: number): Scenario[] {
-  const s = Array.from({ length: n }, (_, i) => 100 + i);
-  const base: NqmConfig = { ...NQM_DEFAULTS, dim: 20, sigma: 1, weightDecay: 0, momentum: 0, dampening: 0, centerBlock: 256, fdr2Every: 0 };
-  const mk = (name: string, o: Partial<NqmConfig>, steps: number): Scenario => ({
-    name,
-    about: name,
-    cfg: { ...base, ...o },
-    seeds: s,
-    steps,
-  });
-  const tr: NqmConfig = { ...NQM_DEFAULTS, dim: 10, fdr2Every: 0 };
-  return [
-    mk('slow-far', { hmin: 0.2, hmax: 1, offset: 3, initDistance: 10, lr: 0.01 }, 40000),
-    mk('noisy-far', { hmin: 0.1, hmax: 1, offset: 3, initDistance: 10, lr: 0.05, sigma: 3 }, 40000),
-    mk('quiet-far', { hmin: 0.1, hmax: 1, offset: 3, initDistance: 10, lr: 0.05, sigma: 0.1 }, 40000),
-    mk('very-ill', { hmin: 0.002, hmax: 1, offset: 2, initDistance: 5, lr: 0.05 }, 60000),
-    mk('mom-nowd', { hmin: 0.05, hmax: 1, offset: 0, initDistance: 5, lr: 0.01, momentum: 0.9 }, 40000),
-    mk('dim100', { dim: 100, hmin: 0.05, hmax: 1, offset: 1, initDistance: 3, lr: 0.05 }, 40000),
-    mk('1d', { dim: 1, hmin: 0.5, hmax: 0.5, offset: 3, initDistance: 5, lr: 0.05 }, 40000),
-    mk('very-ill-unc', { hmin: 0.002, hmax: 1, offset: 2, initDistance: 5, lr: 0.05, centerBlock: 0 }, 60000),
-    mk('noisy-far-unc', { hmin: 0.1, hmax: 1, offset: 3, initDistance: 10, lr: 0.05, sigma: 3, centerBlock: 0 }, 40000),
-    mk('tr-origin', { ...tr, hmin: 0.02, hmax: 1, offset: 0, initDistance: 8, lr: 0.05 }, 20000),
-    mk('tr-far', { ...tr, hmin: 0.02, hmax: 1, offset: 4, initDistance: 8, lr: 0.05 }, 20000),
-    mk('tr-mom', { ...tr, hmin: 0.05, hmax: 1, offset: 3, initDistance: 8, lr: 0.005, momentum: 0.9, weightDecay: 1e-3 }, 20000),
-    mk('tr-unc', { ...tr, hmin: 0.02, hmax: 1, offset: 3, initDistance: 8, lr: 0.05, centerBlock: 0 }, 20000),
-    mk('tr-origin-unc', { ...tr, hmin: 0.02, hmax: 1, offset: 0, initDistance: 8, lr: 0.05, centerBlock: 0 }, 20000),
-  ];
-}
-
-const list = process.env.FDR_EXTRA ? extra(seeds) : scenarios(seeds);
+const list = process.env.FDR_EXTRA ? stressScenarios(seeds) : scenarios(seeds);
 const dir = join(__dirname, '..', '..', 'out', 'bench-cache');
 const file = join(dir, `evidence-${process.env.FDR_EXTRA ? 'extra-' : ''}${seeds}.json`);
 let cache: Cached[];

@@ -1,5 +1,5 @@
 /**
- * The NQM stress scenarios of bench/rule-search.bench.ts (FDR_EXTRA=1) and the transients of
+ * The NQM stress scenarios (bench/rule-search.bench.ts with FDR_EXTRA=1, bench/last-call.bench.ts) and the transients of
  * test/core/transient.test.ts, as a list other benches can share: far starts with the minimum at
  * and away from the origin, very ill-conditioned, noisy and quiet, momentum, many and one
  * coordinates, centred and uncentred. Seeds 100, 101, … (apart from the main scenarios' 1, 2, …).

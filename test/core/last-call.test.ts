@@ -12,6 +12,7 @@ import { NqmSimulator } from '../../src/core/nqm/simulator';
 import { NQM_DEFAULTS, type NqmConfig } from '../../src/core/nqm/model';
 import { NqmMoments, lrAt, type LrSchedule } from '../../src/core/nqm/moments';
 import type { Decision } from '../../src/core/types';
+import { UNCENTRED_FAR_MINIMUM } from '../support/nqm-cases';
 
 const X = 0.01;
 
@@ -115,18 +116,7 @@ test('NQM after a drop, at its new floor: the last call drops where the window t
 test('NQM far in transit: the estimate says the loss still falls, and the last call stays at η', () => {
   // Ill-conditioned, uncentred, minimum far away, η 0.005: at the planned end of 1 500 steps E f is still many
   // floors above its stationary value, and a drop would raise E f at the end (measured: 0.80 against 0.41).
-  const cfg: NqmConfig = {
-    ...NQM_DEFAULTS,
-    dim: 20,
-    hmin: 0.01,
-    hmax: 1,
-    offset: 4,
-    initDistance: 3,
-    lr: 0.005,
-    sigma: 1,
-    centerBlock: 0,
-    fdr2Every: 0,
-  };
+  const cfg: NqmConfig = { ...UNCENTRED_FAR_MINIMUM, lr: 0.005 };
   const total = 1500;
   assert.ok(objectiveAt(cfg, [{ step: 1001, lr: cfg.lr * 0.1 }], total) > objectiveAt(cfg, [], total), 'a drop here is harmful');
   for (let seed = 1; seed <= 6; seed++) assert.deepEqual(run(cfg, seed, total, 500, null), [], `seed ${seed}: no drop`);
