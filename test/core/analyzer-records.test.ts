@@ -28,8 +28,16 @@ test('options: each bound refused, values just inside accepted, undefined option
   for (const confidence of [0, 1, NaN]) assert.throws(() => new Analyzer({ confidence }), /confidence must be in \(0, 1\)/);
   for (const dropFactor of [0, 1, 2, NaN]) assert.throws(() => new Analyzer({ dropFactor }), /drop factor must be in \(0, 1\)/);
   for (const minSteps of [-1, 1.5, NaN]) assert.throws(() => new Analyzer({ minSteps }), /min steps must be an integer ≥ 0/);
-  const edge = new Analyzer({ tolerance: 0.999, confidence: 0.001, dropFactor: 0.999, minSteps: 0, estimator: 'classic' });
-  assert.deepEqual(edge.options, { tolerance: 0.999, confidence: 0.001, dropFactor: 0.999, minSteps: 0, estimator: 'classic' });
+  for (const lastCall of [-1, 1.5, NaN]) assert.throws(() => new Analyzer({ lastCall }), /last call must be an integer ≥ 0/);
+  const edge = new Analyzer({ tolerance: 0.999, confidence: 0.001, dropFactor: 0.999, minSteps: 0, estimator: 'classic', lastCall: 1 });
+  assert.deepEqual(edge.options, {
+    tolerance: 0.999,
+    confidence: 0.001,
+    dropFactor: 0.999,
+    minSteps: 0,
+    estimator: 'classic',
+    lastCall: 1,
+  });
   for (const estimator of ['auto', 'trend'] as const) assert.equal(new Analyzer({ estimator }).options.estimator, estimator);
   const dflt = new Analyzer({ tolerance: undefined, dropFactor: undefined }, undefined, { checkEvery: undefined });
   assert.deepEqual(dflt.options, DEFAULT_OPTIONS);
