@@ -29,7 +29,7 @@ decision options:
   --min-steps N          no stationary call before N steps       (default ${DEFAULT_OPTIONS.minSteps})
   --estimator E          auto | trend | classic                  (default ${DEFAULT_OPTIONS.estimator})
   --last-call N          with a stated budget (meta total_steps): in its last N steps,
-                         drop unless the loss still falls by more than ½·F̂ (default ${DEFAULT_OPTIONS.lastCall}, 0 = off)
+                         drop unless the loss is estimated to fall by more than ½·F̂ (default ${DEFAULT_OPTIONS.lastCall}, 0 = off)
   -h, --help             this help
 
 Exit status: 0 after analysing (whatever the stream contained), 2 for unusable

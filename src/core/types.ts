@@ -19,7 +19,7 @@ export interface AnalyzerOptions {
   /**
    * The last call (docs/math.md §5.2, decision.ts inLastCall): with a stated budget (meta
    * `total_steps`), at a check with fewer than this many steps left, drop unless the loss is
-   * resolved to still fall by more than ½·F̂ before the end. 0 = off.
+   * estimated to fall by more than ½·F̂ before the end (measured: docs/decisions.md). 0 = off.
    */
   lastCall: number;
 }
@@ -30,7 +30,7 @@ export const DEFAULT_OPTIONS: AnalyzerOptions = {
   dropFactor: 0.1,
   minSteps: 1000,
   estimator: 'auto',
-  lastCall: 0,
+  lastCall: 500,
 };
 
 /** What the advice is. */

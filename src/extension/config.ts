@@ -36,7 +36,7 @@ export function readConfig(): MonitorConfig {
     confidence: c.get<number>('confidence', 0.95),
     dropFactor: c.get<number>('dropFactor', 0.1),
     minSteps: c.get<number>('minSteps', 1000),
-    lastCall: c.get<number>('lastCallSteps', 0),
+    lastCall: c.get<number>('lastCallSteps', 500),
     autoApply: c.get<boolean>('autoApply', false),
     defaultSource: c.get<string>('defaultSource', 'ask'),
     wsHost: c.get<string>('websocket.host', '127.0.0.1'),

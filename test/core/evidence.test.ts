@@ -164,12 +164,13 @@ test('a stated budget shortens the horizon of the loss test to the steps left: m
 
 test('the analyzer reads total_steps from the meta record: the same stream drops sooner when its planned end is near', () => {
   // The uncentred far-minimum NQM of the test above: without a budget the loss evidence decides at D; told the run
-  // ends soon after 2 000 steps, the drop comes before D and no later than the planned end, and says why.
+  // ends soon after 2 000 steps, the drop comes before D and no later than the planned end, and says why. The budget
+  // test alone (lastCall 0: the last call would decide one check sooner here, test/core/last-call.test.ts).
   const cfg = UNCENTRED_FAR_MINIMUM;
   const firstDrop = (total: number | null, seed: number): Decision | null => {
     const sim = new NqmSimulator({ ...cfg, seed });
     let drop: Decision | null = null;
-    const an = new Analyzer({}, { onDecision: (d) => void (d.action === 'drop_lr' && !drop && (drop = d)) });
+    const an = new Analyzer({ lastCall: 0 }, { onDecision: (d) => void (d.action === 'drop_lr' && !drop && (drop = d)) });
     const meta = sim.meta();
     an.push(total === null ? meta : { ...meta, total_steps: total });
     for (let i = 0; i < 20000 && !drop; i++) for (const r of sim.next()) an.push(r);
