@@ -9,10 +9,14 @@
 # monitor and monitor-budget (the real CLI: `watch --json --auto-apply --run --
 # node … train mnist-mlp`, the drop applied through the trainer's control
 # channel; monitor-budget states the planned length, total_steps, in the meta
-# record, monitor does not). Writes, per seed, OUTDIR/tfjs-m0.9-s<seed>.ev (+
-# .ev.drop<S>) and .<policy>.ev in the format of train.py, for
+# record, monitor does not). The environment's MOMENTUM and LR, where set,
+# replace the example's μ and η in every policy (tfjs.js and `train mnist-mlp`
+# --momentum / --lr); unset, the example's defaults run. Writes, per seed,
+# OUTDIR/tfjs-m<μ>-s<seed>.ev (+ .ev.drop<S>) and .<policy>.ev in the format of
+# train.py (μ as MOMENTUM spells it, 0.9 when unset), for
 #   python3 bench/realtask/report.py --streams OUTDIR --policies OUTDIR --steps STEPS \
-#     --runs "tfjs:0.9:1 tfjs:0.9:2 tfjs:0.9:3" --grid GRID
+#     --runs "tfjs:<μ>:1 tfjs:<μ>:2 tfjs:<μ>:3" --grid GRID
+# e.g. MOMENTUM=0 LR=0.5 sh bench/realtask/tfjs.sh OUTDIR 4000 "1 2 3" → tfjs-m0-s1 …
 # and for the monitor runs their stream (.jsonl.gz) and decision lines (.decisions).
 # Needs `npm run build` (out/).
 set -e
@@ -21,24 +25,27 @@ here=$(dirname "$0")
 root=$(cd "$here/../.." && pwd)
 main="$root/out/src/cli/main.js"
 drv="$root/out/bench/realtask/tfjs.js"
+hyper=
+[ -n "$MOMENTUM" ] && hyper="$hyper --momentum $MOMENTUM"
+[ -n "$LR" ] && hyper="$hyper --lr $LR"
 mkdir -p "$out"
 for seed in $seeds; do
-  name=tfjs-m0.9-s$seed
+  name=tfjs-m${MOMENTUM:-0.9}-s$seed
   for p in $policies; do
     [ -s "$out/$name.$p.done" ] && continue
     start=$(date +%s)
     case $p in
       never)
-        nice -n 15 node "$drv" --policy never --seed "$seed" --steps "$steps" --evals "$out/$name.ev" --branch-at "$grid" \
+        nice -n 15 node "$drv" --policy never --seed "$seed" --steps "$steps" $hyper --evals "$out/$name.ev" --branch-at "$grid" \
           2> "$out/$name.$p.log" ;;
       yaida|plateau)
-        nice -n 15 node "$drv" --policy "$p" --seed "$seed" --steps "$steps" --evals "$out/$name.$p.ev" 2> "$out/$name.$p.log" ;;
+        nice -n 15 node "$drv" --policy "$p" --seed "$seed" --steps "$steps" $hyper --evals "$out/$name.$p.ev" 2> "$out/$name.$p.log" ;;
       monitor|monitor-budget)
         budget=--no-total-steps
         [ "$p" = monitor-budget ] && budget=
         # --epochs STEPS: more epochs than steps, so --steps ends the run (the example's default is 20 epochs).
         nice -n 15 node "$main" watch --json --auto-apply --run -- node "$main" train mnist-mlp --seed "$seed" \
-          --steps "$steps" --epochs "$steps" --plateau-steps 0 --fdr2-every 0 --eval-every 250 $budget --out "$out/$name.$p.jsonl" --stdout \
+          --steps "$steps" $hyper --epochs "$steps" --plateau-steps 0 --fdr2-every 0 --eval-every 250 $budget --out "$out/$name.$p.jsonl" --stdout \
           > "$out/$name.$p.decisions" 2> "$out/$name.$p.log"
         grep -q "finished after $steps steps (completed)" "$out/$name.$p.log" || { echo "tfjs.sh: $name $p did not run $steps steps" >&2; exit 1; }
         node "$drv" ev "$out/$name.$p.jsonl" "$out/$name.$p.ev"

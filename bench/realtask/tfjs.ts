@@ -3,8 +3,9 @@
  * src/trainer/examples/mnist.ts) under the policies of train.py
  * (docs/decisions.md, "TF.js MLP"): the example's own model, data, seed and
  * SGD (its MnistStepper with the defaults: η 0.05, μ 0.9, λ 5e-4, batch 64,
- * 7 000 training and 1 630 test digits), its own plateaus off, and the learning
- * rate set by the policy:
+ * 7 000 training and 1 630 test digits; --lr η and --momentum μ replace the
+ * example's, as they do for `train mnist-mlp`), its own plateaus off, and the
+ * learning rate set by the policy:
  *
  *   never            constant η
  *   steps:S1,S2,…    ×drop at each listed step
@@ -26,7 +27,7 @@
  * S1,…: at each S, a single ×drop run forks off this one (θ, buffer and the
  * data order copied) and trains to the end, to `<evals>.drop<S>`.
  *
- * Run: node out/bench/realtask/tfjs.js --policy P --seed N --steps T --evals FILE [--branch-at S,…]
+ * Run: node out/bench/realtask/tfjs.js --policy P --seed N --steps T --evals FILE [--lr η] [--momentum μ] [--branch-at S,…]
  *      node out/bench/realtask/tfjs.js ev STREAM.jsonl EVFILE
  */
 import * as fs from 'node:fs';
@@ -108,8 +109,8 @@ interface RunSpec {
 }
 
 /** The example's options with its own plateaus off (the policy sets η); FDR2 and centres off: they do not move θ. */
-function exampleOptions(seed: number): MnistOptions {
-  return { ...MNIST_DEFAULTS, seed, plateauSteps: 0, fdr2Every: 0, centerBlock: 0 };
+function exampleOptions(seed: number, lr: number, momentum: number): MnistOptions {
+  return { ...MNIST_DEFAULTS, seed, lr, momentum, plateauSteps: 0, fdr2Every: 0, centerBlock: 0 };
 }
 
 /** A trainer of the example positioned at step `snap.step` of the run it was taken from. */
@@ -223,6 +224,8 @@ async function main(argv: string[]): Promise<void> {
       'eval-every': { type: 'string', default: '250' },
       drop: { type: 'string', default: '0.1' },
       'branch-at': { type: 'string', default: '' },
+      lr: { type: 'string', default: String(MNIST_DEFAULTS.lr) },
+      momentum: { type: 'string', default: String(MNIST_DEFAULTS.momentum) },
     },
   });
   const int = (s: string | undefined, what: string) => {
@@ -230,6 +233,13 @@ async function main(argv: string[]): Promise<void> {
     if (!Number.isInteger(n) || n < 0) throw new Error(`--${what} must be an integer ≥ 0, got ${s}`);
     return n;
   };
+  const real = (s: string | undefined, what: string, ok: (x: number) => boolean, range: string) => {
+    const x = Number(s);
+    if (s === undefined || s.trim() === '' || !Number.isFinite(x) || !ok(x)) throw new Error(`--${what} must be ${range}, got ${s}`);
+    return x;
+  };
+  const lr = real(v.lr, 'lr', (x) => x > 0, 'a number > 0');
+  const momentum = real(v.momentum, 'momentum', (x) => x >= 0 && x < 1, 'a number in [0, 1)');
   if (!v.evals) throw new Error('--evals FILE is required');
   if (!/^(never|yaida|plateau|steps:\d+(,\d+)*)$/.test(v.policy!)) throw new Error(`unknown policy ${v.policy}`);
   const spec: RunSpec = {
@@ -244,7 +254,7 @@ async function main(argv: string[]): Promise<void> {
   };
   const t0 = Date.now();
   await selectBackend(); // the best available, as `train mnist-mlp`
-  const opts = exampleOptions(int(v.seed, 'seed'));
+  const opts = exampleOptions(int(v.seed, 'seed'), lr, momentum);
   const test = loadMnist(opts.trainPerClass, opts.testPerClass);
   const st = new MnistStepper(opts);
   const snapshots = train(st, test, spec, opts.lr);
