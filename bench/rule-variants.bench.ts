@@ -9,7 +9,7 @@
  */
 import { scenarios, runScenario, analyzerRule, summarize, type RuleFactory, type Scenario } from './scenarios';
 import { YaidaQuencher } from './peers/yaida';
-import { NQM_DEFAULTS, type NqmConfig } from '../src/core/nqm/model';
+import { stressScenarios } from './stress-scenarios';
 
 const seeds = Number(process.env.FDR_BENCH_SEEDS ?? 8);
 
@@ -25,26 +25,8 @@ const variants: { name: string; options?: Record<string, unknown>; tuning?: Reco
   { name: 'FDR1 only (no loss evidence)', tuning: { lossEvidence: false } },
 ];
 
-function stress(n: number): Scenario[] {
-  const s = Array.from({ length: n }, (_, i) => 100 + i);
-  const base: NqmConfig = { ...NQM_DEFAULTS, dim: 20, sigma: 1, weightDecay: 0, momentum: 0, dampening: 0, centerBlock: 256, fdr2Every: 0 };
-  const mk = (name: string, o: Partial<NqmConfig>, steps: number): Scenario => ({
-    name,
-    about: name,
-    cfg: { ...base, ...o },
-    seeds: s,
-    steps,
-  });
-  return [
-    mk('slow-far', { hmin: 0.2, hmax: 1, offset: 3, initDistance: 10, lr: 0.01 }, 40000),
-    mk('noisy-far', { hmin: 0.1, hmax: 1, offset: 3, initDistance: 10, lr: 0.05, sigma: 3 }, 40000),
-    mk('quiet-far', { hmin: 0.1, hmax: 1, offset: 3, initDistance: 10, lr: 0.05, sigma: 0.1 }, 40000),
-    mk('very-ill', { hmin: 0.002, hmax: 1, offset: 2, initDistance: 5, lr: 0.05 }, 60000),
-    mk('mom-nowd', { hmin: 0.05, hmax: 1, offset: 0, initDistance: 5, lr: 0.01, momentum: 0.9 }, 40000),
-    mk('dim100', { dim: 100, hmin: 0.05, hmax: 1, offset: 1, initDistance: 3, lr: 0.05 }, 40000),
-    mk('1d', { dim: 1, hmin: 0.5, hmax: 0.5, offset: 3, initDistance: 5, lr: 0.05 }, 40000),
-  ];
-}
+/** The centred far-start stress scenarios (bench/stress-scenarios.ts without the uncentred ones and the transients). */
+const stress = (n: number): Scenario[] => stressScenarios(n).filter((s) => !s.name.endsWith('-unc') && !s.name.startsWith('tr-'));
 
 const factories: RuleFactory[] = [{ name: 'Yaida', make: () => new YaidaQuencher() }];
 for (const v of variants) {
