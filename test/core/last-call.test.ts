@@ -23,12 +23,14 @@ test('inLastCall: only with a stated budget, a positive lastCall, and fewer step
   assert.equal(inLastCall(at(500), 500), false, '500 steps left are not fewer than 500');
   assert.equal(inLastCall(at(499), 0), false, 'lastCall 0: off');
   assert.equal(inLastCall(null, 500), false, 'no budget stated: no last call');
+  assert.equal(inLastCall({ stepsLeft: -1, total: 100 }, 0), false, 'lastCall 0 stays off even for a horizon past the planned end');
 });
 
 test('lastCallDrops: the fall estimate projected over what is left against ½·F̂, only for a trend with an interval', () => {
   const l = { fall: 2, fallCi: [-8, 12] as [number, number], floor: 1e-3 };
   assert.equal(lastCallDrops(l, 0.5, 0.2), true, '2 × 0.2 = 0.4 ≤ ½ (the interval is not looked at)');
   assert.equal(lastCallDrops(l, 0.5, 0.3), false, '2 × 0.3 = 0.6 > ½');
+  assert.equal(lastCallDrops({ ...l, fall: 1 }, 0.5, 0.5), true, 'exactly ½ (1 × 0.5, exact in binary) is not more than a drop gains');
   assert.equal(lastCallDrops({ ...l, fall: -3 }, 0.5, 1), true, 'a loss that rose');
   assert.equal(lastCallDrops({ ...l, fallCi: null }, 0.5, 0.2), false, 'no interval yet: too few batches to trust the estimate');
   assert.equal(lastCallDrops(null), false);

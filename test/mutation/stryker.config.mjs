@@ -23,6 +23,7 @@ const fast = [
   'out/test/core/plateaus.test.js',
   'out/test/core/decision.test.js',
   'out/test/core/decision-evidence.test.js',
+  'out/test/core/last-call.test.js',
   'out/test/core/segment-decision.test.js',
   // The analyzer on short hand-built streams (fast): ahead of the NQM-based files that also cover it.
   'out/test/core/analyzer-records.test.js',
