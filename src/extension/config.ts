@@ -1,5 +1,6 @@
 /** The `fdrMonitor.*` settings, read in one place (package.json declares them and their defaults). */
 import * as vscode from 'vscode';
+import type { AnalyzerOptions } from '../core/types';
 import { DEFAULT_NOTIFY, NOTIFY_KINDS, type NotifyKind } from './alerts';
 
 export const CONFIG = 'fdrMonitor';
@@ -27,6 +28,12 @@ export interface MonitorConfig {
   stallSeconds: number;
   /** Which notifications the user wants (alerts.ts). */
   notifications: NotifyKind[];
+}
+
+/** The settings' decision options as the analyzer takes them: one place for the live run and a recorded one. */
+export function analyzerOptions(cfg: MonitorConfig): Partial<AnalyzerOptions> {
+  const { tolerance, confidence, dropFactor, minSteps, lastCall } = cfg;
+  return { tolerance, confidence, dropFactor, minSteps, lastCall };
 }
 
 export function readConfig(): MonitorConfig {

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Alerts } from './alerts';
-import { readConfig, setAutoApply } from './config';
+import { analyzerOptions, readConfig, setAutoApply } from './config';
 import type { Log } from './log';
 import { PanelManager } from './panel';
 import { pythonInterpreter } from './python';
@@ -69,13 +69,7 @@ export class Monitor implements vscode.Disposable {
     }
     await this.stopSession();
     const session = new Session(spec, {
-      analyzer: {
-        tolerance: cfg.tolerance,
-        confidence: cfg.confidence,
-        dropFactor: cfg.dropFactor,
-        minSteps: cfg.minSteps,
-        lastCall: cfg.lastCall,
-      },
+      analyzer: analyzerOptions(cfg),
       trusted: vscode.workspace.isTrusted,
       autoApply: cfg.autoApply,
       extensionRoot: this.context.extensionPath,
@@ -205,13 +199,7 @@ export class Monitor implements vscode.Disposable {
     const { readRecordedRun } = await import('./recorded');
     const cfg = readConfig();
     this.log(`reading the recorded run ${target}`);
-    const c = await readRecordedRun(target, {
-      tolerance: cfg.tolerance,
-      confidence: cfg.confidence,
-      dropFactor: cfg.dropFactor,
-      minSteps: cfg.minSteps,
-      lastCall: cfg.lastCall,
-    });
+    const c = await readRecordedRun(target, analyzerOptions(cfg));
     this.log(`recorded run ${c.title}: ${c.records} records, ${c.skipped} lines skipped, ${c.suggestions.length} suggestions`);
     this.comparison = c;
     this.panel.show(true);
