@@ -17,7 +17,7 @@
  * before segment step 1 000 (firstDrop), so every policy there is "never".
  *
  * E f is exact (no Monte Carlo), so "worse" is any increase of E f(θ_T) beyond rounding (relative
- * 1e-9); its size is reported. Evidence rows are cached in out/bench-cache/last-call-<seeds>.json.
+ * 1e-9); its size is reported. Evidence rows are cached in out/bench-cache/last-call-v2-<seeds>.json.
  *
  * Scenarios: the main ones of bench/scenarios.ts (centred, uncentred) and the stress ones of
  * bench/stress-scenarios.ts.
@@ -32,7 +32,7 @@ import { NqmSimulator } from '../src/core/nqm/simulator';
 import { NQM_DEFAULTS, curvatures, type NqmConfig } from '../src/core/nqm/model';
 import { NqmMoments, coordinateDynamics, expectedObjective, stationaryMoments, type CoordinateDynamics } from '../src/core/nqm/moments';
 import { EvidenceCollector, firstDrop, type EvidenceRow, type RowRule } from './evidence-features';
-import { lastCall, lastCallLowerEnd, lossResolvedWithin, point } from './rule-candidates';
+import { defaultWithLastCall, defaultWithin, lastCall, lastCallLowerEnd } from './rule-candidates';
 
 const seeds = Number(process.env.FDR_BENCH_SEEDS ?? 8);
 /** Which last call: 'point' (the analyzer's, s·fall ≤ ½) or 'lower' (the lower end, s·CI_lo ≤ ½; measured, rejected). */
@@ -180,14 +180,6 @@ const dropWithin = (rows: EvidenceRow[], T: number, rule: RowRule): number | nul
     rows.filter((r) => r.step + 1 < T),
     rule,
   );
-const withBudget =
-  (T: number): RowRule =>
-  (r) =>
-    point(r.centred ?? r.origin) || lossResolvedWithin(r, T);
-const withLast =
-  (T: number): RowRule =>
-  (r) =>
-    withBudget(T)(r) || lastCallRule(r, T);
 
 interface Cell {
   cls: Cls;
@@ -219,8 +211,8 @@ for (const { s, cls } of list) {
     let oracleStep = T;
     for (let k = 0; k < T; k++) if (F[k] < F[oracleStep]) oracleStep = k;
     const at = (d: number | null) => F[d === null ? T : d];
-    const dropsB = runs.map((c) => dropWithin(c.rows, T, withBudget(T)));
-    const dropsC = runs.map((c) => dropWithin(c.rows, T, withLast(T)));
+    const dropsB = runs.map((c) => dropWithin(c.rows, T, defaultWithin(T)));
+    const dropsC = runs.map((c) => dropWithin(c.rows, T, defaultWithLastCall(T, lastCallRule)));
     const fb = dropsB.map(at);
     const fc = dropsC.map(at);
     const firstLastRow = runs[0].rows.find((r) => r.step >= T - 500 && r.x >= 1000 && r.step + 1 < T);

@@ -54,6 +54,18 @@ export const lastCall = (r: EvidenceRow, budget: number, R = 500, k = 0.5): bool
   return r.loss.fall * s <= k;
 };
 
+/** The analyzer's rule told a planned budget: FDR1 (point rule) or the loss test over min(W, budget − step). */
+export const defaultWithin =
+  (budget: number): RowRule =>
+  (r) =>
+    fdr(r) || lossResolvedWithin(r, budget);
+
+/** The same with a last call in the final 500 steps (`last`, default the analyzer's): its default rule under a stated budget. */
+export const defaultWithLastCall =
+  (budget: number, last: (r: EvidenceRow, budget: number) => boolean = lastCall): RowRule =>
+  (r) =>
+    defaultWithin(budget)(r) || last(r, budget);
+
 export const CANDIDATES: { name: string; rule: RowRule }[] = [
   { name: 'fdr (before)', rule: fdr },
   { name: 'fdr|origin', rule: (r) => fdr(r) || point(r.origin) },

@@ -18,7 +18,7 @@ import { YaidaQuencher } from './peers/yaida';
 import { SasaPlus } from './peers/sasa';
 import { EvidenceCollector, firstDrop, type EvidenceRow } from './evidence-features';
 import { stressScenarios } from './stress-scenarios';
-import { CANDIDATES, lastCall, lossResolvedWithin, point } from './rule-candidates';
+import { CANDIDATES, defaultWithLastCall, defaultWithin } from './rule-candidates';
 
 const seeds = Number(process.env.FDR_BENCH_SEEDS ?? 8);
 
@@ -71,27 +71,17 @@ function judge(name: string, drop: number | null): Outcome {
   return { drop, premature: drop !== null && j.isPremature(drop), late: drop === null ? Infinity : drop - j.settlingStep };
 }
 
+/** The scenario's length, told to the rule as its planned budget. */
+const budgetOf = (c: Cached): number => list.find((s) => s.name === c.scenario)!.steps;
 const fmt = (x: number) => (Number.isFinite(x) ? String(Math.round(x)) : 'never');
 const rules: { name: string; drop: (c: Cached) => number | null }[] = [
   { name: 'Yaida', drop: (c) => c.yaida },
   { name: 'SASA+', drop: (c) => c.sasa },
   ...CANDIDATES.map((r) => ({ name: r.name, drop: (c: Cached) => firstDrop(c.rows, r.rule) })),
   // The default told the scenario's length as its planned budget (meta total_steps; src/core/decision.ts horizonScale).
-  {
-    name: 'default+budget',
-    drop: (c: Cached) => {
-      const budget = list.find((s) => s.name === c.scenario)!.steps;
-      return firstDrop(c.rows, (r) => point(r.centred ?? r.origin) || lossResolvedWithin(r, budget));
-    },
-  },
-  // The same with a last call in the final 500 steps (bench/rule-candidates.ts lastCall): not the default.
-  {
-    name: 'default+budget+last',
-    drop: (c: Cached) => {
-      const budget = list.find((s) => s.name === c.scenario)!.steps;
-      return firstDrop(c.rows, (r) => point(r.centred ?? r.origin) || lossResolvedWithin(r, budget) || lastCall(r, budget));
-    },
-  },
+  { name: 'default+budget', drop: (c: Cached) => firstDrop(c.rows, defaultWithin(budgetOf(c))) },
+  // The same with the last call in the final 500 steps (bench/rule-candidates.ts lastCall): the analyzer's default with a budget.
+  { name: 'default+budget+last', drop: (c: Cached) => firstDrop(c.rows, defaultWithLastCall(budgetOf(c))) },
 ];
 const only = process.env.FDR_RULES ? new RegExp(process.env.FDR_RULES) : null;
 console.log(`\nper scenario: settle | rule: median drop (never count) / median lateness / premature`);

@@ -14,7 +14,7 @@ import { createGunzip } from 'node:zlib';
 import { StreamParser, type StreamRecord } from '../../src/core/protocol';
 import { Analyzer } from '../../src/core/analyzer';
 import { EvidenceCollector, firstDrop, type EvidenceRow } from '../evidence-features';
-import { CANDIDATES, lastCall, lossResolvedWithin, point } from '../rule-candidates';
+import { CANDIDATES, defaultWithLastCall, defaultWithin } from '../rule-candidates';
 import { YaidaQuencher } from '../peers/yaida';
 import { SasaPlus } from '../peers/sasa';
 
@@ -93,14 +93,8 @@ export async function evaluateStream(file: string, epochSteps = 80): Promise<Off
   for (const c of CANDIDATES) drops.set(c.name, firstDrop(col.rows, c.rule));
   // The default rule told the planned budget (FDR_BUDGET, else the stream's length): the loss test over min(W, budget − step).
   const budget = Number(process.env.FDR_BUDGET ?? steps);
-  drops.set(
-    'default+budget',
-    firstDrop(col.rows, (r) => point(r.centred ?? r.origin) || lossResolvedWithin(r, budget)),
-  );
-  drops.set(
-    'default+budget+last',
-    firstDrop(col.rows, (r) => point(r.centred ?? r.origin) || lossResolvedWithin(r, budget) || lastCall(r, budget)),
-  );
+  drops.set('default+budget', firstDrop(col.rows, defaultWithin(budget)));
+  drops.set('default+budget+last', firstDrop(col.rows, defaultWithLastCall(budget)));
   return { file, rows: col.rows, drops, steps };
 }
 
