@@ -17,7 +17,7 @@ import type { MetaRecord } from '../core/protocol';
 import { NQM_EXAMPLE_DEFAULTS, NQM_EXAMPLE_PLATEAUS, NqmStepper } from '../trainer/examples/nqm';
 import { chooseToken, TOKEN_ENV } from '../trainer/auth';
 import { ControlQueue, DEFAULT_MAX_LR_RATIO, STDIN_CONTROL_ENV, stdinIsControlPipe } from '../trainer/control';
-import { runTrainingLoop, type Stepper } from '../trainer/loop';
+import { plannedLengthField, runTrainingLoop, type Stepper } from '../trainer/loop';
 import { fileSink, stdoutSink, WebSocketClientSink, WebSocketServerSink, DEFAULT_WS_REPLAY, type Sink } from '../trainer/sinks';
 import { UsageError, choice, flag, number, parseCommandLine, text, usageFailure, type OptionTable, type OptionValues } from './args';
 
@@ -319,13 +319,9 @@ async function runMnist(argv: string[]): Promise<number> {
   }
 }
 
-/**
- * The meta field that states the run's planned length (docs/protocol.md `total_steps`: steps 0 … N − 1),
- * when it is known and positive and the user did not ask to keep it unstated.
- */
+/** The planned length of a run from step 0 (loop.ts plannedLengthField), unless the user asked to keep it unstated. */
 function plannedLength(v: Values, steps: number | undefined): { total_steps?: number } {
-  if (v['no-total-steps'] === true || steps === undefined || !Number.isFinite(steps) || steps < 1) return {};
-  return { total_steps: steps };
+  return v['no-total-steps'] === true ? {} : plannedLengthField(0, steps);
 }
 
 /** The part both examples share: sinks, control, signals, the loop. */

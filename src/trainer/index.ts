@@ -19,7 +19,7 @@ import type { MetaRecord, StreamRecord } from '../core/protocol';
 import { selectBackend, type BackendName } from './backend';
 import { chooseToken, TOKEN_ENV } from './auth';
 import { ControlQueue, stdinIsControlPipe } from './control';
-import { runTrainingLoop, type LoopResult, type Stepper } from './loop';
+import { plannedLengthField, runTrainingLoop, type LoopResult, type Stepper } from './loop';
 import { InstrumentedSgd, type DataSource, type SgdOptions, type TrainableModel } from './sgd';
 import { fileSink, stdoutSink, WebSocketClientSink, WebSocketServerSink, type Sink } from './sinks';
 import * as path from 'node:path';
@@ -106,7 +106,7 @@ export async function train<B>(opts: TrainOptions<B>): Promise<LoopResult> {
     backend: backend.backend,
     ...(backend.notes.length ? { backend_notes: backend.notes } : {}),
     // The planned length (docs/protocol.md: steps 0 … total_steps − 1): the drop advice's loss test then looks ahead only to the end.
-    ...(opts.steps !== undefined && Number.isInteger(opts.steps) && opts.steps >= 1 ? { total_steps: sgd.step + opts.steps } : {}),
+    ...plannedLengthField(sgd.step, opts.steps),
     ...opts.meta,
   };
   const onControl = (line: string, _source: 'ws', channel: string) => control.pushLine(line, 'ws', channel);

@@ -61,6 +61,14 @@ const YIELD_EVERY_MS = 15;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
+ * The meta field that states a run's planned length (docs/protocol.md `total_steps`: steps 0 … N − 1), for a
+ * run of `steps` steps from step `first`; none when the length is not a positive whole number (unknown, 0, ∞).
+ */
+export function plannedLengthField(first: number, steps: number | undefined): { total_steps?: number } {
+  return steps !== undefined && Number.isInteger(steps) && steps >= 1 ? { total_steps: first + steps } : {};
+}
+
+/**
  * Runs the loop until the stepper is done, `maxSteps` steps have run, a
  * `stop` request arrives, stdin closes (when the monitor that launched the
  * trainer set FDR_MONITOR_STDIN_CONTROL=1, see control.ts), or every sink has failed. Always ends
