@@ -24,8 +24,7 @@
  *
  * Run: npx tsc -p . && nice -n 10 node bench/run-bench.mjs last-call   (FDR_BENCH_SEEDS, default 8)
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { benchCache } from './cache';
 import { scenarios, judgeOf, median, type Scenario } from './scenarios';
 import { stressScenarios } from './stress-scenarios';
 import { NqmSimulator } from '../src/core/nqm/simulator';
@@ -154,22 +153,16 @@ const budgetsOf = (name: string): { label: string; T: number }[] =>
   ].filter((b) => b.T >= MIN_BUDGET);
 
 const t0 = Date.now();
-const dir = join(__dirname, '..', '..', 'out', 'bench-cache');
-const file = join(dir, `last-call-v2-${seeds}.json`);
-const cached = existsSync(file);
-let cache: Cached[];
-if (cached) cache = JSON.parse(readFileSync(file, 'utf8'));
-else {
-  cache = [];
+const { value: cache, cached } = benchCache(`last-call-v2-${seeds}`, () => {
+  const rows: Cached[] = [];
   for (const { s } of list) {
     const t = Date.now();
     const steps = Math.max(...budgetsOf(s.name).map((b) => b.T), 0);
-    for (const seed of s.seeds) cache.push(simulate(s, seed, steps));
+    for (const seed of s.seeds) rows.push(simulate(s, seed, steps));
     console.log(`  simulated ${s.name} (${s.seeds.length} seeds × ${steps} steps, ${((Date.now() - t) / 1000).toFixed(1)} s)`);
   }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(file, JSON.stringify(cache));
-}
+  return rows;
+});
 const tSim = Date.now();
 
 // --- Policies, judged ----------------------------------------------------------------------------

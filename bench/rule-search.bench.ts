@@ -10,8 +10,7 @@
  *
  * Run: npx tsc -p . && node bench/run-bench.mjs rule-search    (FDR_BENCH_SEEDS, default 8)
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { benchCache } from './cache';
 import { scenarios, judgeOf, median, type Scenario } from './scenarios';
 import { NqmSimulator } from '../src/core/nqm/simulator';
 import { YaidaQuencher } from './peers/yaida';
@@ -49,20 +48,15 @@ function simulate(s: Scenario, seed: number): Cached {
 }
 
 const list = process.env.FDR_EXTRA ? stressScenarios(seeds) : scenarios(seeds);
-const dir = join(__dirname, '..', '..', 'out', 'bench-cache');
-const file = join(dir, `evidence-${process.env.FDR_EXTRA ? 'extra-' : ''}${seeds}.json`);
-let cache: Cached[];
-if (existsSync(file)) cache = JSON.parse(readFileSync(file, 'utf8'));
-else {
-  cache = [];
+const { value: cache } = benchCache(`evidence-${process.env.FDR_EXTRA ? 'extra-' : ''}${seeds}`, () => {
+  const rows: Cached[] = [];
   for (const s of list) {
     const t = Date.now();
-    for (const seed of s.seeds) cache.push(simulate(s, seed));
+    for (const seed of s.seeds) rows.push(simulate(s, seed));
     console.log(`  simulated ${s.name} (${s.seeds.length} seeds, ${((Date.now() - t) / 1000).toFixed(1)} s)`);
   }
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(file, JSON.stringify(cache));
-}
+  return rows;
+});
 
 const judges = new Map(list.map((s) => [s.name, judgeOf(s)]));
 type Outcome = { drop: number | null; premature: boolean; late: number };
