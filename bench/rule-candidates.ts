@@ -54,6 +54,9 @@ export const lastCall = (r: EvidenceRow, budget: number, R = 500, k = 0.5): bool
   return r.loss.fall * s <= k;
 };
 
+/** The analyzer's rule without a budget (src/core/decision.ts): FDR1 (point rule) or the loss resolved flat, below ½·F̂ ± 1·F̂. */
+export const defaultRule: RowRule = (r) => fdr(r) || lossResolved(r, 0.5, 1);
+
 /** The analyzer's rule told a planned budget: FDR1 (point rule) or the loss test over min(W, budget − step). */
 export const defaultWithin =
   (budget: number): RowRule =>
@@ -78,7 +81,7 @@ export const CANDIDATES: { name: string; rule: RowRule }[] = [
     [0.5, 0.75],
     [0.7, 0.7],
   ].map(([k, w]) => ({ name: `fdr|loss<${k}±${w}`, rule: (r: EvidenceRow) => fdr(r) || lossResolved(r, k, w) })),
-  { name: 'default: fdr|loss<0.5±1', rule: (r) => fdr(r) || lossResolved(r, 0.5, 1) },
+  { name: 'default: fdr|loss<0.5±1', rule: defaultRule },
   { name: 'fdr|origin|loss<0.5±1', rule: (r) => fdr(r) || point(r.origin) || lossResolved(r, 0.5, 1) },
   { name: 'fdr(4X)|loss<0.5±1', rule: (r) => point(r.centred ?? r.origin, 4) || lossResolved(r, 0.5, 1) },
 ];

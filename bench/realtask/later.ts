@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { StreamParser, type StreamRecord } from '../../src/core/protocol';
 import { EvidenceCollector, type EvidenceRow } from '../evidence-features';
-import { lastCall, lossResolved, lossResolvedWithin, point } from '../rule-candidates';
+import { defaultRule, defaultWithLastCall, defaultWithin } from '../rule-candidates';
 
 export interface Segment {
   start: number;
@@ -58,8 +58,7 @@ export async function segments(file: string): Promise<{ segs: Segment[]; steps: 
 }
 
 /** The default rule at one check (src/core/decision.ts: FDR1 point rule or lossFlat), optionally told the budget. */
-export const passes = (r: EvidenceRow, budget: number | null): boolean =>
-  point(r.centred ?? r.origin) || (budget === null ? lossResolved(r, 0.5, 1) : lossResolvedWithin(r, budget));
+export const passes = (r: EvidenceRow, budget: number | null): boolean => (budget === null ? defaultRule(r) : defaultWithin(budget)(r));
 
 const halfWidth = (r: EvidenceRow): number => (r.loss && r.loss.fallCi ? (r.loss.fallCi[1] - r.loss.fallCi[0]) / 2 : Infinity);
 
@@ -92,7 +91,7 @@ async function main(): Promise<void> {
       const end = s.rows.length ? s.rows[s.rows.length - 1] : undefined;
       const pass = s.rows.find((r) => r.x >= 1000 && passes(r, null));
       const passB = budget !== null ? s.rows.find((r) => r.x >= 1000 && passes(r, budget)) : undefined;
-      const passL = budget !== null ? s.rows.find((r) => r.x >= 1000 && (passes(r, budget) || lastCall(r, budget))) : undefined;
+      const passL = budget !== null ? s.rows.find((r) => r.x >= 1000 && defaultWithLastCall(budget)(r)) : undefined;
       // Over the checks from x = 1 000 on: F̂ and the fall's half-width against the never-drop run's at the same x.
       const pairs = s.rows
         .filter((r) => r.x >= 1000)
