@@ -38,32 +38,7 @@ import { parseLine, type StepRecord } from '../../src/core/protocol';
 import { selectBackend } from '../../src/trainer/backend';
 import { loadMnist, MNIST_DEFAULTS, MnistStepper, type MnistData, type MnistOptions } from '../../src/trainer/examples/mnist';
 import type { SgdSnapshot } from '../../src/trainer/sgd';
-
-/** Yaida's test as train.py's `Yaida` class runs it, on the per-step OL and OR. */
-export class Yaida {
-  private ol: number[] = [];
-  private or: number[] = [];
-  constructor(
-    private readonly tAdaptive = 1000,
-    private readonly X = 0.01,
-  ) {}
-
-  /** Records one step; true when η should drop now (the record then restarts). */
-  afterStep(ol: number, or: number): boolean {
-    this.ol.push(ol);
-    this.or.push(or);
-    const t = this.ol.length;
-    if (t % this.tAdaptive) return false;
-    const cut = Math.floor(t / 2);
-    const mean = (xs: number[]) => xs.slice(cut).reduce((s, x) => s + x, 0) / (t - cut);
-    if (Math.abs(mean(this.ol) / mean(this.or) - 1) < this.X) {
-      this.ol = [];
-      this.or = [];
-      return true;
-    }
-    return false;
-  }
-}
+import { YaidaQuencher } from '../peers/yaida';
 
 /** torch.optim.lr_scheduler.ReduceLROnPlateau, mode min, with torch's defaults. */
 export class ReduceLROnPlateau {
@@ -126,16 +101,15 @@ function train(st: MnistStepper, test: MnistData, spec: RunSpec, lastLr: number)
   const ev = fs.openSync(spec.evals, 'w');
   const write = (o: object) => fs.writeSync(ev, JSON.stringify(o) + '\n');
   const stepsList = spec.policy.startsWith('steps:') ? spec.policy.slice(6).split(',').filter(Boolean).map(Number) : [];
-  const yaida = spec.policy === 'yaida' ? new Yaida() : null;
+  // Yaida's test as train.py's `Yaida` runs it (bench/peers/yaida.ts: OR from the buffer before the update; a fork starts without it).
+  const yaida = spec.policy === 'yaida' ? new YaidaQuencher() : null;
   const plateau = spec.policy === 'plateau' ? new ReduceLROnPlateau() : null;
-  const { momentum: mu, dampening: delta } = st.sgd;
   const perEpoch = st.batches.stepsPerEpoch;
   const snapshots = new Map<number, SgdSnapshot>();
   let runLoss = 0;
   let runN = 0;
   let epochLoss = 0;
   let epochN = 0;
-  let prevVSq = 0; // |v_t|², the buffer before the update (Yaida's OR); a fork starts without Yaida
   const evaluate = (step: number) => {
     const { loss, accuracy } = st.model.evaluate(test.testX, test.testY);
     write({ step, lr: st.lr, test_loss: loss, test_acc: accuracy, ...(runN ? { train_loss: runLoss / runN } : {}) });
@@ -150,16 +124,11 @@ function train(st: MnistStepper, test: MnistData, spec: RunSpec, lastLr: number)
       lastLr = st.lr;
     }
     if (step % spec.evalEvery === 0) evaluate(step);
-    const lr = st.lr;
     const rec = st.sgd.next().find((r): r is StepRecord => r.type === 'step')!;
     const loss = rec.loss!;
     runLoss += loss;
     runN++;
-    if (yaida) {
-      const or = ((0.5 * lr * (1 + mu)) / (1 - delta)) * prevVSq;
-      if (yaida.afterStep(rec.theta_dot_grad!, or)) st.setLr(st.lr * spec.drop);
-      prevVSq = rec.buf_sq!;
-    }
+    if (yaida?.push(rec)) st.setLr(st.lr * spec.drop);
     epochLoss += loss;
     epochN++;
     if ((step + 1) % perEpoch === 0) {
