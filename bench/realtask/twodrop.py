@@ -8,18 +8,17 @@ every second drop S, and how far the best of them is from the better peer (docs/
 """
 
 import argparse
-import json
 import os
 import statistics
+
+from report import read, trajectory  # the .ev reader of the outcome tables (same folder)
 
 
 def final(path, steps):
     """The test loss at the budget's end, or None when the file is missing or the run is short."""
-    if not os.path.exists(path):
-        return None
-    rows = [json.loads(l) for l in open(path) if l.strip()]
-    last = [r for r in rows if "test_loss" in r and r["step"] == steps]
-    return last[0]["test_loss"] if last else None
+    rows = read(path)
+    evals = trajectory(rows, steps)[0] if rows else []
+    return evals[-1]["test_loss"] if evals and evals[-1]["step"] == steps else None
 
 
 def mean_sd(xs):
