@@ -9,8 +9,9 @@
 # for monitor, .monitor.decisions (the CLI's decision lines) and .monitor.jsonl.gz
 # (the stream as the CLI read it, drops included: the trainer's stdout goes
 # through tee, its exit status is kept; its stdin stays the CLI's control channel). monitor-budget: the
-# same, with the run's planned length in its meta record (total_steps); monitor-last: monitor-budget with
-# the last call (`watch --last-call 500`: in the final 500 planned steps, drop unless the loss still falls).
+# same, with the run's planned length in its meta record (total_steps), the budget test alone (`watch
+# --last-call 0`: the rule before the last call); monitor-last: the same with the last call (`--last-call 500`,
+# the default: in the final 500 planned steps, drop unless the loss is estimated to still fall).
 set -e
 out=$1; steps=$2; runs=$3; policies=${4:-monitor yaida plateau}
 here=$(dirname "$0")
@@ -21,10 +22,13 @@ for r in $runs; do
   name=$net-m$mu-s$seed
   for p in $policies; do
     [ -s "$out/$name.$p.done" ] && continue
-    args="--net $net --momentum $mu --seed $seed --steps $steps --evals $out/$name.$p.ev --policy $p"
-    case $p in monitor-budget|monitor-last) args="--net $net --momentum $mu --seed $seed --steps $steps --evals $out/$name.$p.ev --policy monitor --announce-budget" ;; esac
-    last=; [ "$p" = monitor-last ] && last="--last-call 500"
-    if [ "$p" = monitor ] || [ "$p" = monitor-budget ] || [ "$p" = monitor-last ]; then
+    policy=$p; budget=; last=
+    case $p in
+      monitor-budget) policy=monitor; budget=--announce-budget; last="--last-call 0" ;;
+      monitor-last) policy=monitor; budget=--announce-budget; last="--last-call 500" ;;
+    esac
+    args="--net $net --momentum $mu --seed $seed --steps $steps --evals $out/$name.$p.ev --policy $policy $budget"
+    if [ "$policy" = monitor ]; then
       nice -n 10 node "$root/out/src/cli/main.js" watch --json --auto-apply $last --run -- \
         sh -c 'rc=$0.rc; { "$@"; echo $? > "$rc"; } | tee "$0"; r=$(cat "$rc"); rm -f "$rc"; exit "$r"' \
         "$out/$name.$p.jsonl" /usr/bin/python3 "$here/train.py" $args \

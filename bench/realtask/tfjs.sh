@@ -6,10 +6,11 @@
 #   sh bench/realtask/tfjs.sh OUTDIR STEPS "SEEDS" [GRID] [POLICIES]
 # POLICIES (default: all) from: never (with single ×0.1 drops forked at each
 # step of GRID, default 500,1000,2000,3000,3500), yaida, plateau (bench/realtask/tfjs.ts),
-# monitor and monitor-budget (the real CLI: `watch --json --auto-apply --run --
+# monitor, monitor-budget and monitor-last (the real CLI: `watch --json --auto-apply --run --
 # node … train mnist-mlp`, the drop applied through the trainer's control
-# channel; monitor-budget states the planned length, total_steps, in the meta
-# record, monitor does not). The environment's MOMENTUM and LR, where set,
+# channel; monitor-budget and monitor-last state the planned length, total_steps, in the meta
+# record, monitor does not; monitor-budget runs the budget test alone, `watch --last-call 0`,
+# monitor-last with the last call, `--last-call 500`, the default). The environment's MOMENTUM and LR, where set,
 # replace the example's μ and η in every policy (tfjs.js and `train mnist-mlp`
 # --momentum / --lr); unset, the example's defaults run. Writes, per seed,
 # OUTDIR/tfjs-m<μ>-s<seed>.ev (+ .ev.drop<S>) and .<policy>.ev in the format of
@@ -40,11 +41,15 @@ for seed in $seeds; do
           2> "$out/$name.$p.log" ;;
       yaida|plateau)
         nice -n 15 node "$drv" --policy "$p" --seed "$seed" --steps "$steps" $hyper --evals "$out/$name.$p.ev" 2> "$out/$name.$p.log" ;;
-      monitor|monitor-budget)
-        budget=--no-total-steps
-        [ "$p" = monitor-budget ] && budget=
+      monitor|monitor-budget|monitor-last)
+        budget=; last=
+        case $p in
+          monitor) budget=--no-total-steps ;;
+          monitor-budget) last="--last-call 0" ;;
+          monitor-last) last="--last-call 500" ;;
+        esac
         # --epochs STEPS: more epochs than steps, so --steps ends the run (the example's default is 20 epochs).
-        nice -n 15 node "$main" watch --json --auto-apply --run -- node "$main" train mnist-mlp --seed "$seed" \
+        nice -n 15 node "$main" watch --json --auto-apply $last --run -- node "$main" train mnist-mlp --seed "$seed" \
           --steps "$steps" $hyper --epochs "$steps" --plateau-steps 0 --fdr2-every 0 --eval-every 250 $budget --out "$out/$name.$p.jsonl" --stdout \
           > "$out/$name.$p.decisions" 2> "$out/$name.$p.log"
         grep -q "finished after $steps steps (completed)" "$out/$name.$p.log" || { echo "tfjs.sh: $name $p did not run $steps steps" >&2; exit 1; }
